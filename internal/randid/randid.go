@@ -1,0 +1,16 @@
+// Package randid makes unguessable identifiers (state, nonce, flow IDs).
+package randid
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+)
+
+// New returns 32 random bytes from crypto/rand as unpadded base64url
+// (43 characters, 256 bits). crypto/rand.Read never fails; it crashes the
+// program irrecoverably rather than return predictable bytes.
+func New() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
