@@ -1,0 +1,373 @@
+package discovery
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/oidcfed/oidcfed/internal/clock"
+	"github.com/oidcfed/oidcfed/internal/httpx"
+)
+
+// KeySetConfig configures a [KeySet]. Zero values take the defaults.
+type KeySetConfig struct {
+	// URI is the provider's jwks_uri. Required.
+	URI string
+	// Client makes the requests. Default: a client with a 10 s timeout.
+	// Responses are always capped at 1 MiB.
+	Client *http.Client
+	// Algorithms are the accepted signing algorithms. Default:
+	// [SigningAlgorithms]. Symmetric algorithms and "none" are never accepted.
+	Algorithms []string
+	// Now is the clock for expiry and cooldown. Default: time.Now.
+	Now func() time.Time
+	// TTL is how long fetched keys are used before a refetch. Default: 1 hour.
+	TTL time.Duration
+	// Cooldown is the least time between two fetches: a token with an
+	// unknown key ID triggers a refetch only when the last fetch is older.
+	// Default: 30 seconds.
+	Cooldown time.Duration
+	// StaleFor is how long past their TTL keys remain usable while refetches
+	// fail. Default: 24 hours.
+	StaleFor time.Duration
+	// FetchTimeout bounds one fetch, which runs detached from the request
+	// that triggered it. Default: 10 seconds.
+	FetchTimeout time.Duration
+	// Logger receives skipped keys and fetch failures. Default: discard.
+	Logger *slog.Logger
+	// OnKeyRemoved, when set, is called with the key ID of every key that a
+	// refetch no longer lists, so that caches of tokens it verified can
+	// drop them.
+	OnKeyRemoved func(kid string)
+}
+
+// KeySet is a provider's JSON Web Key Set, fetched with the capped client
+// and cached. It implements [oidc.KeySet]. Unlike go-oidc's RemoteKeySet it
+// skips keys it cannot parse instead of failing, refetches for an unknown
+// key ID at most once per cooldown (concurrent callers share the fetch),
+// keeps keys usable while the provider is down, and reports its status.
+type KeySet struct {
+	cfg    KeySetConfig
+	client *http.Client
+
+	mu          sync.Mutex
+	keys        []jose.JSONWebKey // public signing keys only
+	fetchedAt   time.Time         // last successful fetch
+	lastAttempt time.Time         // last fetch started
+	lastErr     error
+	pending     *keyFetch // the fetch in flight, if any
+}
+
+type keyFetch struct {
+	done chan struct{}
+	err  error
+}
+
+var _ oidc.KeySet = (*KeySet)(nil)
+
+// NewKeySet returns a key set for cfg.URI. Nothing is fetched until the
+// first verification.
+func NewKeySet(cfg KeySetConfig) (*KeySet, error) {
+	if cfg.URI == "" {
+		return nil, &MetadataError{URL: "configuration", Field: "jwks_uri", Err: ErrMissingField}
+	}
+	cfg.Now = clock.Or(cfg.Now)
+	if len(cfg.Algorithms) == 0 {
+		cfg.Algorithms = SigningAlgorithms
+	}
+	for _, a := range cfg.Algorithms {
+		if !slices.Contains(SigningAlgorithms, a) {
+			return nil, fmt.Errorf("discovery: algorithm %q is not accepted; use asymmetric algorithms from %v", a, SigningAlgorithms)
+		}
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = time.Hour
+	}
+	if cfg.Cooldown <= 0 {
+		cfg.Cooldown = 30 * time.Second
+	}
+	if cfg.StaleFor <= 0 {
+		cfg.StaleFor = 24 * time.Hour
+	}
+	if cfg.FetchTimeout <= 0 {
+		cfg.FetchTimeout = httpx.DefaultTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &KeySet{cfg: cfg, client: fetchClient(cfg.Client)}, nil
+}
+
+// VerifySignature verifies the JWS signature of jwt with the provider's
+// keys and returns its payload. It implements [oidc.KeySet]. Errors are
+// *[TokenError], or wrap [ErrKeysUnavailable] when no keys can be had.
+func (ks *KeySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
+	payload, err := ks.verify(ctx, jwt)
+	if r, ok := ctx.Value(resultKey{}).(*verifyResult); ok {
+		r.called, r.payload, r.err = true, payload, err
+	}
+	return payload, err
+}
+
+func (ks *KeySet) verify(ctx context.Context, jwt string) ([]byte, error) {
+	algs := make([]jose.SignatureAlgorithm, len(ks.cfg.Algorithms))
+	for i, a := range ks.cfg.Algorithms {
+		algs[i] = jose.SignatureAlgorithm(a)
+	}
+	jws, err := jose.ParseSigned(jwt, algs)
+	if err != nil {
+		return nil, classifyParseError(jwt, ks.cfg.Algorithms, err)
+	}
+	if len(jws.Signatures) != 1 {
+		return nil, tokenErr(ErrMalformedToken, "%d signatures, want 1", len(jws.Signatures))
+	}
+	h := jws.Signatures[0].Protected
+	keys, err := ks.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	payload, known := verifyWith(jws, keys, h.KeyID, h.Algorithm)
+	if payload != nil {
+		return payload, nil
+	}
+	if known {
+		// The key is there and the signature is wrong: a refetch cannot help.
+		return nil, tokenErr(ErrInvalidSignature, "kid %q, alg %s", h.KeyID, h.Algorithm)
+	}
+	// An unknown kid, or no kid and no key verifies: the provider may have
+	// rotated its keys. Refetch, at most once per cooldown.
+	if keys, ok := ks.refetch(ctx); ok {
+		if payload, known = verifyWith(jws, keys, h.KeyID, h.Algorithm); payload != nil {
+			return payload, nil
+		}
+	}
+	if h.KeyID == "" || known {
+		return nil, tokenErr(ErrInvalidSignature, "kid %q, alg %s", h.KeyID, h.Algorithm)
+	}
+	return nil, tokenErr(ErrUnknownKey, "kid %q", h.KeyID)
+}
+
+// classifyParseError tells a refused algorithm from a malformed token.
+func classifyParseError(jwt string, accepted []string, err error) error {
+	header, _, _ := strings.Cut(jwt, ".")
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	if raw, derr := base64.RawURLEncoding.DecodeString(header); derr == nil && json.Unmarshal(raw, &h) == nil && h.Alg != "" && !slices.Contains(accepted, h.Alg) {
+		return tokenErr(ErrUnsupportedAlgorithm, "alg %q, accepted %v", h.Alg, accepted)
+	}
+	return tokenErr(ErrMalformedToken, "%v", err)
+}
+
+// verifyWith tries the keys that fit kid and alg. known reports whether any
+// key had the token's kid (or, without a kid, whether any key fitted alg).
+func verifyWith(jws *jose.JSONWebSignature, keys []jose.JSONWebKey, kid, alg string) (payload []byte, known bool) {
+	for i := range keys {
+		k := &keys[i]
+		if kid != "" && k.KeyID != kid {
+			continue
+		}
+		if k.Algorithm != "" && k.Algorithm != alg || !keyFits(k.Key, alg) {
+			continue
+		}
+		if kid != "" {
+			known = true
+		}
+		if p, err := jws.Verify(k.Key); err == nil {
+			return p, true
+		}
+	}
+	return nil, known
+}
+
+// keyFits reports whether a public key can verify alg.
+func keyFits(key any, alg string) bool {
+	switch k := key.(type) {
+	case *rsa.PublicKey:
+		return strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS")
+	case *ecdsa.PublicKey:
+		switch alg {
+		case "ES256":
+			return k.Curve == elliptic.P256()
+		case "ES384":
+			return k.Curve == elliptic.P384()
+		case "ES512":
+			return k.Curve == elliptic.P521()
+		}
+	case ed25519.PublicKey:
+		return alg == "EdDSA"
+	}
+	return false
+}
+
+// current returns the usable keys, fetching when there are none yet or
+// they are past their TTL. Expired keys are served for StaleFor while
+// refetches fail.
+func (ks *KeySet) current(ctx context.Context) ([]jose.JSONWebKey, error) {
+	ks.mu.Lock()
+	keys, fetchedAt := ks.keys, ks.fetchedAt
+	ks.mu.Unlock()
+	now := ks.cfg.Now()
+	if !fetchedAt.IsZero() && now.Before(fetchedAt.Add(ks.cfg.TTL)) {
+		return keys, nil
+	}
+	if fresh, ok := ks.refetch(ctx); ok {
+		return fresh, nil
+	}
+	ks.mu.Lock()
+	keys, fetchedAt, lastErr := ks.keys, ks.fetchedAt, ks.lastErr
+	ks.mu.Unlock()
+	if !fetchedAt.IsZero() && now.Before(fetchedAt.Add(ks.cfg.TTL+ks.cfg.StaleFor)) {
+		return keys, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("%w: %s: %v", ErrKeysUnavailable, ks.cfg.URI, lastErr)
+}
+
+// refetch joins the fetch in flight or starts one when the cooldown has
+// passed, and reports whether a fetch succeeded, with the keys it brought.
+func (ks *KeySet) refetch(ctx context.Context) ([]jose.JSONWebKey, bool) {
+	ks.mu.Lock()
+	f := ks.pending
+	if f == nil {
+		now := ks.cfg.Now()
+		if !ks.lastAttempt.IsZero() && now.Before(ks.lastAttempt.Add(ks.cfg.Cooldown)) {
+			ks.mu.Unlock()
+			return nil, false
+		}
+		ks.lastAttempt = now
+		f = &keyFetch{done: make(chan struct{})}
+		ks.pending = f
+		go ks.fetch(f)
+	}
+	ks.mu.Unlock()
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return nil, false
+	}
+	if f.err != nil {
+		return nil, false
+	}
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	return ks.keys, true
+}
+
+// fetch runs detached from any caller, bounded by FetchTimeout.
+func (ks *KeySet) fetch(f *keyFetch) {
+	ctx, cancel := context.WithTimeout(context.Background(), ks.cfg.FetchTimeout)
+	defer cancel()
+	keys, err := ks.download(ctx)
+	var removed []string
+	ks.mu.Lock()
+	if err == nil {
+		for _, old := range ks.keys {
+			if old.KeyID != "" && !slices.ContainsFunc(keys, func(k jose.JSONWebKey) bool { return k.KeyID == old.KeyID }) {
+				removed = append(removed, old.KeyID)
+			}
+		}
+		ks.keys, ks.fetchedAt = keys, ks.cfg.Now()
+	}
+	ks.lastErr = err
+	ks.pending = nil
+	f.err = err
+	ks.mu.Unlock()
+	close(f.done)
+	if err != nil {
+		ks.cfg.Logger.Warn("discovery: JWKS fetch failed", "uri", ks.cfg.URI, "error", err)
+	}
+	if ks.cfg.OnKeyRemoved != nil {
+		for _, kid := range removed {
+			ks.cfg.OnKeyRemoved(kid)
+		}
+	}
+}
+
+// download fetches and parses the JWKS, keeping the public signing keys it
+// can use and logging those it skips.
+func (ks *KeySet) download(ctx context.Context) ([]jose.JSONWebKey, error) {
+	var doc struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := getJSON(ctx, ks.client, ks.cfg.URI, &doc); err != nil {
+		return nil, err
+	}
+	var keys []jose.JSONWebKey
+	for i, raw := range doc.Keys {
+		var k jose.JSONWebKey
+		if err := k.UnmarshalJSON(raw); err != nil {
+			ks.cfg.Logger.Warn("discovery: skipping unparseable JWK", "uri", ks.cfg.URI, "index", i, "error", err)
+			continue
+		}
+		switch {
+		case k.Use != "" && k.Use != "sig":
+			continue
+		case !k.IsPublic() || !k.Valid():
+			ks.cfg.Logger.Warn("discovery: skipping JWK that is not a valid public key", "uri", ks.cfg.URI, "kid", k.KeyID)
+			continue
+		case !slices.ContainsFunc(ks.cfg.Algorithms, func(a string) bool { return keyFits(k.Key, a) }):
+			ks.cfg.Logger.Debug("discovery: skipping JWK for no accepted algorithm", "uri", ks.cfg.URI, "kid", k.KeyID)
+			continue
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil, &MetadataError{URL: ks.cfg.URI, Field: "keys", Err: errors.New("no usable public signing key")}
+	}
+	return keys, nil
+}
+
+// KeySetStatus describes a key set, for diagnostics. It holds no key
+// material.
+type KeySetStatus struct {
+	URI         string
+	FetchedAt   time.Time // zero before the first successful fetch
+	NextRefresh time.Time // when the keys pass their TTL
+	KeyIDs      []string
+	LastError   string
+}
+
+// Status returns the key set's state.
+func (ks *KeySet) Status() KeySetStatus {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	s := KeySetStatus{URI: ks.cfg.URI, FetchedAt: ks.fetchedAt}
+	if !ks.fetchedAt.IsZero() {
+		s.NextRefresh = ks.fetchedAt.Add(ks.cfg.TTL)
+	}
+	for _, k := range ks.keys {
+		s.KeyIDs = append(s.KeyIDs, k.KeyID)
+	}
+	if ks.lastErr != nil {
+		s.LastError = ks.lastErr.Error()
+	}
+	return s
+}
+
+// resultKey carries a *verifyResult through go-oidc, which flattens the
+// KeySet's errors into strings: the verifier reads the typed error back.
+type resultKey struct{}
+
+type verifyResult struct {
+	called  bool
+	payload []byte
+	err     error
+}

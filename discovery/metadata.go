@@ -1,0 +1,172 @@
+package discovery
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+
+	"github.com/oidcfed/oidcfed/internal/urlcheck"
+)
+
+// Metadata is the part of a provider's discovery document oidcfed uses
+// (OpenID Connect Discovery 1.0 §3, RFC 8414 §2, RFC 9207 §3, RFC 8628 §4,
+// OpenID RP-Initiated Logout 1.0 §2.1). Values returned by this package are
+// shared and must not be modified.
+type Metadata struct {
+	Issuer                                     string   `json:"issuer"`
+	AuthorizationEndpoint                      string   `json:"authorization_endpoint"`
+	TokenEndpoint                              string   `json:"token_endpoint"`
+	UserinfoEndpoint                           string   `json:"userinfo_endpoint,omitempty"`
+	JWKSURI                                    string   `json:"jwks_uri"`
+	EndSessionEndpoint                         string   `json:"end_session_endpoint,omitempty"`
+	DeviceAuthorizationEndpoint                string   `json:"device_authorization_endpoint,omitempty"`
+	ScopesSupported                            []string `json:"scopes_supported,omitempty"`
+	ResponseTypesSupported                     []string `json:"response_types_supported,omitempty"`
+	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported,omitempty"`
+	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported,omitempty"`
+	IDTokenSigningAlgValuesSupported           []string `json:"id_token_signing_alg_values_supported,omitempty"`
+	UserinfoSigningAlgValuesSupported          []string `json:"userinfo_signing_alg_values_supported,omitempty"`
+	ClaimsSupported                            []string `json:"claims_supported,omitempty"`
+	AuthorizationResponseISSParameterSupported bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
+	BackchannelLogoutSupported                 bool     `json:"backchannel_logout_supported,omitempty"`
+}
+
+// Endpoints are set by hand in configuration. Each non-empty field replaces
+// the discovered one; when Authorization, Token and JWKS are all set, no
+// discovery document is fetched at all.
+type Endpoints struct {
+	Authorization string `json:"authorization,omitempty"`
+	Token         string `json:"token,omitempty"`
+	Userinfo      string `json:"userinfo,omitempty"`
+	JWKS          string `json:"jwks,omitempty"`
+	EndSession    string `json:"endSession,omitempty"`
+}
+
+func (e Endpoints) complete() bool {
+	return e.Authorization != "" && e.Token != "" && e.JWKS != ""
+}
+
+// SigningAlgorithms are the ID-token signing algorithms oidcfed accepts:
+// asymmetric only. "none" is never accepted, and neither is HMAC: with a
+// shared client secret anyone holding it could mint tokens, and HMAC invites
+// key confusion with a public key.
+var SigningAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// Algorithms returns the provider's advertised ID-token signing algorithms
+// that oidcfed accepts, RS256 when it advertises none (OpenID Connect
+// Discovery 1.0 §3 makes RS256 mandatory to support).
+func (m *Metadata) Algorithms() []string {
+	if len(m.IDTokenSigningAlgValuesSupported) == 0 {
+		return []string{"RS256"}
+	}
+	var algs []string
+	for _, a := range m.IDTokenSigningAlgValuesSupported {
+		if slices.Contains(SigningAlgorithms, a) && !slices.Contains(algs, a) {
+			algs = append(algs, a)
+		}
+	}
+	return algs
+}
+
+// validate checks m as fetched from docURL for the configured issuer and
+// pins the issuer. It returns the first problem found.
+func (m *Metadata) validate(docURL string, iss Issuer) error {
+	fail := func(field string, err error) error { return &MetadataError{URL: docURL, Field: field, Err: err} }
+	if m.Issuer == "" {
+		return fail("issuer", ErrMissingField)
+	}
+	if !iss.Matches(m.Issuer) {
+		return fail("issuer", fmt.Errorf("%w: configured %q, document says %q", ErrIssuerMismatch, iss.String(), m.Issuer))
+	}
+	return m.validateEndpoints(docURL, iss.loopback())
+}
+
+// validateEndpoints checks the endpoints oidcfed needs and those it may use.
+func (m *Metadata) validateEndpoints(docURL string, loopbackIssuer bool) error {
+	fail := func(field string, err error) error { return &MetadataError{URL: docURL, Field: field, Err: err} }
+	endpoints := []struct {
+		field    string
+		value    string
+		required bool
+	}{
+		{"authorization_endpoint", m.AuthorizationEndpoint, true},
+		{"token_endpoint", m.TokenEndpoint, true},
+		{"jwks_uri", m.JWKSURI, true},
+		{"userinfo_endpoint", m.UserinfoEndpoint, false},
+		{"end_session_endpoint", m.EndSessionEndpoint, false},
+		{"device_authorization_endpoint", m.DeviceAuthorizationEndpoint, false},
+	}
+	for _, e := range endpoints {
+		if e.value == "" {
+			if e.required {
+				return fail(e.field, ErrMissingField)
+			}
+			continue
+		}
+		if err := checkEndpoint(e.value, loopbackIssuer); err != nil {
+			return fail(e.field, err)
+		}
+	}
+	if len(m.ResponseTypesSupported) > 0 && !slices.Contains(m.ResponseTypesSupported, "code") {
+		return fail("response_types_supported", fmt.Errorf("%w: the authorization code flow (\"code\") is not listed", ErrUnsupported))
+	}
+	if len(m.CodeChallengeMethodsSupported) > 0 && !slices.Contains(m.CodeChallengeMethodsSupported, "S256") {
+		return fail("code_challenge_methods_supported", fmt.Errorf("%w: PKCE S256 is not listed", ErrUnsupported))
+	}
+	if len(m.Algorithms()) == 0 {
+		return fail("id_token_signing_alg_values_supported", fmt.Errorf("%w: none of %v is an accepted asymmetric algorithm", ErrUnsupported, m.IDTokenSigningAlgValuesSupported))
+	}
+	return nil
+}
+
+// checkEndpoint accepts https URLs, and http ones only when both the
+// endpoint and the issuer are on loopback hosts.
+func checkEndpoint(raw string, loopbackIssuer bool) error {
+	u, err := urlcheck.Endpoint(raw)
+	if err != nil {
+		if u, perr := url.Parse(raw); perr == nil && u.Scheme == "http" && u.Host != "" {
+			return fmt.Errorf("%w: %q", ErrInsecureEndpoint, raw)
+		}
+		return fmt.Errorf("%w: %v", ErrInvalidEndpoint, err)
+	}
+	if u.Scheme == "http" && !loopbackIssuer {
+		return fmt.Errorf("%w: %q", ErrInsecureEndpoint, raw)
+	}
+	return nil
+}
+
+// validate checks every endpoint that is set.
+func (e Endpoints) validate(loopbackIssuer bool) error {
+	for _, f := range []struct{ name, v string }{
+		{"authorization", e.Authorization}, {"token", e.Token}, {"userinfo", e.Userinfo},
+		{"jwks", e.JWKS}, {"endSession", e.EndSession},
+	} {
+		if f.v == "" {
+			continue
+		}
+		if err := checkEndpoint(f.v, loopbackIssuer); err != nil {
+			return &MetadataError{URL: "configuration", Field: "endpoints." + f.name, Err: err}
+		}
+	}
+	return nil
+}
+
+// withOverrides returns a copy of m with the non-empty manual endpoints.
+func (m *Metadata) withOverrides(e Endpoints) *Metadata {
+	cp := *m
+	for _, o := range []struct {
+		dst *string
+		v   string
+	}{
+		{&cp.AuthorizationEndpoint, e.Authorization},
+		{&cp.TokenEndpoint, e.Token},
+		{&cp.UserinfoEndpoint, e.Userinfo},
+		{&cp.JWKSURI, e.JWKS},
+		{&cp.EndSessionEndpoint, e.EndSession},
+	} {
+		if o.v != "" {
+			*o.dst = o.v
+		}
+	}
+	return &cp
+}
