@@ -64,11 +64,13 @@ type KeySetConfig struct {
 type KeySet struct {
 	cfg    KeySetConfig
 	client *http.Client
+	algs   []jose.SignatureAlgorithm // cfg.Algorithms, converted once
 
 	mu          sync.Mutex
 	keys        []jose.JSONWebKey // public signing keys only
 	fetchedAt   time.Time         // last successful fetch
 	lastAttempt time.Time         // last fetch started
+	lastUnknown time.Time         // last fetch started for an unknown key
 	lastErr     error
 	pending     *keyFetch // the fetch in flight, if any
 }
@@ -110,7 +112,11 @@ func NewKeySet(cfg KeySetConfig) (*KeySet, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &KeySet{cfg: cfg, client: fetchClient(cfg.Client)}, nil
+	ks := &KeySet{cfg: cfg, client: fetchClient(cfg.Client)}
+	for _, a := range cfg.Algorithms {
+		ks.algs = append(ks.algs, jose.SignatureAlgorithm(a))
+	}
+	return ks, nil
 }
 
 // VerifySignature verifies the JWS signature of jwt with the provider's
@@ -125,11 +131,7 @@ func (ks *KeySet) VerifySignature(ctx context.Context, jwt string) ([]byte, erro
 }
 
 func (ks *KeySet) verify(ctx context.Context, jwt string) ([]byte, error) {
-	algs := make([]jose.SignatureAlgorithm, len(ks.cfg.Algorithms))
-	for i, a := range ks.cfg.Algorithms {
-		algs[i] = jose.SignatureAlgorithm(a)
-	}
-	jws, err := jose.ParseSigned(jwt, algs)
+	jws, err := jose.ParseSigned(jwt, ks.algs)
 	if err != nil {
 		return nil, classifyParseError(jwt, ks.cfg.Algorithms, err)
 	}
@@ -151,7 +153,7 @@ func (ks *KeySet) verify(ctx context.Context, jwt string) ([]byte, error) {
 	}
 	// An unknown kid, or no kid and no key verifies: the provider may have
 	// rotated its keys. Refetch, at most once per cooldown.
-	if keys, ok := ks.refetch(ctx); ok {
+	if keys, ok := ks.refetch(ctx, true); ok {
 		if payload, known = verifyWith(jws, keys, h.KeyID, h.Algorithm); payload != nil {
 			return payload, nil
 		}
@@ -226,7 +228,7 @@ func (ks *KeySet) current(ctx context.Context) ([]jose.JSONWebKey, error) {
 	if !fetchedAt.IsZero() && now.Before(fetchedAt.Add(ks.cfg.TTL)) {
 		return keys, nil
 	}
-	if fresh, ok := ks.refetch(ctx); ok {
+	if fresh, ok := ks.refetch(ctx, false); ok {
 		return fresh, nil
 	}
 	ks.mu.Lock()
@@ -238,19 +240,25 @@ func (ks *KeySet) current(ctx context.Context) ([]jose.JSONWebKey, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return nil, fmt.Errorf("%w: %s: %v", ErrKeysUnavailable, ks.cfg.URI, lastErr)
+	return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, lastErr)
 }
 
-// refetch joins the fetch in flight or starts one when the cooldown has
-// passed, and reports whether a fetch succeeded, with the keys it brought.
-func (ks *KeySet) refetch(ctx context.Context) ([]jose.JSONWebKey, bool) {
+// refetch joins the fetch in flight or starts one, and reports whether a
+// fetch succeeded, with the keys it brought. A fetch for an unknown key
+// starts at most once per cooldown; a fetch for expired keys starts at most
+// once per cooldown after a failure.
+func (ks *KeySet) refetch(ctx context.Context, unknownKey bool) ([]jose.JSONWebKey, bool) {
 	ks.mu.Lock()
 	f := ks.pending
 	if f == nil {
 		now := ks.cfg.Now()
-		if !ks.lastAttempt.IsZero() && now.Before(ks.lastAttempt.Add(ks.cfg.Cooldown)) {
+		cooling := func(last time.Time) bool { return !last.IsZero() && now.Before(last.Add(ks.cfg.Cooldown)) }
+		if unknownKey && cooling(ks.lastUnknown) || ks.lastErr != nil && cooling(ks.lastAttempt) {
 			ks.mu.Unlock()
 			return nil, false
+		}
+		if unknownKey {
+			ks.lastUnknown = now
 		}
 		ks.lastAttempt = now
 		f = &keyFetch{done: make(chan struct{})}

@@ -1,0 +1,147 @@
+package discovery
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+func TestVerifierRejections(t *testing.T) {
+	rs := newKey(t, "RS256", "rs")
+	es := newKey(t, "ES256", "es")
+	f := newKeySetFixture(t, rs, es)
+	now := f.clk.Now()
+	base := func() map[string]any { return claimsFor(f.idp.URL, "client-1", now) }
+	with := func(edit func(c map[string]any)) string {
+		c := base()
+		edit(c)
+		return rs.sign(t, c)
+	}
+
+	// alg "none": a header and payload with an empty signature.
+	enc := base64.RawURLEncoding.EncodeToString
+	payload, _ := json.Marshal(base())
+	algNone := enc([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + enc(payload) + "."
+
+	// HS256 keyed with the RSA public key (key confusion).
+	der, _ := x509.MarshalPKIXPublicKey(rs.priv.Public())
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	hs, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: pubPEM}, (&jose.SignerOptions{}).WithHeader("kid", "rs"))
+	hsJWS, _ := hs.Sign(payload)
+	hsToken, _ := hsJWS.CompactSerialize()
+
+	// A valid token whose payload is swapped after signing.
+	good := rs.sign(t, base())
+	parts := strings.Split(good, ".")
+	evil := base()
+	evil["sub"] = "admin"
+	evilPayload, _ := json.Marshal(evil)
+	tampered := parts[0] + "." + enc(evilPayload) + "." + parts[2]
+
+	tests := []struct {
+		name string
+		raw  string
+		want error
+	}{
+		{"alg none is rejected", algNone, ErrUnsupportedAlgorithm},
+		{"HS256 signed with the RSA public key is rejected", hsToken, ErrUnsupportedAlgorithm},
+		{"a payload changed after signing fails the signature", tampered, ErrInvalidSignature},
+		{"a token that is not a JWT is malformed", "not.a.jwt", ErrMalformedToken},
+		{"an unknown kid is rejected", newKey(t, "ES256", "nobody").sign(t, base()), ErrUnknownKey},
+		{"a known kid signed by another key fails the signature", (&testKey{kid: "es", alg: "ES256", priv: newKey(t, "ES256", "x").priv}).sign(t, base()), ErrInvalidSignature},
+		{"iss of another provider is rejected", with(func(c map[string]any) { c["iss"] = "https://evil.example" }), ErrTokenIssuer},
+		{"aud without the client is rejected", with(func(c map[string]any) { c["aud"] = "other-client" }), ErrTokenAudience},
+		{"aud list without the client is rejected", with(func(c map[string]any) { c["aud"] = []string{"a", "b"} }), ErrTokenAudience},
+		{"exp more than the leeway past is rejected", with(func(c map[string]any) { c["exp"] = now.Add(-61 * time.Second).Unix() }), ErrTokenExpired},
+		{"exp missing is rejected", with(func(c map[string]any) { delete(c, "exp") }), ErrMissingClaim},
+		{"exp as a string is rejected", with(func(c map[string]any) { c["exp"] = "tomorrow" }), ErrInvalidClaim},
+		{"nbf beyond the leeway is rejected", with(func(c map[string]any) { c["nbf"] = now.Add(2 * time.Minute).Unix() }), ErrTokenNotYetValid},
+		{"iat beyond the leeway is rejected", with(func(c map[string]any) { c["iat"] = now.Add(2 * time.Minute).Unix() }), ErrTokenIssuedInFuture},
+		{"iat missing is rejected", with(func(c map[string]any) { delete(c, "iat") }), ErrMissingClaim},
+		{"sub missing is rejected", with(func(c map[string]any) { delete(c, "sub") }), ErrMissingClaim},
+		{"sub null is rejected", with(func(c map[string]any) { c["sub"] = nil }), ErrMissingClaim},
+		{"sub as a number is rejected", with(func(c map[string]any) { c["sub"] = 42 }), ErrInvalidClaim},
+		{"sub empty is rejected", with(func(c map[string]any) { c["sub"] = "" }), ErrInvalidClaim},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tok, err := f.v.Verify(context.Background(), tt.raw)
+			if !errors.Is(err, tt.want) || !errors.Is(err, ErrInvalidToken) || tok != nil {
+				t.Fatalf("Verify = %v, %v; want %v", tok, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestVerifierAccepts(t *testing.T) {
+	rs := newKey(t, "RS256", "rs")
+	es := newKey(t, "ES256", "es")
+	f := newKeySetFixture(t, rs, es)
+	now := f.clk.Now()
+	tests := []struct {
+		name string
+		key  *testKey
+		edit func(c map[string]any)
+	}{
+		{"RS256 token is accepted", rs, nil},
+		{"ES256 token is accepted", es, nil},
+		{"exp within the leeway is accepted", rs, func(c map[string]any) { c["exp"] = now.Add(-59 * time.Second).Unix() }},
+		{"iat within the leeway is accepted", rs, func(c map[string]any) { c["iat"] = now.Add(59 * time.Second).Unix() }},
+		{"nbf within the leeway is accepted", rs, func(c map[string]any) { c["nbf"] = now.Add(59 * time.Second).Unix() }},
+		{"aud list containing the client is accepted", es, func(c map[string]any) { c["aud"] = []string{"other", "client-1"} }},
+		{"a single key without kid is found", &testKey{alg: "RS256", priv: rs.priv}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := claimsFor(f.idp.URL, "client-1", now)
+			c["email"] = "ada@example.com"
+			if tt.edit != nil {
+				tt.edit(c)
+			}
+			tok, err := f.v.Verify(context.Background(), tt.key.sign(t, c))
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if tok.Claims["sub"] != "user-1" || tok.Claims["email"] != "ada@example.com" || tok.IDToken.Subject != "user-1" {
+				t.Fatalf("claims = %v", tok.Claims)
+			}
+			if want := time.Unix(c["exp"].(int64), 0); !tok.Expiry.Equal(want) {
+				t.Fatalf("Expiry = %v, want %v", tok.Expiry, want)
+			}
+		})
+	}
+}
+
+func TestVerifierSeveralAudiences(t *testing.T) {
+	k := newKey(t, "ES256", "k")
+	idp := newIdP(t, k)
+	ks, _ := NewKeySet(KeySetConfig{URI: idp.URL + "/jwks"})
+	v, err := NewVerifier(VerifierConfig{Issuer: idp.URL, Audiences: []string{"api://one", "api://two"}, KeySet: ks, Algorithms: []string{"ES256"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, err := v.Verify(context.Background(), k.sign(t, claimsFor(idp.URL, "api://two", now))); err != nil {
+		t.Fatalf("second audience: %v", err)
+	}
+	if _, err := v.Verify(context.Background(), k.sign(t, claimsFor(idp.URL, "api://three", now))); !errors.Is(err, ErrTokenAudience) {
+		t.Fatalf("foreign audience: %v, want ErrTokenAudience", err)
+	}
+}
+
+func TestNewVerifierReportsEveryProblem(t *testing.T) {
+	_, err := NewVerifier(VerifierConfig{Algorithms: []string{"HS256"}})
+	for _, want := range []string{"Issuer is required", "Audiences", "KeySet is required", `"HS256"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("NewVerifier error %v does not mention %s", err, want)
+		}
+	}
+}
