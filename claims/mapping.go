@@ -1,0 +1,257 @@
+package claims
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrClaim is matched by every *[ClaimError].
+var ErrClaim = errors.New("claims: invalid claim")
+
+// ClaimError names a claim whose value cannot be used.
+type ClaimError struct {
+	Claim  string // the claim name or dotted path
+	Reason string
+}
+
+func (e *ClaimError) Error() string { return fmt.Sprintf("claims: %q %s", e.Claim, e.Reason) }
+
+// Is makes errors.Is(err, ErrClaim) true.
+func (e *ClaimError) Is(target error) bool { return target == ErrClaim }
+
+// Mapping names the claim that feeds each field of [User], keyed in JSON by
+// the User's own JSON names ("email", "givenName", "groups"…). An empty
+// field takes the standard claim (OpenID Connect Core 1.0 §5.1), and
+// "groups" for Groups. A name with dots is a path into nested objects
+// ("realm_access.roles"), unless the claim exists under the literal name,
+// as Auth0's namespaced claims ("https://example.com/roles") do.
+type Mapping struct {
+	Subject           string `json:"subject,omitempty"`
+	Email             string `json:"email,omitempty"`
+	EmailVerified     string `json:"emailVerified,omitempty"`
+	Name              string `json:"name,omitempty"`
+	GivenName         string `json:"givenName,omitempty"`
+	FamilyName        string `json:"familyName,omitempty"`
+	PreferredUsername string `json:"preferredUsername,omitempty"`
+	Picture           string `json:"picture,omitempty"`
+	Locale            string `json:"locale,omitempty"`
+	Groups            string `json:"groups,omitempty"`
+}
+
+// Mapper is a compiled [Mapping]. It is immutable and safe for concurrent use.
+type Mapper struct {
+	sub, email, emailVerified path
+	strings                   []stringField // the other string fields
+	groups                    path
+}
+
+type stringField struct {
+	path path
+	set  func(u *User, v string)
+}
+
+// path is a claim name with its dotted segments split once.
+type path struct {
+	name     string
+	segments []string // nil when name has no dot
+}
+
+func newPath(name, def string) path {
+	if name == "" {
+		name = def
+	}
+	p := path{name: name}
+	if strings.Contains(name, ".") {
+		p.segments = strings.Split(name, ".")
+	}
+	return p
+}
+
+// lookup finds the claim: by its literal name first, then by its path.
+func (p path) lookup(claims map[string]any) (any, bool) {
+	if v, ok := claims[p.name]; ok || p.segments == nil {
+		return v, ok
+	}
+	var cur any = claims
+	for _, seg := range p.segments {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[seg]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// Compile checks the mapping and returns its Mapper.
+func (m Mapping) Compile() (*Mapper, error) {
+	var errs []error
+	for field, name := range map[string]string{
+		"subject": m.Subject, "email": m.Email, "emailVerified": m.EmailVerified, "name": m.Name,
+		"givenName": m.GivenName, "familyName": m.FamilyName, "preferredUsername": m.PreferredUsername,
+		"picture": m.Picture, "locale": m.Locale, "groups": m.Groups,
+	} {
+		if name != "" && (strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, "..")) {
+			errs = append(errs, fmt.Errorf("claims: mapping %q: %q is not a claim name or dotted path", field, name))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &Mapper{
+		sub:           newPath(m.Subject, "sub"),
+		email:         newPath(m.Email, "email"),
+		emailVerified: newPath(m.EmailVerified, "email_verified"),
+		groups:        newPath(m.Groups, "groups"),
+		strings: []stringField{
+			{newPath(m.Name, "name"), func(u *User, v string) { u.Name = v }},
+			{newPath(m.GivenName, "given_name"), func(u *User, v string) { u.GivenName = v }},
+			{newPath(m.FamilyName, "family_name"), func(u *User, v string) { u.FamilyName = v }},
+			{newPath(m.PreferredUsername, "preferred_username"), func(u *User, v string) { u.PreferredUsername = v }},
+			{newPath(m.Picture, "picture"), func(u *User, v string) { u.Picture = v }},
+			{newPath(m.Locale, "locale"), func(u *User, v string) { u.Locale = v }},
+		},
+	}, nil
+}
+
+// DefaultMapper maps the standard claims.
+var DefaultMapper, _ = Mapping{}.Compile()
+
+// User maps claims to a User. Subject must be a non-empty string. Issuer
+// and Provider are left for the caller, who knows them.
+func (m *Mapper) User(claims map[string]any) (User, error) {
+	u := User{Raw: claims}
+	var err error
+	if u.Subject, err = m.str(claims, m.sub); err != nil {
+		return User{}, err
+	}
+	if u.Subject == "" {
+		return User{}, &ClaimError{Claim: m.sub.name, Reason: "is missing"}
+	}
+	if u.Email, err = m.str(claims, m.email); err != nil {
+		return User{}, err
+	}
+	v, _ := m.emailVerified.lookup(claims)
+	u.EmailVerified = Verified(v)
+	for _, f := range m.strings {
+		s, err := m.str(claims, f.path)
+		if err != nil {
+			return User{}, err
+		}
+		f.set(&u, s)
+	}
+	if u.Groups, err = m.list(claims, m.groups); err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+// Verified is the lenient reading of email_verified: true only for the
+// JSON boolean true or the string "true". Anything else, including a
+// missing claim, "false", 1, "yes" or "True", reads as not verified: an
+// unexpected value must never verify an email (it does not fail the
+// sign-in either).
+func Verified(v any) bool {
+	switch v := v.(type) {
+	case bool:
+		return v
+	case string:
+		return v == "true"
+	}
+	return false
+}
+
+// str reads a string claim: absent or null is "", any other type an error.
+func (m *Mapper) str(claims map[string]any, p path) (string, error) {
+	v, ok := p.lookup(claims)
+	if !ok || v == nil {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", &ClaimError{Claim: p.name, Reason: fmt.Sprintf("is a %s, want a string", jsonType(v))}
+	}
+	return s, nil
+}
+
+// list reads a list claim: a JSON array of strings, or one string of
+// values separated by spaces or commas. Absent or null is nil.
+func (m *Mapper) list(claims map[string]any, p path) ([]string, error) {
+	v, ok := p.lookup(claims)
+	if !ok || v == nil {
+		return nil, nil
+	}
+	switch v := v.(type) {
+	case string:
+		return strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' }), nil
+	case []any:
+		out := make([]string, 0, len(v))
+		for i, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, &ClaimError{Claim: p.name, Reason: fmt.Sprintf("element %d is a %s, want a string", i, jsonType(e))}
+			}
+			if s != "" {
+				out = append(out, s)
+			}
+		}
+		return out, nil
+	}
+	return nil, &ClaimError{Claim: p.name, Reason: fmt.Sprintf("is a %s, want a list or a string", jsonType(v))}
+}
+
+func jsonType(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case bool:
+		return "boolean"
+	case json.Number, float64, int, int64:
+		return "number"
+	case []any:
+		return "list"
+	case map[string]any:
+		return "object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// Missing reports whether any of the named fields' claims is absent from
+// claims (used to decide whether to call userinfo). Fields are User JSON
+// names: "email", "name", "groups"…
+func (m *Mapper) Missing(claims map[string]any, fields ...string) bool {
+	for _, f := range fields {
+		p, ok := m.pathOf(f)
+		if !ok {
+			continue
+		}
+		if v, ok := p.lookup(claims); !ok || v == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Mapper) pathOf(field string) (path, bool) {
+	switch field {
+	case "subject":
+		return m.sub, true
+	case "email":
+		return m.email, true
+	case "emailVerified":
+		return m.emailVerified, true
+	case "groups":
+		return m.groups, true
+	}
+	names := []string{"name", "givenName", "familyName", "preferredUsername", "picture", "locale"}
+	for i, n := range names {
+		if n == field {
+			return m.strings[i].path, true
+		}
+	}
+	return path{}, false
+}
