@@ -58,21 +58,11 @@ type entry struct {
 // NewCache returns a cache configured by cfg.
 func NewCache(cfg CacheConfig) *Cache {
 	cfg.Now = clock.Or(cfg.Now)
-	if cfg.TTL <= 0 {
-		cfg.TTL = time.Hour
-	}
-	if cfg.NegativeTTL <= 0 {
-		cfg.NegativeTTL = 10 * time.Second
-	}
-	if cfg.StaleFor <= 0 {
-		cfg.StaleFor = 24 * time.Hour
-	}
-	if cfg.FetchTimeout <= 0 {
-		cfg.FetchTimeout = httpx.DefaultTimeout
-	}
-	if cfg.Size <= 0 {
-		cfg.Size = 1024
-	}
+	orDefault(&cfg.TTL, time.Hour)
+	orDefault(&cfg.NegativeTTL, 10*time.Second)
+	orDefault(&cfg.StaleFor, 24*time.Hour)
+	orDefault(&cfg.FetchTimeout, httpx.DefaultTimeout)
+	orDefault(&cfg.Size, 1024)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -151,6 +141,13 @@ func (c *Cache) Status(src *Source) Status {
 		s.Stale = e.md != nil
 	}
 	return s
+}
+
+// orDefault sets *v to def when it is zero or negative.
+func orDefault[T time.Duration | int](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // waiting reports the callers waiting on src's in-flight fetch (tests).

@@ -97,18 +97,10 @@ func NewKeySet(cfg KeySetConfig) (*KeySet, error) {
 			return nil, fmt.Errorf("discovery: algorithm %q is not accepted; use asymmetric algorithms from %v", a, SigningAlgorithms)
 		}
 	}
-	if cfg.TTL <= 0 {
-		cfg.TTL = time.Hour
-	}
-	if cfg.Cooldown <= 0 {
-		cfg.Cooldown = 30 * time.Second
-	}
-	if cfg.StaleFor <= 0 {
-		cfg.StaleFor = 24 * time.Hour
-	}
-	if cfg.FetchTimeout <= 0 {
-		cfg.FetchTimeout = httpx.DefaultTimeout
-	}
+	orDefault(&cfg.TTL, time.Hour)
+	orDefault(&cfg.Cooldown, 30*time.Second)
+	orDefault(&cfg.StaleFor, 24*time.Hour)
+	orDefault(&cfg.FetchTimeout, httpx.DefaultTimeout)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
