@@ -14,3 +14,12 @@ func New() string {
 	rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
+
+// Short returns 16 random bytes as unpadded base64url (22 characters, 128
+// bits): enough for state and nonce, and short enough to keep a flow cookie
+// under 1 KiB.
+func Short() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}

@@ -1,0 +1,175 @@
+package federation
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/oidcfed/oidcfed/claims"
+	"github.com/oidcfed/oidcfed/discovery"
+	"github.com/oidcfed/oidcfed/internal/urlcheck"
+)
+
+// Secret is a client secret. It prints and logs as [redacted]; JSON
+// decoding reads it, JSON encoding writes [redacted].
+type Secret string
+
+func (Secret) String() string                 { return "[redacted]" }
+func (Secret) GoString() string               { return "[redacted]" }
+func (Secret) LogValue() slog.Value           { return slog.StringValue("[redacted]") }
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// Reveal returns the secret itself.
+func (s Secret) Reveal() string { return string(s) }
+
+// Config is the library's configuration: the JSON format of the example
+// server's config file.
+type Config struct {
+	Providers map[string]ProviderConfig `json:"providers"`
+	// AllowedRedirects are origins, or origin+path prefixes, that redirectTo
+	// may name besides same-origin paths.
+	AllowedRedirects []string `json:"allowedRedirects,omitempty"`
+}
+
+// ProviderConfig configures one provider, registered as "oidc:<name>".
+type ProviderConfig struct {
+	// Issuer is a full URL, which the discovery document's issuer must
+	// equal, or a bare domain (https://domain, with or without a trailing
+	// slash in the document). http only on loopback hosts.
+	Issuer       string `json:"issuer"`
+	ClientID     string `json:"clientId"`
+	ClientSecret Secret `json:"clientSecret,omitempty"`
+	// Scopes default to openid email profile; openid is always added.
+	Scopes []string `json:"scopes,omitempty"`
+	// Audiences are the accepted aud of bearer tokens; default [ClientID].
+	Audiences []string `json:"audiences,omitempty"`
+	// Claims maps User fields to claim names; default the standard claims.
+	Claims       claims.Mapping      `json:"claims,omitempty"`
+	DiscoveryURL string              `json:"discoveryURL,omitempty"`
+	Endpoints    discovery.Endpoints `json:"endpoints,omitempty"`
+	// EmailTrust is "fromClaim" (default) or "never".
+	EmailTrust string `json:"emailTrust,omitempty"`
+	// AllowSignup (default true) lets a sign-in create an account.
+	AllowSignup *bool `json:"allowSignup,omitempty"`
+}
+
+// Email trust values.
+const (
+	EmailTrustFromClaim = "fromClaim"
+	EmailTrustNever     = "never"
+)
+
+// DefaultScopes are requested when a provider sets none.
+var DefaultScopes = []string{"openid", "email", "profile"}
+
+var providerName = regexp.MustCompile(`^[a-z0-9_-]+$`)
+
+// LoadConfig decodes a JSON config, rejecting unknown fields, and validates it.
+func LoadConfig(r io.Reader) (Config, error) {
+	var c Config
+	d := json.NewDecoder(r)
+	d.DisallowUnknownFields()
+	if err := d.Decode(&c); err != nil {
+		return Config{}, fmt.Errorf("federation: config: %w", err)
+	}
+	if d.More() {
+		return Config{}, errors.New("federation: config: trailing data after the JSON object")
+	}
+	return c, c.Validate()
+}
+
+// Validate reports every problem at once, each naming provider and field.
+func (c Config) Validate() error {
+	var errs []error
+	names := make([]string, 0, len(c.Providers))
+	for name := range c.Providers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		errs = append(errs, c.Providers[name].validate(name)...)
+	}
+	for _, a := range c.AllowedRedirects {
+		if _, err := parseAllowed(a); err != nil {
+			errs = append(errs, fmt.Errorf("federation: allowedRedirects: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (p ProviderConfig) validate(name string) []error {
+	var errs []error
+	fail := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("federation: provider %q: %s: %s", name, field, fmt.Sprintf(format, args...)))
+	}
+	if !providerName.MatchString(name) {
+		fail("name", "must match [a-z0-9_-]+")
+	}
+	if p.Issuer == "" {
+		fail("issuer", "is required")
+	} else if _, err := discovery.NewSource(p.Issuer, p.DiscoveryURL, p.Endpoints); err != nil {
+		fail("issuer", "%v", err)
+	}
+	if p.ClientID == "" {
+		fail("clientId", "is required when issuer is set")
+	}
+	if p.ClientSecret == "" {
+		fail("clientSecret", "is required for a confidential client")
+	}
+	for _, s := range p.Scopes {
+		if s == "" || strings.ContainsAny(s, " \"\\") {
+			fail("scopes", "%q is not a scope token", s)
+		}
+	}
+	if slices.Contains(p.Audiences, "") {
+		fail("audiences", "must not contain an empty string")
+	}
+	if _, err := p.Claims.Compile(); err != nil {
+		fail("claims", "%v", err)
+	}
+	switch p.EmailTrust {
+	case "", EmailTrustFromClaim, EmailTrustNever:
+	default:
+		fail("emailTrust", "%q: want %q or %q", p.EmailTrust, EmailTrustFromClaim, EmailTrustNever)
+	}
+	return errs
+}
+
+// scopes returns the scopes to request: the configured ones (or the
+// defaults) with openid first.
+func (p ProviderConfig) scopes() []string {
+	s := p.Scopes
+	if len(s) == 0 {
+		s = DefaultScopes
+	}
+	out := []string{"openid"}
+	for _, v := range s {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// allowed is an allowedRedirects entry: an origin and an optional path prefix.
+type allowed struct {
+	origin string // scheme://host[:port]
+	prefix string // "" or a path starting with "/"
+}
+
+func parseAllowed(s string) (allowed, error) {
+	u, err := urlcheck.Endpoint(s)
+	if err != nil {
+		return allowed{}, err
+	}
+	if u.RawQuery != "" {
+		return allowed{}, fmt.Errorf("%q must not have a query", s)
+	}
+	return allowed{origin: u.Scheme + "://" + strings.ToLower(u.Host), prefix: strings.TrimSuffix(u.EscapedPath(), "/")}, nil
+}

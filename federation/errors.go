@@ -1,0 +1,59 @@
+package federation
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Codes are the stable error codes of a failed sign-in: what the browser is
+// told (as the error query parameter) and what hosts switch on.
+const (
+	CodeInvalidState        = "invalid_state"
+	CodeInvalidRequest      = "invalid_request"
+	CodeInvalidToken        = "invalid_token"
+	CodeInvalidGrant        = "invalid_grant"
+	CodeInvalidClient       = "invalid_client"
+	CodeAccessDenied        = "access_denied"
+	CodeLoginRequired       = "login_required"
+	CodeProviderUnavailable = "provider_unavailable"
+	CodeServerError         = "server_error"
+	CodeSignupDisabled      = "signup_disabled"
+	CodeUnknownProvider     = "unknown_provider"
+)
+
+// Error is a failed sign-in step. Code is stable; Description is safe to
+// show a user; Err carries the detail for logs (never a secret or token).
+type Error struct {
+	Code        string
+	Description string
+	Err         error
+}
+
+func (e *Error) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("federation: %s: %s", e.Code, e.Description)
+	}
+	return fmt.Sprintf("federation: %s: %s: %v", e.Code, e.Description, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is matches another *Error with the same Code, so that
+// errors.Is(err, &federation.Error{Code: federation.CodeInvalidToken}) works.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code && t.Description == "" && t.Err == nil
+}
+
+func newError(code, desc string, err error) *Error {
+	return &Error{Code: code, Description: desc, Err: err}
+}
+
+// Sentinels for ID-token checks that go beyond the discovery verifier.
+var (
+	ErrNonceMismatch = errors.New("federation: ID token nonce does not match the flow")
+	ErrAZPMismatch   = errors.New("federation: ID token azp is not this client")
+	ErrAtHash        = errors.New("federation: ID token at_hash does not match the access token")
+	ErrNoIDToken     = errors.New("federation: token response has no id_token")
+	ErrIssMismatch   = errors.New("federation: authorization response iss is not the provider's issuer (RFC 9207)")
+)

@@ -1,0 +1,521 @@
+package federationtest
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// TB is the part of testing.TB the provider needs; nil for a demo that
+// closes the provider itself.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Fatalf(format string, args ...any)
+}
+
+// User is an account at the provider.
+type User struct {
+	Subject           string
+	Email             string
+	EmailVerified     bool
+	Name              string
+	GivenName         string
+	FamilyName        string
+	PreferredUsername string
+	Groups            []string
+}
+
+// Client is a registered relying party.
+type Client struct {
+	ID           string
+	Secret       string
+	RedirectURIs []string
+}
+
+// Misbehavior bends the provider's responses. Each nil field leaves the
+// provider correct.
+type Misbehavior struct {
+	// IDTokenClaims edits the ID token's claims before signing.
+	IDTokenClaims func(claims map[string]any)
+	// Sign replaces the signing of the ID token: it gets the payload and the
+	// provider's current key and returns the compact token sent.
+	Sign func(payload []byte, key crypto.Signer, kid, alg string) string
+	// TokenResponse edits the token endpoint's JSON response.
+	TokenResponse func(body map[string]any)
+	// AuthorizationResponse edits the query of the redirect to the client.
+	AuthorizationResponse func(q url.Values)
+	// Userinfo edits the userinfo response's claims.
+	Userinfo func(claims map[string]any)
+}
+
+// Options configure [New].
+type Options struct {
+	// Algorithm signs ID tokens: "RS256" (default) or "ES256".
+	Algorithm string
+	// TokenAuthMethods is advertised as token_endpoint_auth_methods_supported
+	// and enforced. Default: client_secret_basic.
+	TokenAuthMethods []string
+	// ProfileInUserinfoOnly leaves email and profile claims out of the ID
+	// token; they are then served only by userinfo.
+	ProfileInUserinfoOnly bool
+	// LoginPage shows a page to pick the user instead of approving the first
+	// user at once.
+	LoginPage bool
+	// Addr is the listen address. Default: 127.0.0.1:0.
+	Addr string
+}
+
+// Provider is a running OpenID Provider.
+type Provider struct {
+	opts   Options
+	srv    *http.Server
+	ln     net.Listener
+	issuer string
+
+	mu       sync.Mutex
+	key      *signingKey
+	oldKeys  []*signingKey // still published
+	clients  map[string]Client
+	users    []User
+	codes    map[string]*grant
+	tokens   map[string]*grant
+	authSeen []string // token endpoint auth methods received, in order
+	bad      Misbehavior
+	now      func() time.Time
+}
+
+type signingKey struct {
+	kid  string
+	alg  string
+	priv crypto.Signer
+}
+
+type grant struct {
+	client      string
+	redirectURI string
+	user        User
+	nonce       string
+	challenge   string
+	scopes      []string
+	expires     time.Time
+}
+
+// New starts a provider on a loopback port. With a non-nil t it is closed
+// when the test ends and failures end the test.
+func New(t TB, opts Options) *Provider {
+	if t != nil {
+		t.Helper()
+	}
+	p, err := Start(opts)
+	if err != nil {
+		if t != nil {
+			t.Fatalf("federationtest: %v", err)
+		}
+		panic(err)
+	}
+	if t != nil {
+		t.Cleanup(p.Close)
+	}
+	return p
+}
+
+// Start starts a provider; Close stops it.
+func Start(opts Options) (*Provider, error) {
+	if opts.Algorithm == "" {
+		opts.Algorithm = "RS256"
+	}
+	if len(opts.TokenAuthMethods) == 0 {
+		opts.TokenAuthMethods = []string{"client_secret_basic"}
+	}
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return nil, err
+	}
+	p := &Provider{opts: opts, ln: ln, issuer: "http://" + ln.Addr().String(), clients: map[string]Client{},
+		codes: map[string]*grant{}, tokens: map[string]*grant{}, now: time.Now}
+	if p.key, err = newSigningKey(opts.Algorithm); err != nil {
+		return nil, err
+	}
+	p.srv = &http.Server{Handler: p.routes(), ReadHeaderTimeout: 5 * time.Second}
+	go p.srv.Serve(ln)
+	return p, nil
+}
+
+func newSigningKey(alg string) (*signingKey, error) {
+	var priv crypto.Signer
+	var err error
+	switch alg {
+	case "RS256":
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	case "ES256":
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	default:
+		return nil, fmt.Errorf("unsupported algorithm %q", alg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	kid := make([]byte, 8)
+	rand.Read(kid)
+	return &signingKey{kid: base64.RawURLEncoding.EncodeToString(kid), alg: alg, priv: priv}, nil
+}
+
+// Close stops the provider.
+func (p *Provider) Close() { p.srv.Close() }
+
+// Issuer returns the provider's issuer URL.
+func (p *Provider) Issuer() string { return p.issuer }
+
+// AddClient registers a client.
+func (p *Provider) AddClient(c Client) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clients[c.ID] = c
+}
+
+// AddUser adds a user; the first user is the one auto-approval signs in.
+func (p *Provider) AddUser(u User) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.users = append(p.users, u)
+}
+
+// SetUsers replaces the users.
+func (p *Provider) SetUsers(users ...User) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.users = slices.Clone(users)
+}
+
+// Misbehave sets how the provider misbehaves from now on; the zero value
+// restores correct behaviour.
+func (p *Provider) Misbehave(m Misbehavior) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.bad = m
+}
+
+// SetClock sets the provider's clock for iat, exp and code expiry.
+func (p *Provider) SetClock(now func() time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.now = now
+}
+
+// RotateKey signs with a new key of alg from now on; the old key stays
+// published when keepOld is set.
+func (p *Provider) RotateKey(alg string, keepOld bool) error {
+	k, err := newSigningKey(alg)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if keepOld {
+		p.oldKeys = append(p.oldKeys, p.key)
+	}
+	p.key = k
+	return nil
+}
+
+// TokenAuthMethodsSeen returns the client authentication methods the token
+// endpoint received, in order.
+func (p *Provider) TokenAuthMethodsSeen() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.authSeen)
+}
+
+func (p *Provider) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
+	mux.HandleFunc("GET /jwks", p.jwks)
+	mux.HandleFunc("GET /authorize", p.authorize)
+	mux.HandleFunc("POST /authorize", p.authorize)
+	mux.HandleFunc("POST /token", p.token)
+	mux.HandleFunc("GET /userinfo", p.userinfo)
+	mux.HandleFunc("GET /end_session", p.endSession)
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"issuer":                                         p.issuer,
+		"authorization_endpoint":                         p.issuer + "/authorize",
+		"token_endpoint":                                 p.issuer + "/token",
+		"userinfo_endpoint":                              p.issuer + "/userinfo",
+		"jwks_uri":                                       p.issuer + "/jwks",
+		"end_session_endpoint":                           p.issuer + "/end_session",
+		"response_types_supported":                       []string{"code"},
+		"subject_types_supported":                        []string{"public"},
+		"id_token_signing_alg_values_supported":          []string{"RS256", "ES256"},
+		"code_challenge_methods_supported":               []string{"S256"},
+		"token_endpoint_auth_methods_supported":          p.opts.TokenAuthMethods,
+		"scopes_supported":                               []string{"openid", "email", "profile", "groups"},
+		"authorization_response_iss_parameter_supported": true,
+	})
+}
+
+func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	keys := append([]*signingKey{p.key}, p.oldKeys...)
+	p.mu.Unlock()
+	var set jose.JSONWebKeySet
+	for _, k := range keys {
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.priv.Public(), KeyID: k.kid, Algorithm: k.alg, Use: "sig"})
+	}
+	writeJSON(w, http.StatusOK, set)
+}
+
+var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>Demo identity provider</title></head>
+<body><h1>Demo identity provider</h1><p>Sign in as:</p>
+<form method="post" action="/authorize?{{.Query}}">
+{{range .Users}}<p><button type="submit" name="user" value="{{.Subject}}">{{.Name}} &lt;{{.Email}}&gt;{{if not .EmailVerified}} (email not verified){{end}}</button></p>
+{{end}}</form></body></html>`))
+
+func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	p.mu.Lock()
+	client, ok := p.clients[q.Get("client_id")]
+	users := slices.Clone(p.users)
+	bad := p.bad
+	p.mu.Unlock()
+	// Errors before the redirect URI is known safe are shown, not redirected
+	// (RFC 6749 §4.1.2.1).
+	if !ok || !slices.Contains(client.RedirectURIs, q.Get("redirect_uri")) {
+		http.Error(w, "unknown client or unregistered redirect_uri", http.StatusBadRequest)
+		return
+	}
+	resp := url.Values{}
+	fail := func(code, desc string) {
+		resp.Set("error", code)
+		resp.Set("error_description", desc)
+	}
+	switch {
+	case q.Get("response_type") != "code":
+		fail("unsupported_response_type", "only code is supported")
+	case q.Get("code_challenge") == "" || q.Get("code_challenge_method") != "S256":
+		fail("invalid_request", "PKCE with S256 is required")
+	case !slices.Contains(strings.Fields(q.Get("scope")), "openid"):
+		fail("invalid_scope", "openid is required")
+	case len(users) == 0:
+		fail("access_denied", "no users")
+	}
+	if !resp.Has("error") {
+		user := users[0]
+		if p.opts.LoginPage {
+			if r.Method == http.MethodGet {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				loginPage.Execute(w, map[string]any{"Query": template.URL(r.URL.RawQuery), "Users": users})
+				return
+			}
+			r.ParseForm()
+			i := slices.IndexFunc(users, func(u User) bool { return u.Subject == r.PostForm.Get("user") })
+			if i < 0 {
+				http.Error(w, "unknown user", http.StatusBadRequest)
+				return
+			}
+			user = users[i]
+		}
+		code := randomString()
+		p.mu.Lock()
+		p.codes[code] = &grant{client: client.ID, redirectURI: q.Get("redirect_uri"), user: user, nonce: q.Get("nonce"),
+			challenge: q.Get("code_challenge"), scopes: strings.Fields(q.Get("scope")), expires: p.now().Add(time.Minute)}
+		p.mu.Unlock()
+		resp.Set("code", code)
+	}
+	if q.Has("state") {
+		resp.Set("state", q.Get("state"))
+	}
+	resp.Set("iss", p.issuer)
+	if bad.AuthorizationResponse != nil {
+		bad.AuthorizationResponse(resp)
+	}
+	http.Redirect(w, r, q.Get("redirect_uri")+"?"+resp.Encode(), http.StatusFound)
+}
+
+func randomString() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
+	fail := func(status int, code, desc string) {
+		writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+	}
+	if err := r.ParseForm(); err != nil {
+		fail(http.StatusBadRequest, "invalid_request", "bad form")
+		return
+	}
+	id, secret, method := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret"), "client_secret_post"
+	if u, pw, ok := r.BasicAuth(); ok {
+		id, _ = url.QueryUnescape(u)
+		secret, _ = url.QueryUnescape(pw)
+		method = "client_secret_basic"
+	}
+	p.mu.Lock()
+	p.authSeen = append(p.authSeen, method)
+	client, known := p.clients[id]
+	g := p.codes[r.PostForm.Get("code")]
+	delete(p.codes, r.PostForm.Get("code")) // single use
+	now := p.now()
+	p.mu.Unlock()
+	switch {
+	case !known || client.Secret != secret || !slices.Contains(p.opts.TokenAuthMethods, method):
+		fail(http.StatusUnauthorized, "invalid_client", "client authentication failed")
+	case r.PostForm.Get("grant_type") != "authorization_code":
+		fail(http.StatusBadRequest, "unsupported_grant_type", "")
+	case g == nil || g.client != id || now.After(g.expires):
+		fail(http.StatusBadRequest, "invalid_grant", "unknown, used or expired code")
+	case r.PostForm.Get("redirect_uri") != g.redirectURI:
+		fail(http.StatusBadRequest, "invalid_grant", "redirect_uri differs from the authorization request")
+	case s256(r.PostForm.Get("code_verifier")) != g.challenge:
+		fail(http.StatusBadRequest, "invalid_grant", "PKCE verification failed")
+	default:
+		p.issueTokens(w, id, g, now)
+	}
+}
+
+func s256(verifier string) string {
+	sum := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func (p *Provider) issueTokens(w http.ResponseWriter, clientID string, g *grant, now time.Time) {
+	access := randomString()
+	p.mu.Lock()
+	p.tokens[access] = g
+	key, bad := p.key, p.bad
+	p.mu.Unlock()
+
+	claims := map[string]any{
+		"iss": p.issuer, "sub": g.user.Subject, "aud": clientID, "azp": clientID,
+		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "auth_time": now.Unix(),
+		"at_hash": atHash(access),
+	}
+	if g.nonce != "" {
+		claims["nonce"] = g.nonce
+	}
+	if !p.opts.ProfileInUserinfoOnly {
+		for k, v := range profileClaims(g.user, g.scopes) {
+			claims[k] = v
+		}
+	}
+	if bad.IDTokenClaims != nil {
+		bad.IDTokenClaims(claims)
+	}
+	payload, _ := json.Marshal(claims)
+	var idToken string
+	if bad.Sign != nil {
+		idToken = bad.Sign(payload, key.priv, key.kid, key.alg)
+	} else {
+		idToken = Sign(payload, key.priv, key.kid, key.alg)
+	}
+	body := map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": 300, "id_token": idToken,
+		"scope": strings.Join(g.scopes, " ")}
+	if bad.TokenResponse != nil {
+		bad.TokenResponse(body)
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// Sign returns payload as a compact JWS signed with key. Misbehavior.Sign
+// implementations may call it with another key or algorithm.
+func Sign(payload []byte, key any, kid, alg string) string {
+	opts := (&jose.SignerOptions{}).WithType("JWT")
+	if kid != "" {
+		opts = opts.WithHeader("kid", kid)
+	}
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: key}, opts)
+	if err != nil {
+		panic(err)
+	}
+	jws, err := s.Sign(payload)
+	if err != nil {
+		panic(err)
+	}
+	out, _ := jws.CompactSerialize()
+	return out
+}
+
+// atHash is the at_hash of OpenID Connect Core 1.0 §3.1.3.6 for SHA-256 algorithms.
+func atHash(accessToken string) string {
+	sum := sha256.Sum256([]byte(accessToken))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+func profileClaims(u User, scopes []string) map[string]any {
+	c := map[string]any{}
+	if slices.Contains(scopes, "email") {
+		c["email"] = u.Email
+		c["email_verified"] = u.EmailVerified
+	}
+	if slices.Contains(scopes, "profile") {
+		for k, v := range map[string]string{"name": u.Name, "given_name": u.GivenName, "family_name": u.FamilyName, "preferred_username": u.PreferredUsername} {
+			if v != "" {
+				c[k] = v
+			}
+		}
+	}
+	if len(u.Groups) > 0 {
+		c["groups"] = u.Groups
+	}
+	return c
+}
+
+func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	p.mu.Lock()
+	g := p.tokens[tok]
+	bad := p.bad
+	p.mu.Unlock()
+	if !ok || g == nil {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token"})
+		return
+	}
+	c := profileClaims(g.user, g.scopes)
+	c["sub"] = g.user.Subject
+	if bad.Userinfo != nil {
+		bad.Userinfo(c)
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
+	if u := r.URL.Query().Get("post_logout_redirect_uri"); u != "" {
+		http.Redirect(w, r, u, http.StatusFound)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	fmt.Fprint(w, "<!doctype html><p>Signed out of the demo identity provider.</p>")
+}

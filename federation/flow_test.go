@@ -1,0 +1,342 @@
+package federation_test
+
+import (
+	"bytes"
+	"crypto"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/oidcfed/oidcfed/federation"
+	"github.com/oidcfed/oidcfed/federation/federationtest"
+	"github.com/oidcfed/oidcfed/session"
+)
+
+var alice = federationtest.User{Subject: "alice", Email: "alice@example.com", EmailVerified: true, Name: "Alice A",
+	GivenName: "Alice", FamilyName: "A", Groups: []string{"admins"}}
+
+// rp is a relying party: the library mounted in a real server.
+type rp struct {
+	srv    *httptest.Server
+	op     *federationtest.Provider
+	logs   *bytes.Buffer
+	mu     sync.Mutex
+	logins []*federation.Login
+}
+
+func newRP(t *testing.T, opts federationtest.Options) *rp {
+	t.Helper()
+	op := federationtest.New(t, opts)
+	op.AddUser(alice)
+	r := &rp{op: op, logs: &bytes.Buffer{}}
+	mux := http.NewServeMux()
+	r.srv = httptest.NewServer(mux)
+	t.Cleanup(r.srv.Close)
+	op.AddClient(federationtest.Client{ID: "client-1", Secret: "s3cret-value",
+		RedirectURIs: []string{r.srv.URL + "/auth/oauth/oidc:acme/callback"}})
+	reg, err := federation.NewRegistry(federation.Config{
+		Providers: map[string]federation.ProviderConfig{"acme": {Issuer: op.Issuer(), ClientID: "client-1", ClientSecret: "s3cret-value"}},
+	}, federation.WithLogger(slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, _ := session.NewCookieStore(session.CookieConfig{Keys: [][]byte{bytes.Repeat([]byte{7}, 32)}})
+	h, err := federation.NewHandler(federation.HandlerConfig{Registry: reg, BaseURL: r.srv.URL, Flows: store,
+		Accounts: federation.SignInOrCreate{Store: federation.NewMemoryAccounts()},
+		OnLogin: func(w http.ResponseWriter, req *http.Request, l *federation.Login) error {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.logins = append(r.logins, l)
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle("/auth/oauth/", h)
+	return r
+}
+
+func (r *rp) loginCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.logins)
+}
+
+// browser follows redirects by hand with a cookie jar.
+type browser struct {
+	t      *testing.T
+	client *http.Client
+	seen   []string // every URL visited
+}
+
+func newBrowser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+// get fetches u and follows redirects until stop reports true or a
+// non-redirect answer; it returns the last response.
+func (b *browser) get(u string, stop func(*url.URL) bool) *http.Response {
+	b.t.Helper()
+	for range 10 {
+		b.seen = append(b.seen, u)
+		resp, err := b.client.Get(u)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode/100 != 3 || loc == "" {
+			return resp
+		}
+		next, _ := resp.Request.URL.Parse(loc)
+		if stop != nil && stop(next) {
+			return resp
+		}
+		u = next.String()
+	}
+	b.t.Fatal("too many redirects")
+	return nil
+}
+
+// signIn runs a sign-in from the start route and returns the final response.
+func (r *rp) signIn(b *browser, redirectTo string) *http.Response {
+	u := r.srv.URL + "/auth/oauth/oidc:acme"
+	if redirectTo != "" {
+		u += "?redirectTo=" + url.QueryEscape(redirectTo)
+	}
+	return b.get(u, func(next *url.URL) bool {
+		return next.Host == strings.TrimPrefix(r.srv.URL, "http://") && !strings.HasPrefix(next.Path, "/auth/oauth/")
+	})
+}
+
+func TestSignInHappyPaths(t *testing.T) {
+	tests := []struct {
+		name string
+		opts federationtest.Options
+	}{
+		{"RS256 sign-in lands at redirectTo with the user", federationtest.Options{Algorithm: "RS256"}},
+		{"ES256 sign-in lands at redirectTo with the user", federationtest.Options{Algorithm: "ES256"}},
+		{"claims come from userinfo when the ID token lacks them", federationtest.Options{ProfileInUserinfoOnly: true}},
+		{"client_secret_post is used when it is the only method", federationtest.Options{TokenAuthMethods: []string{"client_secret_post"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRP(t, tt.opts)
+			resp := r.signIn(newBrowser(t), "/welcome?x=1")
+			if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/welcome?x=1" {
+				t.Fatalf("final response %d to %q, want 302 to /welcome?x=1; logs:\n%s", resp.StatusCode, resp.Header.Get("Location"), r.logs)
+			}
+			if r.loginCount() != 1 {
+				t.Fatalf("OnLogin called %d times", r.loginCount())
+			}
+			u := r.logins[0].Result.User
+			if u.Provider != "oidc:acme" || u.Issuer != r.op.Issuer() || u.Subject != "alice" || u.Email != "alice@example.com" ||
+				!u.EmailVerified || u.Name != "Alice A" || u.GivenName != "Alice" || u.FamilyName != "A" {
+				t.Fatalf("user = %+v", u)
+			}
+			if !r.logins[0].Decision.Created || r.logins[0].Decision.Account.ID == "" {
+				t.Fatalf("decision = %+v, want a created account", r.logins[0].Decision)
+			}
+			want := "client_secret_basic"
+			if len(tt.opts.TokenAuthMethods) > 0 {
+				want = tt.opts.TokenAuthMethods[0]
+			}
+			if seen := r.op.TokenAuthMethodsSeen(); len(seen) != 1 || seen[0] != want {
+				t.Fatalf("the OP received auth methods %v, want [%s]", seen, want)
+			}
+		})
+	}
+}
+
+func TestParallelFlowsInOneBrowser(t *testing.T) {
+	r := newRP(t, federationtest.Options{})
+	b := newBrowser(t)
+	stopAtOP := func(next *url.URL) bool { return strings.HasSuffix(next.Path, "/authorize") }
+	first := b.get(r.srv.URL+"/auth/oauth/oidc:acme?redirectTo=/one", stopAtOP)
+	second := b.get(r.srv.URL+"/auth/oauth/oidc:acme?redirectTo=/two", stopAtOP)
+	for _, tc := range []struct {
+		resp *http.Response
+		want string
+	}{{second, "/two"}, {first, "/one"}} {
+		final := b.get(tc.resp.Header.Get("Location"), func(next *url.URL) bool {
+			return !strings.HasPrefix(next.Path, "/auth/oauth/") && next.Path != "/authorize"
+		})
+		if final.Header.Get("Location") != tc.want {
+			t.Fatalf("flow landed at %q, want %q; logs:\n%s", final.Header.Get("Location"), tc.want, r.logs)
+		}
+	}
+	if r.loginCount() != 2 {
+		t.Fatalf("%d logins, want 2", r.loginCount())
+	}
+}
+
+func TestCallbackRejections(t *testing.T) {
+	rsaSign := func(edit func(hdr, payload string) string) func([]byte, crypto.Signer, string, string) string {
+		return func(payload []byte, key crypto.Signer, kid, alg string) string {
+			good := federationtest.Sign(payload, key, kid, alg)
+			parts := strings.Split(good, ".")
+			return edit(parts[0], parts[1]) + "." + parts[2]
+		}
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	tests := []struct {
+		name string
+		bad  federationtest.Misbehavior
+		want string
+	}{
+		{"a wrong nonce is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["nonce"] = "forged" }}, "invalid_token"},
+		{"a missing nonce is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { delete(c, "nonce") }}, "invalid_token"},
+		{"a wrong iss is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["iss"] = "https://evil.example" }}, "invalid_token"},
+		{"a wrong aud is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["aud"] = "other" }}, "invalid_token"},
+		{"a wrong azp is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["azp"] = "other" }}, "invalid_token"},
+		{"several audiences without azp are rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) {
+			c["aud"] = []string{"client-1", "other"}
+			delete(c, "azp")
+		}}, "invalid_token"},
+		{"an expired ID token is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["exp"] = 1000 }}, "invalid_token"},
+		{"a missing sub is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { delete(c, "sub") }}, "invalid_token"},
+		{"a wrong at_hash is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["at_hash"] = "AAAAAAAAAAAAAAAAAAAAAA" }}, "invalid_token"},
+		{"a bad signature is rejected", federationtest.Misbehavior{Sign: rsaSign(func(h, p string) string {
+			return h + "." + enc([]byte(`{"sub":"mallory"}`))
+		})}, "invalid_token"},
+		{"alg none is rejected", federationtest.Misbehavior{Sign: func(payload []byte, _ crypto.Signer, _, _ string) string {
+			return enc([]byte(`{"alg":"none"}`)) + "." + enc(payload) + "."
+		}}, "invalid_token"},
+		{"a missing id_token is rejected", federationtest.Misbehavior{TokenResponse: func(b map[string]any) { delete(b, "id_token") }}, "invalid_token"},
+		{"a token_type other than Bearer is rejected", federationtest.Misbehavior{TokenResponse: func(b map[string]any) { b["token_type"] = "mac" }}, "invalid_token"},
+		{"an RFC 9207 iss that is missing is rejected", federationtest.Misbehavior{AuthorizationResponse: func(q url.Values) { q.Del("iss") }}, "invalid_request"},
+		{"an RFC 9207 iss of another provider is rejected", federationtest.Misbehavior{AuthorizationResponse: func(q url.Values) { q.Set("iss", "https://evil.example") }}, "invalid_request"},
+		{"a provider error access_denied is surfaced", federationtest.Misbehavior{AuthorizationResponse: func(q url.Values) {
+			q.Del("code")
+			q.Set("error", "access_denied")
+		}}, "access_denied"},
+		{"a userinfo sub of another user is rejected", federationtest.Misbehavior{
+			IDTokenClaims: func(c map[string]any) { delete(c, "email"); delete(c, "name") },
+			Userinfo:      func(c map[string]any) { c["sub"] = "mallory" }}, "invalid_token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRP(t, federationtest.Options{})
+			r.op.Misbehave(tt.bad)
+			resp := r.signIn(newBrowser(t), "/next")
+			loc, _ := url.Parse(resp.Header.Get("Location"))
+			if resp.StatusCode != http.StatusFound || loc.Path != "/next" || loc.Query().Get("error") != tt.want {
+				t.Fatalf("response %d to %q, want 302 to /next with error=%s; logs:\n%s", resp.StatusCode, loc, tt.want, r.logs)
+			}
+			if r.loginCount() != 0 {
+				t.Fatal("OnLogin was called")
+			}
+			for _, secret := range []string{"s3cret-value"} {
+				if strings.Contains(r.logs.String(), secret) || strings.Contains(loc.String(), secret) {
+					t.Fatal("the client secret leaked")
+				}
+			}
+		})
+	}
+}
+
+func TestStateRejections(t *testing.T) {
+	r := newRP(t, federationtest.Options{})
+	b := newBrowser(t)
+	var callback string
+	r.signIn(b, "/") // a first, complete sign-in
+	callback = ""
+	b2 := newBrowser(t)
+	b2.get(r.srv.URL+"/auth/oauth/oidc:acme", func(next *url.URL) bool {
+		if strings.HasSuffix(next.Path, "/callback") {
+			callback = next.String()
+			return true
+		}
+		return false
+	})
+	if callback == "" {
+		t.Fatal("no callback URL captured")
+	}
+	check := func(name string, b *browser, u string, method string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, u, nil)
+		resp, err := b.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := http.StatusBadRequest
+		if method != http.MethodGet {
+			want = http.StatusMethodNotAllowed
+		}
+		if resp.StatusCode != want || resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("%s: %d %v, want %d with no-store and no-referrer", name, resp.StatusCode, resp.Header, want)
+		}
+	}
+	cu, _ := url.Parse(callback)
+	wrong := *cu
+	q := wrong.Query()
+	q.Set("state", "AAAAAAAAAAAAAAAAAAAAAA")
+	wrong.RawQuery = q.Encode()
+	missing := *cu
+	q = missing.Query()
+	q.Del("state")
+	missing.RawQuery = q.Encode()
+	check("a callback by POST", b2, callback, http.MethodPost)
+	check("a wrong state", b2, wrong.String(), http.MethodGet)
+	check("a missing state", b2, missing.String(), http.MethodGet)
+	check("the callback in another browser", newBrowser(t), callback, http.MethodGet)
+	before := r.loginCount()
+	if resp := b2.get(callback, func(*url.URL) bool { return true }); resp.StatusCode != http.StatusFound {
+		t.Fatalf("the legitimate callback: %d", resp.StatusCode)
+	}
+	if r.loginCount() != before+1 {
+		t.Fatal("the legitimate callback did not sign in")
+	}
+	check("a replayed callback", b2, callback, http.MethodGet)
+}
+
+func TestOpenRedirectsAreRefused(t *testing.T) {
+	r := newRP(t, federationtest.Options{})
+	host := strings.TrimPrefix(r.srv.URL, "http://")
+	for _, bad := range []string{"https://evil.example", "//evil.example", "/\\evil.example", "javascript:alert(1)",
+		"http://" + host + ".evil.example", "http://" + host + "@evil.example", "\\\\evil.example", "/%0d%0aSet-Cookie:x",
+		"http:evil.example", "/" + strings.Repeat("a", 512)} {
+		resp, err := http.Get(r.srv.URL + "/auth/oauth/oidc:acme?redirectTo=" + url.QueryEscape(bad))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("redirectTo %q: %d, want 400", bad, resp.StatusCode)
+		}
+	}
+}
+
+func TestUnknownProviderAndJSONStart(t *testing.T) {
+	r := newRP(t, federationtest.Options{})
+	resp, _ := http.Get(r.srv.URL + "/auth/oauth/oidc:nobody")
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown provider: %d, want 404", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("GET", r.srv.URL+"/auth/oauth/oidc:acme", nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ URL string }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 || !strings.HasPrefix(body.URL, r.op.Issuer()+"/authorize?") {
+		t.Fatalf("JSON start: %d %+v %v", resp.StatusCode, body, err)
+	}
+	au, _ := url.Parse(body.URL)
+	if q := au.Query(); q.Get("code_challenge_method") != "S256" || q.Get("nonce") == "" || q.Get("state") == "" || q.Get("scope") != "openid email profile" {
+		t.Fatalf("authorization URL query = %v", q)
+	}
+}

@@ -1,0 +1,295 @@
+package federation
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/oidcfed/oidcfed/claims"
+	"github.com/oidcfed/oidcfed/discovery"
+	"github.com/oidcfed/oidcfed/internal/httpx"
+	"github.com/oidcfed/oidcfed/session"
+)
+
+// Provider is one configured OpenID Provider. Its metadata, keys and
+// verifier are derived from the discovery document once per document.
+type Provider struct {
+	key    string
+	cfg    ProviderConfig
+	src    *discovery.Source
+	reg    *Registry
+	mapper *claims.Mapper
+	scopes []string
+
+	mu  sync.Mutex
+	cur *resolved
+}
+
+// resolved is what a metadata document implies; immutable.
+type resolved struct {
+	md       *discovery.Metadata
+	keys     *discovery.KeySet
+	verifier *discovery.Verifier
+	endpoint oauth2.Endpoint
+}
+
+// Key returns the provider's registry key, "oidc:<name>".
+func (p *Provider) Key() string { return p.key }
+
+func (p *Provider) String() string {
+	return fmt.Sprintf("federation.Provider{%s %s}", p.key, p.src.Issuer())
+}
+
+// Tokens are the provider's tokens from a sign-in. They print and log as
+// [redacted].
+type Tokens struct {
+	AccessToken  Secret
+	RefreshToken Secret
+	IDToken      Secret
+	Expiry       time.Time // from expires_in on the injected clock; zero when not given
+}
+
+// Result is a verified sign-in at a provider.
+type Result struct {
+	User   claims.User
+	Tokens Tokens
+	SID    string // the ID token's sid, for back-channel logout
+}
+
+func (p *Provider) resolve(ctx context.Context) (*resolved, error) {
+	md, err := p.reg.cache.Get(ctx, p.src)
+	if err != nil {
+		return nil, newError(CodeProviderUnavailable, "the identity provider could not be reached", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cur != nil && p.cur.md == md {
+		return p.cur, nil
+	}
+	authStyle, err := p.authStyle(md)
+	if err != nil {
+		return nil, newError(CodeInvalidClient, "the identity provider is misconfigured", err)
+	}
+	var keys *discovery.KeySet
+	if p.cur != nil && p.cur.md.JWKSURI == md.JWKSURI {
+		keys = p.cur.keys
+	} else if keys, err = discovery.NewKeySet(discovery.KeySetConfig{URI: md.JWKSURI, Client: p.reg.opts.client,
+		Now: p.reg.opts.now, Logger: p.reg.opts.logger}); err != nil {
+		return nil, newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
+	}
+	v, err := discovery.NewVerifier(discovery.VerifierConfig{Issuer: md.Issuer, Audiences: []string{p.cfg.ClientID},
+		KeySet: keys, Algorithms: md.Algorithms(), Now: p.reg.opts.now, Leeway: p.reg.opts.leeway})
+	if err != nil {
+		return nil, newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
+	}
+	p.cur = &resolved{md: md, keys: keys, verifier: v, endpoint: oauth2.Endpoint{
+		AuthURL: md.AuthorizationEndpoint, TokenURL: md.TokenEndpoint, AuthStyle: authStyle}}
+	return p.cur, nil
+}
+
+// authStyle picks client authentication from the metadata: basic when
+// listed or when nothing is listed (RFC 8414 §2), else post. Never
+// auto-detect, which retries a failed request and sends the code twice.
+func (p *Provider) authStyle(md *discovery.Metadata) (oauth2.AuthStyle, error) {
+	m := md.TokenEndpointAuthMethodsSupported
+	switch {
+	case len(m) == 0 || slices.Contains(m, "client_secret_basic"):
+		return oauth2.AuthStyleInHeader, nil
+	case slices.Contains(m, "client_secret_post"):
+		return oauth2.AuthStyleInParams, nil
+	}
+	return 0, fmt.Errorf("provider %s supports only token endpoint auth methods %v; oidcfed supports client_secret_basic and client_secret_post", p.key, m)
+}
+
+func (p *Provider) oauth2Config(st *resolved, redirectURI string) *oauth2.Config {
+	return &oauth2.Config{ClientID: p.cfg.ClientID, ClientSecret: p.cfg.ClientSecret.Reveal(),
+		Endpoint: st.endpoint, RedirectURL: redirectURI, Scopes: p.scopes}
+}
+
+// AuthCodeURL returns the authorization URL for f: code flow, PKCE S256,
+// state and nonce.
+func (p *Provider) AuthCodeURL(ctx context.Context, f *session.FlowState, redirectURI string) (string, error) {
+	st, err := p.resolve(ctx)
+	if err != nil {
+		return "", err
+	}
+	return p.oauth2Config(st, redirectURI).AuthCodeURL(f.State, f.Verifier.AuthCodeOption(),
+		oauth2.SetAuthURLParam("nonce", f.Nonce)), nil
+}
+
+// checkIssParam applies RFC 9207: the authorization response's iss must be
+// the provider's issuer when the provider advertises it, or when present.
+func (p *Provider) checkIssParam(ctx context.Context, q url.Values) error {
+	st, err := p.resolve(ctx)
+	if err != nil {
+		return err
+	}
+	if !st.md.AuthorizationResponseISSParameterSupported && !q.Has("iss") {
+		return nil
+	}
+	if got := q.Get("iss"); got != st.md.Issuer {
+		return newError(CodeInvalidRequest, "the sign-in response came from another identity provider",
+			fmt.Errorf("%w: got %q, want %q", ErrIssMismatch, got, st.md.Issuer))
+	}
+	return nil
+}
+
+// Complete exchanges code for tokens with f's PKCE verifier, verifies the ID
+// token (signature, iss, aud, exp, iat, nbf, nonce, azp, at_hash), fetches
+// userinfo when mapped claims are missing, and maps the user.
+func (p *Provider) Complete(ctx context.Context, f *session.FlowState, code, redirectURI string) (*Result, error) {
+	st, err := p.resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	hctx := httpx.WithClient(ctx, p.reg.opts.client)
+	start := p.reg.opts.now()
+	tok, err := p.oauth2Config(st, redirectURI).Exchange(hctx, code, f.Verifier.ExchangeOption())
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && re.ErrorCode != "" {
+			return nil, newError(safeCode(re.ErrorCode), "the identity provider refused the sign-in", fmt.Errorf("token endpoint: %s", re.ErrorCode))
+		}
+		return nil, newError(CodeProviderUnavailable, "the identity provider could not complete the sign-in", redactURLError(err))
+	}
+	if !strings.EqualFold(tok.TokenType, "bearer") {
+		return nil, newError(CodeInvalidToken, "the identity provider sent an unusable token", fmt.Errorf("token_type %q, want Bearer", tok.TokenType))
+	}
+	rawID, _ := tok.Extra("id_token").(string)
+	if rawID == "" {
+		return nil, newError(CodeInvalidToken, "the identity provider sent no ID token", ErrNoIDToken)
+	}
+	vt, err := st.verifier.Verify(ctx, rawID)
+	if err != nil {
+		if errors.Is(err, discovery.ErrKeysUnavailable) {
+			return nil, newError(CodeProviderUnavailable, "the identity provider's keys could not be fetched", err)
+		}
+		return nil, newError(CodeInvalidToken, "the identity provider's ID token was rejected", err)
+	}
+	if err := p.checkIDToken(vt, f, tok.AccessToken); err != nil {
+		return nil, newError(CodeInvalidToken, "the identity provider's ID token was rejected", err)
+	}
+	all := vt.Claims
+	if st.md.UserinfoEndpoint != "" && p.needsUserinfo(all) {
+		ui, err := p.userinfo(hctx, st.md.UserinfoEndpoint, tok.AccessToken)
+		if err != nil {
+			return nil, err
+		}
+		if all, err = p.mapper.Merge(all, ui); err != nil {
+			return nil, newError(CodeInvalidToken, "the identity provider's user information was rejected", err)
+		}
+	}
+	user, err := p.mapper.User(all)
+	if err != nil {
+		return nil, newError(CodeInvalidToken, "the identity provider's claims could not be used", err)
+	}
+	user.Provider, user.Issuer = p.key, st.md.Issuer
+	res := &Result{User: user, Tokens: Tokens{AccessToken: Secret(tok.AccessToken), RefreshToken: Secret(tok.RefreshToken), IDToken: Secret(rawID)}}
+	if tok.ExpiresIn > 0 {
+		res.Tokens.Expiry = start.Add(time.Duration(tok.ExpiresIn) * time.Second)
+	}
+	res.SID, _ = all["sid"].(string)
+	return res, nil
+}
+
+// checkIDToken adds the ID-token rules of OpenID Connect Core 1.0 §3.1.3.7
+// that the generic verifier does not know: nonce, azp and at_hash.
+func (p *Provider) checkIDToken(vt *discovery.Token, f *session.FlowState, accessToken string) error {
+	nonce, _ := vt.Claims["nonce"].(string)
+	if subtle.ConstantTimeCompare([]byte(nonce), []byte(f.Nonce)) != 1 || nonce == "" {
+		return ErrNonceMismatch
+	}
+	azp, hasAZP := vt.Claims["azp"]
+	if hasAZP && azp != p.cfg.ClientID || !hasAZP && len(vt.IDToken.Audience) > 1 {
+		return fmt.Errorf("%w: azp %v, audiences %q", ErrAZPMismatch, azp, vt.IDToken.Audience)
+	}
+	if vt.IDToken.AccessTokenHash != "" {
+		if err := vt.IDToken.VerifyAccessToken(accessToken); err != nil {
+			return fmt.Errorf("%w: %v", ErrAtHash, err)
+		}
+	}
+	return nil
+}
+
+// needsUserinfo reports whether the ID token lacks a claim the requested
+// scopes promise (email for "email", name for "profile") or a claim whose
+// mapping was configured.
+func (p *Provider) needsUserinfo(c map[string]any) bool {
+	var fields []string
+	if slices.Contains(p.scopes, "email") {
+		fields = append(fields, "email")
+	}
+	if slices.Contains(p.scopes, "profile") {
+		fields = append(fields, "name")
+	}
+	if p.cfg.Claims.Groups != "" {
+		fields = append(fields, "groups")
+	}
+	return p.mapper.Missing(c, fields...)
+}
+
+// userinfo fetches the userinfo claims with the access token in the
+// Authorization header (never the query). A signed (JWT) response is
+// refused rather than trusted unverified.
+func (p *Provider) userinfo(ctx context.Context, endpoint, accessToken string) (map[string]any, error) {
+	fail := func(err error) error {
+		return newError(CodeProviderUnavailable, "the identity provider's user information could not be read", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
+	if err != nil {
+		return nil, fail(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	req.Header.Set("Accept", "application/json")
+	resp, err := p.reg.opts.client.Do(req)
+	if err != nil {
+		return nil, fail(redactURLError(err))
+	}
+	body, err := httpx.ReadAll(resp)
+	if err != nil {
+		return nil, fail(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fail(fmt.Errorf("userinfo: HTTP %d", resp.StatusCode))
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/jwt" {
+		return nil, newError(CodeInvalidToken, "signed user information is not supported", errors.New("userinfo: application/jwt responses are refused, not trusted unverified"))
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	var c map[string]any
+	if err := d.Decode(&c); err != nil || c == nil {
+		return nil, newError(CodeInvalidToken, "the identity provider's user information was rejected", errors.New("userinfo: response is not a JSON object"))
+	}
+	return c, nil
+}
+
+// safeCode keeps an error code from a provider only if it is a plain token
+// (RFC 6749 §5.2 allows %x20-21 / %x23-5B / %x5D-7E; we allow less).
+func safeCode(code string) string {
+	if code == "" || len(code) > 64 || strings.Trim(code, "abcdefghijklmnopqrstuvwxyz_") != "" {
+		return CodeServerError
+	}
+	return code
+}
+
+// redactURLError drops the URL from a *url.Error, which may carry a query.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}

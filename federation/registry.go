@@ -1,0 +1,103 @@
+package federation
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/oidcfed/oidcfed/discovery"
+	"github.com/oidcfed/oidcfed/internal/clock"
+	"github.com/oidcfed/oidcfed/internal/httpx"
+)
+
+// Option configures a [Registry].
+type Option func(*options)
+
+type options struct {
+	client *http.Client
+	logger *slog.Logger
+	now    func() time.Time
+	leeway time.Duration
+}
+
+// WithHTTPClient sets the client for every request to providers. Its
+// responses are capped at 1 MiB. Default: a client with a 10 s timeout.
+func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.client = c } }
+
+// WithLogger sets the logger. Default: discard.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithClock sets the clock for token and cache expiry. Default: time.Now.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithLeeway sets the clock skew tolerated for exp, nbf and iat. Default: 1 minute.
+func WithLeeway(d time.Duration) Option { return func(o *options) { o.leeway = d } }
+
+// Registry holds the configured providers, keyed "oidc:<name>".
+type Registry struct {
+	opts      options
+	cache     *discovery.Cache
+	allowed   []allowed
+	mu        sync.RWMutex
+	providers map[string]*Provider
+}
+
+// NewRegistry validates cfg and builds its providers. Nothing is fetched
+// until a provider is first used.
+func NewRegistry(cfg Config, opts ...Option) (*Registry, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	o := options{leeway: time.Minute}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.client == nil {
+		o.client = httpx.NewClient(nil, 0, 0)
+	}
+	o.client = httpx.Capped(o.client, 0)
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
+	}
+	o.now = clock.Or(o.now)
+	r := &Registry{opts: o, providers: map[string]*Provider{},
+		cache: discovery.NewCache(discovery.CacheConfig{Client: o.client, Now: o.now, Logger: o.logger})}
+	for _, a := range cfg.AllowedRedirects {
+		al, _ := parseAllowed(a) // validated above
+		r.allowed = append(r.allowed, al)
+	}
+	for name, pc := range cfg.Providers {
+		src, _ := discovery.NewSource(pc.Issuer, pc.DiscoveryURL, pc.Endpoints) // validated above
+		mapper, _ := pc.Claims.Compile()
+		r.providers[Key(name)] = &Provider{key: Key(name), cfg: pc, src: src, reg: r, mapper: mapper, scopes: pc.scopes()}
+	}
+	return r, nil
+}
+
+// Key returns the registry key of a provider name: "oidc:<name>".
+func Key(name string) string { return "oidc:" + name }
+
+// Lookup returns the provider registered under key ("oidc:acme").
+func (r *Registry) Lookup(key string) (*Provider, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	p, ok := r.providers[key]
+	return p, ok
+}
+
+// Keys returns the registered keys, sorted.
+func (r *Registry) Keys() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	keys := make([]string, 0, len(r.providers))
+	for k := range r.providers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (r *Registry) String() string { return fmt.Sprintf("federation.Registry%v", r.Keys()) }
