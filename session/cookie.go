@@ -40,6 +40,21 @@ func (c *CookieConfig) cookie(name, value string, maxAge int) *http.Cookie {
 		HttpOnly: true, Secure: c.Secure, SameSite: http.SameSiteLaxMode}
 }
 
+// takeCookie finds the flow cookie of state in r and deletes it from the
+// browser, whatever the flow turns out to be: a flow is tried once.
+func (c *CookieConfig) takeCookie(w http.ResponseWriter, r *http.Request, state string) (name, value string, err error) {
+	if !validState(state) {
+		return "", "", ErrNoFlow
+	}
+	name = c.cookieName(state)
+	ck, err := r.Cookie(name)
+	if err != nil {
+		return "", "", ErrNoFlow
+	}
+	http.SetCookie(w, c.cookie(name, "", -1))
+	return name, ck.Value, nil
+}
+
 // validState reports whether state can be part of a cookie name: the
 // base64url values the library generates, of a sane length.
 func validState(state string) bool {
@@ -123,16 +138,11 @@ func (s *CookieStore) Save(w http.ResponseWriter, r *http.Request, f *FlowState)
 // Take opens the flow of state from its cookie, deletes the cookie and
 // marks the flow consumed.
 func (s *CookieStore) Take(w http.ResponseWriter, r *http.Request, state string) (*FlowState, error) {
-	if !validState(state) {
-		return nil, ErrNoFlow
-	}
-	name := s.cfg.cookieName(state)
-	c, err := r.Cookie(name)
+	name, value, err := s.cfg.takeCookie(w, r, state)
 	if err != nil {
-		return nil, ErrNoFlow
+		return nil, err
 	}
-	http.SetCookie(w, s.cfg.cookie(name, "", -1))
-	plain, err := s.codec.Open(c.Value, name)
+	plain, err := s.codec.Open(value, name)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoFlow, err)
 	}

@@ -50,17 +50,12 @@ func (s *MemoryStore) Save(w http.ResponseWriter, r *http.Request, f *FlowState)
 
 // Take returns the flow of state once, to the browser holding its cookie.
 func (s *MemoryStore) Take(w http.ResponseWriter, r *http.Request, state string) (*FlowState, error) {
-	if !validState(state) {
-		return nil, ErrNoFlow
-	}
-	name := s.cfg.cookieName(state)
-	c, err := r.Cookie(name)
+	_, binding, err := s.cfg.takeCookie(w, r, state)
 	if err != nil {
-		return nil, ErrNoFlow
+		return nil, err
 	}
-	http.SetCookie(w, s.cfg.cookie(name, "", -1))
 	mf, ok := s.flows.Peek(state)
-	if !ok || subtle.ConstantTimeCompare([]byte(mf.binding), []byte(c.Value)) != 1 {
+	if !ok || subtle.ConstantTimeCompare([]byte(mf.binding), []byte(binding)) != 1 {
 		return nil, ErrNoFlow
 	}
 	if !s.flows.Remove(state) { // a concurrent Take won
