@@ -290,15 +290,17 @@ func (ks *KeySet) fetch(f *keyFetch) {
 	ks.pending = nil
 	f.err = err
 	ks.mu.Unlock()
-	close(f.done)
 	if err != nil {
 		ks.cfg.Logger.Warn("discovery: JWKS fetch failed", "uri", ks.cfg.URI, "error", err)
 	}
+	// Callbacks run before waiters wake, so that no caller of this fetch
+	// can act on state (a cached token) that the removal invalidates.
 	if ks.cfg.OnKeyRemoved != nil {
 		for _, kid := range removed {
 			ks.cfg.OnKeyRemoved(kid)
 		}
 	}
+	close(f.done)
 }
 
 // download fetches and parses the JWKS, keeping the public signing keys it
