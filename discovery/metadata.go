@@ -1,8 +1,8 @@
 package discovery
 
 import (
+	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 
 	"github.com/oidcfed/oidcfed/internal/urlcheck"
@@ -123,10 +123,10 @@ func (m *Metadata) validateEndpoints(docURL string, loopbackIssuer bool) error {
 // endpoint and the issuer are on loopback hosts.
 func checkEndpoint(raw string, loopbackIssuer bool) error {
 	u, err := urlcheck.Endpoint(raw)
+	if errors.Is(err, urlcheck.ErrInsecureURL) {
+		return fmt.Errorf("%w: %q", ErrInsecureEndpoint, raw)
+	}
 	if err != nil {
-		if u, perr := url.Parse(raw); perr == nil && u.Scheme == "http" && u.Host != "" {
-			return fmt.Errorf("%w: %q", ErrInsecureEndpoint, raw)
-		}
 		return fmt.Errorf("%w: %v", ErrInvalidEndpoint, err)
 	}
 	if u.Scheme == "http" && !loopbackIssuer {

@@ -184,7 +184,7 @@ func (h *Handler) checkRedirectTo(s string) (string, error) {
 	if len(s) > MaxRedirectTo {
 		return "", fmt.Errorf("redirectTo is longer than %d bytes", MaxRedirectTo)
 	}
-	if !utf8.ValidString(s) || strings.ContainsAny(s, "\\\x00\t\r\n") || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if !utf8.ValidString(s) || strings.ContainsRune(s, '\\') || strings.ContainsFunc(s, isControl) {
 		return "", bad
 	}
 	u, err := url.Parse(s)
@@ -263,10 +263,13 @@ func (h *Handler) complete(r *http.Request, p *Provider, f *session.FlowState, q
 	return res, dec, nil
 }
 
+// isControl reports an ASCII control character (CR and LF among them).
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
 // providerDescription keeps a provider's error_description printable and short.
 func providerDescription(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		if isControl(r) {
 			return -1
 		}
 		return r
