@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/oidcfed/oidcfed/claims"
@@ -54,6 +55,14 @@ type Attempt struct {
 type Decision struct {
 	Account *Account
 	Created bool
+}
+
+func (d Decision) String() string {
+	id := "<none>"
+	if d.Account != nil {
+		id = d.Account.ID
+	}
+	return fmt.Sprintf("federation.Decision{Account:%s Created:%t}", id, d.Created)
 }
 
 // Accounts decides what a verified sign-in means for the host's accounts.

@@ -25,6 +25,18 @@ func (Secret) GoString() string               { return "[redacted]" }
 func (Secret) LogValue() slog.Value           { return slog.StringValue("[redacted]") }
 func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
 
+// Format prints [redacted] for every verb, %d and %x included, which would
+// otherwise print the string itself.
+func (Secret) Format(f fmt.State, _ rune) { io.WriteString(f, "[redacted]") }
+
+// mask is [redacted] for a secret that is set and "" for none.
+func (s Secret) mask() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
 // Reveal returns the secret itself.
 func (s Secret) Reveal() string { return string(s) }
 
@@ -113,8 +125,16 @@ func (p ProviderConfig) validate(name string) []error {
 	}
 	if p.Issuer == "" {
 		fail("issuer", "is required")
-	} else if _, err := discovery.NewSource(p.Issuer, p.DiscoveryURL, p.Endpoints); err != nil {
+	} else if _, err := discovery.ParseIssuer(p.Issuer); err != nil {
 		fail("issuer", "%v", err)
+	} else {
+		// Each field alone with the issuer, so the problem is named by its field.
+		if _, err := discovery.NewSource(p.Issuer, p.DiscoveryURL, discovery.Endpoints{}); err != nil {
+			fail("discoveryURL", "%v", err)
+		}
+		if _, err := discovery.NewSource(p.Issuer, "", p.Endpoints); err != nil {
+			fail("endpoints", "%v", err)
+		}
 	}
 	if p.ClientID == "" {
 		fail("clientId", "is required when issuer is set")

@@ -57,3 +57,7 @@ var (
 	ErrNoIDToken     = errors.New("federation: token response has no id_token")
 	ErrIssMismatch   = errors.New("federation: authorization response iss is not the provider's issuer (RFC 9207)")
 )
+
+// ErrNoEndSession: the provider advertises no end_session_endpoint, so
+// RP-initiated logout is not available; end the local session only.
+var ErrNoEndSession = errors.New("federation: the provider has no end_session_endpoint")

@@ -3,9 +3,15 @@ package federation_test
 import (
 	"bytes"
 	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -13,7 +19,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/oidcfed/oidcfed/claims"
+	"github.com/oidcfed/oidcfed/discovery"
 	"github.com/oidcfed/oidcfed/federation"
 	"github.com/oidcfed/oidcfed/federation/federationtest"
 	"github.com/oidcfed/oidcfed/session"
@@ -26,28 +35,44 @@ var alice = federationtest.User{Subject: "alice", Email: "alice@example.com", Em
 type rp struct {
 	srv    *httptest.Server
 	op     *federationtest.Provider
-	logs   *bytes.Buffer
+	logs   *bytes.Buffer // every log line, debug included
 	mu     sync.Mutex
+	wire   bytes.Buffer // every response's headers and body
 	logins []*federation.Login
 }
 
+// rpOptions vary the relying party of a test.
+type rpOptions struct {
+	op       federationtest.Options
+	now      func() time.Time                 // the registry's and the flow store's clock
+	provider func(*federation.ProviderConfig) // edits the provider's config
+}
+
 func newRP(t *testing.T, opts federationtest.Options) *rp {
+	return newRPWith(t, rpOptions{op: opts})
+}
+
+func newRPWith(t *testing.T, o rpOptions) *rp {
 	t.Helper()
-	op := federationtest.New(t, opts)
+	op := federationtest.New(t, o.op)
 	op.AddUser(alice)
 	r := &rp{op: op, logs: &bytes.Buffer{}}
 	mux := http.NewServeMux()
-	r.srv = httptest.NewServer(mux)
+	r.srv = httptest.NewServer(r.record(mux))
 	t.Cleanup(r.srv.Close)
 	op.AddClient(federationtest.Client{ID: "client-1", Secret: "s3cret-value",
 		RedirectURIs: []string{r.srv.URL + "/auth/oauth/oidc:acme/callback"}})
-	reg, err := federation.NewRegistry(federation.Config{
-		Providers: map[string]federation.ProviderConfig{"acme": {Issuer: op.Issuer(), ClientID: "client-1", ClientSecret: "s3cret-value"}},
-	}, federation.WithLogger(slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	pc := federation.ProviderConfig{Issuer: op.Issuer(), ClientID: "client-1", ClientSecret: "s3cret-value"}
+	if o.provider != nil {
+		o.provider(&pc)
+	}
+	reg, err := federation.NewRegistry(federation.Config{Providers: map[string]federation.ProviderConfig{"acme": pc}},
+		federation.WithClock(o.now),
+		federation.WithLogger(slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, _ := session.NewCookieStore(session.CookieConfig{Keys: [][]byte{bytes.Repeat([]byte{7}, 32)}})
+	store, _ := session.NewCookieStore(session.CookieConfig{Keys: [][]byte{bytes.Repeat([]byte{7}, 32)}, Now: o.now})
 	h, err := federation.NewHandler(federation.HandlerConfig{Registry: reg, BaseURL: r.srv.URL, Flows: store,
 		Accounts: federation.SignInOrCreate{Store: federation.NewMemoryAccounts()},
 		OnLogin: func(w http.ResponseWriter, req *http.Request, l *federation.Login) error {
@@ -61,6 +86,21 @@ func newRP(t *testing.T, opts federationtest.Options) *rp {
 	}
 	mux.Handle("/auth/oauth/", h)
 	return r
+}
+
+// record keeps every response's headers and body in r.wire.
+func (r *rp) record(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, req)
+		r.mu.Lock()
+		rec.Result().Header.Write(&r.wire)
+		r.wire.Write(rec.Body.Bytes())
+		r.mu.Unlock()
+		maps.Copy(w.Header(), rec.Result().Header)
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	})
 }
 
 func (r *rp) loginCount() int {
@@ -193,36 +233,45 @@ func TestCallbackRejections(t *testing.T) {
 		name string
 		bad  federationtest.Misbehavior
 		want string
+		// cause is the error the log line must name; nil for a provider error.
+		cause error
 	}{
-		{"a wrong nonce is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["nonce"] = "forged" }}, "invalid_token"},
-		{"a missing nonce is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { delete(c, "nonce") }}, "invalid_token"},
-		{"a wrong iss is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["iss"] = "https://evil.example" }}, "invalid_token"},
-		{"a wrong aud is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["aud"] = "other" }}, "invalid_token"},
-		{"a wrong azp is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["azp"] = "other" }}, "invalid_token"},
+		{"a wrong nonce is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["nonce"] = "forged" }}, "invalid_token", federation.ErrNonceMismatch},
+		{"a missing nonce is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { delete(c, "nonce") }}, "invalid_token", federation.ErrNonceMismatch},
+		{"a wrong iss is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["iss"] = "https://evil.example" }}, "invalid_token", discovery.ErrTokenIssuer},
+		{"a wrong aud is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["aud"] = "other" }}, "invalid_token", discovery.ErrTokenAudience},
+		{"a wrong azp is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["azp"] = "other" }}, "invalid_token", federation.ErrAZPMismatch},
 		{"several audiences without azp are rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) {
 			c["aud"] = []string{"client-1", "other"}
 			delete(c, "azp")
-		}}, "invalid_token"},
-		{"an expired ID token is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["exp"] = 1000 }}, "invalid_token"},
-		{"a missing sub is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { delete(c, "sub") }}, "invalid_token"},
-		{"a wrong at_hash is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["at_hash"] = "AAAAAAAAAAAAAAAAAAAAAA" }}, "invalid_token"},
+		}}, "invalid_token", federation.ErrAZPMismatch},
+		{"an expired ID token is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["exp"] = 1000 }}, "invalid_token", discovery.ErrTokenExpired},
+		{"a missing sub is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { delete(c, "sub") }}, "invalid_token", discovery.ErrMissingClaim},
+		{"a wrong at_hash is rejected", federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["at_hash"] = "AAAAAAAAAAAAAAAAAAAAAA" }}, "invalid_token", federation.ErrAtHash},
 		{"a bad signature is rejected", federationtest.Misbehavior{Sign: rsaSign(func(h, p string) string {
 			return h + "." + enc([]byte(`{"sub":"mallory"}`))
-		})}, "invalid_token"},
+		})}, "invalid_token", discovery.ErrInvalidSignature},
 		{"alg none is rejected", federationtest.Misbehavior{Sign: func(payload []byte, _ crypto.Signer, _, _ string) string {
 			return enc([]byte(`{"alg":"none"}`)) + "." + enc(payload) + "."
-		}}, "invalid_token"},
-		{"a missing id_token is rejected", federationtest.Misbehavior{TokenResponse: func(b map[string]any) { delete(b, "id_token") }}, "invalid_token"},
-		{"a token_type other than Bearer is rejected", federationtest.Misbehavior{TokenResponse: func(b map[string]any) { b["token_type"] = "mac" }}, "invalid_token"},
-		{"an RFC 9207 iss that is missing is rejected", federationtest.Misbehavior{AuthorizationResponse: func(q url.Values) { q.Del("iss") }}, "invalid_request"},
-		{"an RFC 9207 iss of another provider is rejected", federationtest.Misbehavior{AuthorizationResponse: func(q url.Values) { q.Set("iss", "https://evil.example") }}, "invalid_request"},
+		}}, "invalid_token", discovery.ErrUnsupportedAlgorithm},
+		{"HS256 keyed with the provider's RSA public key is rejected", federationtest.Misbehavior{Sign: func(payload []byte, key crypto.Signer, kid, _ string) string {
+			der, _ := x509.MarshalPKIXPublicKey(key.Public())
+			return federationtest.Sign(payload, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), kid, "HS256")
+		}}, "invalid_token", discovery.ErrUnsupportedAlgorithm},
+		{"a kid the provider does not publish is rejected", federationtest.Misbehavior{Sign: func(payload []byte, _ crypto.Signer, _, alg string) string {
+			return federationtest.Sign(payload, otherKey, "not-published", alg)
+		}}, "invalid_token", discovery.ErrUnknownKey},
+		{"a missing id_token is rejected", federationtest.Misbehavior{TokenResponse: func(b map[string]any) { delete(b, "id_token") }}, "invalid_token", federation.ErrNoIDToken},
+		{"a token_type other than Bearer is rejected", federationtest.Misbehavior{TokenResponse: func(b map[string]any) { b["token_type"] = "mac" }}, "invalid_token", errors.New("want Bearer")},
+		{"an RFC 9207 iss that is missing is rejected", federationtest.Misbehavior{AuthorizationResponse: func(q url.Values) { q.Del("iss") }}, "invalid_request", federation.ErrIssMismatch},
+		{"an RFC 9207 iss of another provider is rejected", federationtest.Misbehavior{AuthorizationResponse: func(q url.Values) { q.Set("iss", "https://evil.example") }}, "invalid_request", federation.ErrIssMismatch},
 		{"a provider error access_denied is surfaced", federationtest.Misbehavior{AuthorizationResponse: func(q url.Values) {
 			q.Del("code")
 			q.Set("error", "access_denied")
-		}}, "access_denied"},
+		}}, "access_denied", nil},
 		{"a userinfo sub of another user is rejected", federationtest.Misbehavior{
 			IDTokenClaims: func(c map[string]any) { delete(c, "email"); delete(c, "name") },
-			Userinfo:      func(c map[string]any) { c["sub"] = "mallory" }}, "invalid_token"},
+			Userinfo:      func(c map[string]any) { c["sub"] = "mallory" }}, "invalid_token", claims.ErrSubjectMismatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -232,6 +281,9 @@ func TestCallbackRejections(t *testing.T) {
 			loc, _ := url.Parse(resp.Header.Get("Location"))
 			if resp.StatusCode != http.StatusFound || loc.Path != "/next" || loc.Query().Get("error") != tt.want {
 				t.Fatalf("response %d to %q, want 302 to /next with error=%s; logs:\n%s", resp.StatusCode, loc, tt.want, r.logs)
+			}
+			if tt.cause != nil && !strings.Contains(r.logs.String(), tt.cause.Error()) {
+				t.Fatalf("the log does not name the cause %q:\n%s", tt.cause, r.logs)
 			}
 			if r.loginCount() != 0 {
 				t.Fatal("OnLogin was called")
@@ -244,6 +296,15 @@ func TestCallbackRejections(t *testing.T) {
 		})
 	}
 }
+
+// otherKey signs tokens the provider never published.
+var otherKey = func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
 
 func TestStateRejections(t *testing.T) {
 	r := newRP(t, federationtest.Options{})

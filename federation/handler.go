@@ -26,6 +26,16 @@ type Login struct {
 	Decision Decision
 }
 
+func (l Login) String() string {
+	return fmt.Sprintf("federation.Login{Provider:%s Decision:%v Result:%v}", l.Provider, l.Decision, l.Result)
+}
+
+func (l Login) GoString() string { return l.String() }
+
+func (l Login) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("provider", l.Provider), slog.Any("decision", l.Decision), slog.Any("result", l.Result))
+}
+
 // HandlerConfig configures [NewHandler].
 type HandlerConfig struct {
 	Registry *Registry
@@ -78,6 +88,10 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	base, err := urlcheck.Endpoint(cfg.BaseURL)
 	if err != nil || (base.Path != "" && base.Path != "/") || base.RawQuery != "" {
 		errs = append(errs, fmt.Errorf("federation: handler: BaseURL must be an origin such as https://app.example.com (http only on loopback): %q", cfg.BaseURL))
+	}
+	if sc, ok := cfg.Flows.(session.SecureCookieStore); ok && base != nil && sc.SecureCookies() != (base.Scheme == "https") {
+		errs = append(errs, fmt.Errorf("federation: handler: BaseURL %q is %s but the flow store's cookies have Secure=%t; set session.CookieConfig.Secure to %t",
+			cfg.BaseURL, base.Scheme, sc.SecureCookies(), base.Scheme == "https"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -20,6 +21,7 @@ import (
 	"github.com/oidcfed/oidcfed/claims"
 	"github.com/oidcfed/oidcfed/discovery"
 	"github.com/oidcfed/oidcfed/internal/httpx"
+	"github.com/oidcfed/oidcfed/internal/urlcheck"
 	"github.com/oidcfed/oidcfed/session"
 )
 
@@ -66,6 +68,33 @@ type Result struct {
 	User   claims.User
 	Tokens Tokens
 	SID    string // the ID token's sid, for back-channel logout
+}
+
+// The String, GoString and LogValue methods below keep tokens out of every
+// way a value can be printed, including fmt's fallbacks for a wrong verb,
+// which print nested fields without their String methods.
+
+func (t Tokens) String() string {
+	return fmt.Sprintf("federation.Tokens{AccessToken:%s RefreshToken:%s IDToken:%s Expiry:%s}",
+		t.AccessToken.mask(), t.RefreshToken.mask(), t.IDToken.mask(), t.Expiry.Format(time.RFC3339))
+}
+
+func (t Tokens) GoString() string { return t.String() }
+
+func (t Tokens) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("access_token", t.AccessToken.mask()), slog.String("refresh_token", t.RefreshToken.mask()),
+		slog.String("id_token", t.IDToken.mask()), slog.Time("expiry", t.Expiry))
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("federation.Result{User:%+v Tokens:%v SID:%q}", r.User, r.Tokens, r.SID)
+}
+
+func (r Result) GoString() string { return r.String() }
+
+func (r Result) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("provider", r.User.Provider), slog.String("subject", r.User.Subject),
+		slog.String("sid", r.SID), slog.Any("tokens", r.Tokens))
 }
 
 func (p *Provider) resolve(ctx context.Context) (*resolved, error) {
@@ -127,6 +156,41 @@ func (p *Provider) AuthCodeURL(ctx context.Context, f *session.FlowState, redire
 	}
 	return p.oauth2Config(st, redirectURI).AuthCodeURL(f.State, f.Verifier.AuthCodeOption(),
 		oauth2.SetAuthURLParam("nonce", f.Nonce)), nil
+}
+
+// LogoutURL returns the provider's end_session_endpoint URL for
+// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2) with
+// client_id, and id_token_hint and post_logout_redirect_uri when given.
+// postLogoutRedirect must be an absolute https URL (http on loopback), as
+// registered at the provider. It fails with [ErrNoEndSession] when the
+// provider has none: the host then ends its own session only.
+func (p *Provider) LogoutURL(ctx context.Context, idTokenHint, postLogoutRedirect string) (string, error) {
+	if postLogoutRedirect != "" {
+		if _, err := urlcheck.Endpoint(postLogoutRedirect); err != nil {
+			return "", fmt.Errorf("federation: %s: post-logout redirect: %w", p.key, err)
+		}
+	}
+	st, err := p.resolve(ctx)
+	if err != nil {
+		return "", err
+	}
+	if st.md.EndSessionEndpoint == "" {
+		return "", fmt.Errorf("%w (%s)", ErrNoEndSession, p.key)
+	}
+	u, err := url.Parse(st.md.EndSessionEndpoint)
+	if err != nil {
+		return "", newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
+	}
+	q := u.Query()
+	q.Set("client_id", p.cfg.ClientID)
+	if idTokenHint != "" {
+		q.Set("id_token_hint", idTokenHint)
+	}
+	if postLogoutRedirect != "" {
+		q.Set("post_logout_redirect_uri", postLogoutRedirect)
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // checkIssParam applies RFC 9207: the authorization response's iss must be

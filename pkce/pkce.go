@@ -2,6 +2,8 @@ package pkce
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 
 	"golang.org/x/oauth2"
@@ -58,3 +60,7 @@ func (v Verifier) Reveal() string { return string(v) }
 func (Verifier) String() string       { return "[redacted]" }
 func (Verifier) GoString() string     { return "[redacted]" }
 func (Verifier) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+// Format prints [redacted] for every verb, %d and %x included, which would
+// otherwise print the string itself.
+func (Verifier) Format(f fmt.State, _ rune) { io.WriteString(f, "[redacted]") }

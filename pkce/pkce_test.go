@@ -79,7 +79,7 @@ func TestVerifierIsRedacted(t *testing.T) {
 	var logs bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("x", "verifier", v)
 	holder := struct{ V Verifier }{v}
-	for _, s := range []string{fmt.Sprint(v), fmt.Sprintf("%v %s %#v %+v", v, v, v, holder), logs.String()} {
+	for _, s := range []string{fmt.Sprint(v), fmt.Sprintf("%v %s %#v %+v %d %x %q %X", v, v, v, holder, v, v, v, holder), logs.String()} {
 		if strings.Contains(s, rfcVerifier) {
 			t.Fatalf("verifier leaked: %s", s)
 		}

@@ -104,6 +104,9 @@ func NewCookieStore(cfg CookieConfig) (*CookieStore, error) {
 	return s, nil
 }
 
+// SecureCookies reports whether the store's cookies are Secure.
+func (s *CookieStore) SecureCookies() bool { return s.cfg.Secure }
+
 // sealedFlow is a FlowState as sealed in its cookie, kept short so that the
 // cookie stays under 1 KiB with a 512-byte redirectTo.
 type sealedFlow struct {

@@ -78,3 +78,12 @@ type FlowStore interface {
 	Save(w http.ResponseWriter, r *http.Request, f *FlowState) error
 	Take(w http.ResponseWriter, r *http.Request, state string) (*FlowState, error)
 }
+
+// SecureCookieStore is a FlowStore that reports whether its cookies are
+// Secure. A handler refuses one whose setting contradicts its base URL: a
+// non-Secure flow cookie on an https site, or a Secure one that a plain
+// http site's browser would not send back.
+type SecureCookieStore interface {
+	FlowStore
+	SecureCookies() bool
+}

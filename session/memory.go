@@ -37,6 +37,9 @@ func NewMemoryStore(cfg CookieConfig) *MemoryStore {
 	return &MemoryStore{cfg: cfg, flows: flows}
 }
 
+// SecureCookies reports whether the store's cookies are Secure.
+func (s *MemoryStore) SecureCookies() bool { return s.cfg.Secure }
+
 // Save stores f and sets its binding cookie.
 func (s *MemoryStore) Save(w http.ResponseWriter, r *http.Request, f *FlowState) error {
 	if !validState(f.State) {

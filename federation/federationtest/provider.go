@@ -513,9 +513,32 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 
 func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 	if u := r.URL.Query().Get("post_logout_redirect_uri"); u != "" {
+		if !p.registeredOrigin(u) {
+			http.Error(w, "post_logout_redirect_uri is not on a registered client's origin", http.StatusBadRequest)
+			return
+		}
 		http.Redirect(w, r, u, http.StatusFound)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	fmt.Fprint(w, "<!doctype html><p>Signed out of the demo identity provider.</p>")
+}
+
+// registeredOrigin reports whether u is on the origin of a registered
+// redirect URI, so end_session is not an open redirector.
+func (p *Provider) registeredOrigin(u string) bool {
+	pu, err := url.Parse(u)
+	if err != nil || pu.Host == "" {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.clients {
+		for _, ru := range c.RedirectURIs {
+			if r, err := url.Parse(ru); err == nil && r.Scheme == pu.Scheme && r.Host == pu.Host {
+				return true
+			}
+		}
+	}
+	return false
 }

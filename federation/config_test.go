@@ -1,0 +1,190 @@
+package federation
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/oidcfed/oidcfed/claims"
+	"github.com/oidcfed/oidcfed/discovery"
+)
+
+// contractConfig is the config example of EXAMPLE_SERVER.md with every
+// optional provider field set.
+const contractConfig = `{
+  "providers": {
+    "acme": {
+      "issuer": "https://idp.example.com",
+      "clientId": "client-1",
+      "clientSecret": "secret-1",
+      "scopes": ["openid", "email", "profile"],
+      "audiences": ["client-1"],
+      "claims": { "email": "email", "name": "name", "groups": "groups" },
+      "discoveryURL": "https://idp.example.com/custom/.well-known/openid-configuration",
+      "endpoints": {"authorization": "https://idp.example.com/a", "token": "https://idp.example.com/t",
+        "userinfo": "https://idp.example.com/u", "jwks": "https://idp.example.com/k", "endSession": "https://idp.example.com/e"},
+      "emailTrust": "never",
+      "allowSignup": false
+    }
+  },
+  "allowedRedirects": ["http://localhost:3000"]
+}`
+
+func TestLoadConfigReadsEveryField(t *testing.T) {
+	c, err := LoadConfig(strings.NewReader(contractConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Providers["acme"]
+	want := ProviderConfig{Issuer: "https://idp.example.com", ClientID: "client-1", ClientSecret: "secret-1",
+		Scopes: []string{"openid", "email", "profile"}, Audiences: []string{"client-1"},
+		Claims:       claims.Mapping{Email: "email", Name: "name", Groups: "groups"},
+		DiscoveryURL: "https://idp.example.com/custom/.well-known/openid-configuration",
+		Endpoints: discovery.Endpoints{Authorization: "https://idp.example.com/a", Token: "https://idp.example.com/t",
+			Userinfo: "https://idp.example.com/u", JWKS: "https://idp.example.com/k", EndSession: "https://idp.example.com/e"},
+		EmailTrust: EmailTrustNever}
+	if p.AllowSignup == nil || *p.AllowSignup {
+		t.Fatalf("allowSignup = %v, want false", p.AllowSignup)
+	}
+	p.AllowSignup = nil
+	if p.Issuer != want.Issuer || p.ClientID != want.ClientID || p.ClientSecret.Reveal() != "secret-1" ||
+		!slices.Equal(p.Scopes, want.Scopes) || !slices.Equal(p.Audiences, want.Audiences) || p.Claims != want.Claims ||
+		p.DiscoveryURL != want.DiscoveryURL || p.Endpoints != want.Endpoints || p.EmailTrust != want.EmailTrust {
+		t.Fatalf("provider = %#v\nwant %#v", p, want)
+	}
+	if !slices.Equal(c.AllowedRedirects, []string{"http://localhost:3000"}) {
+		t.Fatalf("allowedRedirects = %q", c.AllowedRedirects)
+	}
+}
+
+func TestLoadConfigRejectsMalformedInput(t *testing.T) {
+	tests := []struct {
+		name, json, want string
+	}{
+		{"an unknown top-level field", `{"providers": {}, "provider": {}}`, `unknown field "provider"`},
+		{"an unknown provider field", `{"providers": {"acme": {"issuer": "https://idp.example.com", "clientId": "c", "clientSecret": "s", "client_id": "c"}}}`, `unknown field "client_id"`},
+		{"an unknown endpoint", `{"providers": {"acme": {"issuer": "https://idp.example.com", "clientId": "c", "clientSecret": "s", "endpoints": {"logout": "https://x"}}}}`, `unknown field "logout"`},
+		{"a field of the wrong type", `{"providers": {"acme": {"issuer": "https://idp.example.com", "clientId": "c", "clientSecret": "s", "scopes": "openid"}}}`, "cannot unmarshal string"},
+		{"trailing data", `{"providers": {}} {}`, "trailing data"},
+		{"not JSON", `providers: {}`, "invalid character"},
+		{"empty input", ``, "EOF"},
+	}
+	for _, tt := range tests {
+		c, err := LoadConfig(strings.NewReader(tt.json))
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "federation: config: ") || c.Providers != nil {
+			t.Errorf("%s: LoadConfig = %v; want a federation: config: error containing %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestValidateRules(t *testing.T) {
+	good := func() ProviderConfig {
+		return ProviderConfig{Issuer: "https://idp.example.com", ClientID: "client-1", ClientSecret: "secret-1"}
+	}
+	tests := []struct {
+		name     string
+		provider string
+		edit     func(*ProviderConfig)
+		want     string
+	}{
+		{"an upper-case name", "Acme", nil, `provider "Acme": name: must match [a-z0-9_-]+`},
+		{"a name with a colon", "oidc:acme", nil, `provider "oidc:acme": name: must match [a-z0-9_-]+`},
+		{"an empty name", "", nil, `provider "": name: must match [a-z0-9_-]+`},
+		{"no issuer", "acme", func(p *ProviderConfig) { p.Issuer = "" }, `provider "acme": issuer: is required`},
+		{"an http issuer off loopback", "acme", func(p *ProviderConfig) { p.Issuer = "http://idp.example.com" }, `provider "acme": issuer: issuer: "http://idp.example.com": url must use https`},
+		{"an issuer with a query", "acme", func(p *ProviderConfig) { p.Issuer = "https://idp.example.com?tenant=1" }, `provider "acme": issuer: issuer "https://idp.example.com?tenant=1" must not contain a query`},
+		{"no client ID", "acme", func(p *ProviderConfig) { p.ClientID = "" }, `provider "acme": clientId: is required when issuer is set`},
+		{"no client secret", "acme", func(p *ProviderConfig) { p.ClientSecret = "" }, `provider "acme": clientSecret: is required for a confidential client`},
+		{"a scope with a space", "acme", func(p *ProviderConfig) { p.Scopes = []string{"openid email"} }, `provider "acme": scopes: "openid email" is not a scope token`},
+		{"an empty scope", "acme", func(p *ProviderConfig) { p.Scopes = []string{""} }, `provider "acme": scopes: "" is not a scope token`},
+		{"an empty audience", "acme", func(p *ProviderConfig) { p.Audiences = []string{"client-1", ""} }, `provider "acme": audiences: must not contain an empty string`},
+		{"a claim path with an empty segment", "acme", func(p *ProviderConfig) { p.Claims.Groups = "realm..roles" }, `provider "acme": claims: claims: mapping "groups": "realm..roles" is not a claim name or dotted path`},
+		{"an unknown emailTrust", "acme", func(p *ProviderConfig) { p.EmailTrust = "always" }, `provider "acme": emailTrust: "always": want "fromClaim" or "never"`},
+		{"an http discovery URL off loopback", "acme", func(p *ProviderConfig) { p.DiscoveryURL = "http://idp.example.com/.well-known/openid-configuration" }, `provider "acme": discoveryURL: discoveryURL: endpoint must use https`},
+		{"a bare domain with complete manual endpoints", "acme", func(p *ProviderConfig) {
+			p.Issuer = "example.okta.com"
+			p.Endpoints = discovery.Endpoints{Authorization: "https://example.okta.com/a", Token: "https://example.okta.com/t", JWKS: "https://example.okta.com/k"}
+		}, `provider "acme": endpoints: issuer "example.okta.com": a bare domain needs discovery`},
+		{"an http endpoint off loopback", "acme", func(p *ProviderConfig) { p.Endpoints.Token = "http://idp.example.com/token" }, `provider "acme": endpoints: discovery: configuration: endpoints.token: endpoint must use https`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := good()
+			if tt.edit != nil {
+				tt.edit(&p)
+			}
+			err := Config{Providers: map[string]ProviderConfig{tt.provider: p}}.Validate()
+			if err == nil || !strings.Contains(err.Error(), "federation: "+tt.want) {
+				t.Fatalf("Validate = %v; want %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "secret-1") {
+				t.Fatal("the error shows the client secret")
+			}
+			if _, err := NewRegistry(Config{Providers: map[string]ProviderConfig{tt.provider: p}}); err == nil {
+				t.Fatal("NewRegistry accepted the config")
+			}
+		})
+	}
+}
+
+func TestValidateAcceptsLoopbackHTTPAndBareDomains(t *testing.T) {
+	for _, issuer := range []string{"http://localhost:9000", "http://127.0.0.1:9000/realms/x", "http://[::1]:9000", "example.okta.com"} {
+		c := Config{Providers: map[string]ProviderConfig{"a-b_1": {Issuer: issuer, ClientID: "c", ClientSecret: "s"}},
+			AllowedRedirects: []string{"https://app.example.com/after", "http://localhost:3000"}}
+		if err := c.Validate(); err != nil {
+			t.Errorf("issuer %q: %v", issuer, err)
+		}
+	}
+}
+
+func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
+	c := Config{
+		Providers: map[string]ProviderConfig{
+			"acme":  {Issuer: "http://idp.example.com", EmailTrust: "sometimes"},
+			"Other": {Issuer: "https://idp.example.com", ClientID: "c", ClientSecret: "s"},
+		},
+		AllowedRedirects: []string{"http://evil.example", "https://app.example.com/?q=1"},
+	}
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate accepted the config")
+	}
+	var lines []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		lines = append(lines, e.Error())
+	}
+	want := []string{`provider "Other": name:`, `provider "acme": issuer:`, `provider "acme": clientId:`,
+		`provider "acme": clientSecret:`, `provider "acme": emailTrust:`, `allowedRedirects: "http://evil.example"`, `allowedRedirects: "https://app.example.com/?q=1" must not have a query`}
+	if len(lines) != len(want) {
+		t.Fatalf("%d problems, want %d:\n%s", len(lines), len(want), err)
+	}
+	for i := range want {
+		if !strings.HasPrefix(lines[i], "federation: "+want[i]) {
+			t.Errorf("problem %d = %q, want prefix %q", i, lines[i], want[i])
+		}
+	}
+}
+
+func TestScopesAlwaysStartWithOpenID(t *testing.T) {
+	for _, tc := range []struct{ in, want []string }{
+		{nil, []string{"openid", "email", "profile"}},
+		{[]string{"email"}, []string{"openid", "email"}},
+		{[]string{"profile", "openid", "groups", "profile"}, []string{"openid", "profile", "groups"}},
+	} {
+		if got := (ProviderConfig{Scopes: tc.in}).scopes(); !slices.Equal(got, tc.want) {
+			t.Errorf("scopes(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestErrorMatchesByCode(t *testing.T) {
+	err := error(newError(CodeInvalidToken, "rejected", ErrNonceMismatch))
+	if !errors.Is(err, &Error{Code: CodeInvalidToken}) || errors.Is(err, &Error{Code: CodeAccessDenied}) || !errors.Is(err, ErrNonceMismatch) {
+		t.Fatal("errors.Is does not match by code and cause")
+	}
+	var fe *Error
+	if !errors.As(err, &fe) || fe.Code != CodeInvalidToken || fe.Error() != "federation: invalid_token: rejected: "+ErrNonceMismatch.Error() {
+		t.Fatalf("errors.As = %v", fe)
+	}
+}
