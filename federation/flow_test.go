@@ -352,6 +352,10 @@ func TestStateRejections(t *testing.T) {
 	check("a wrong state", b2, wrong.String(), http.MethodGet)
 	check("a missing state", b2, missing.String(), http.MethodGet)
 	check("the callback in another browser", newBrowser(t), callback, http.MethodGet)
+	// An attacker who copied the flow cookie before the legitimate callback.
+	stolen := r.flowCookie(b2)
+	b3 := newBrowser(t)
+	r.setCookie(b3, stolen.Name, stolen.Value)
 	before := r.loginCount()
 	if resp := b2.get(callback, func(*url.URL) bool { return true }); resp.StatusCode != http.StatusFound {
 		t.Fatalf("the legitimate callback: %d", resp.StatusCode)
@@ -360,6 +364,15 @@ func TestStateRejections(t *testing.T) {
 		t.Fatal("the legitimate callback did not sign in")
 	}
 	check("a replayed callback", b2, callback, http.MethodGet)
+	r.setCookie(b2, stolen.Name, stolen.Value)
+	check("a replayed callback with the flow cookie put back", b2, callback, http.MethodGet)
+	check("a replayed callback with the flow cookie copied to another browser", b3, callback, http.MethodGet)
+	if n := strings.Count(r.logs.String(), session.ErrReplayed.Error()); n != 2 {
+		t.Fatalf("%d replays logged, want 2:\n%s", n, r.logs)
+	}
+	if r.loginCount() != before+1 {
+		t.Fatal("a replay signed in")
+	}
 }
 
 func TestOpenRedirectsAreRefused(t *testing.T) {
