@@ -8,62 +8,80 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 
+	"github.com/oidcfed/oidcfed/claims"
 	"github.com/oidcfed/oidcfed/federation"
 	"github.com/oidcfed/oidcfed/federation/federationtest"
 	"github.com/oidcfed/oidcfed/session"
 )
 
+// mount is the README's quick-start code, verbatim (TestREADMEMount checks).
+
+// mount:begin
+func mount(mux *http.ServeMux, baseURL, issuer, clientSecret string, key []byte) error {
+	reg, err := federation.NewRegistry(federation.Config{Providers: map[string]federation.ProviderConfig{
+		"acme": {Issuer: issuer, ClientID: "my-app", ClientSecret: federation.Secret(clientSecret)},
+	}})
+	if err != nil {
+		return err
+	}
+	flows, err := session.NewCookieStore(session.CookieConfig{Keys: [][]byte{key}, Secure: true})
+	if err != nil {
+		return err
+	}
+	h, err := federation.NewHandler(federation.HandlerConfig{
+		Registry: reg, BaseURL: baseURL, Flows: flows,
+		Accounts: federation.SignInOrCreate{Store: federation.NewMemoryAccounts()},
+		OnLogin: func(w http.ResponseWriter, r *http.Request, l *federation.Login) error {
+			return startSession(w, l.Decision.Account.ID, l.Result.User) // your own session
+		},
+	})
+	if err != nil {
+		return err
+	}
+	mux.Handle("/auth/oauth/", h) // sign in: GET /auth/oauth/oidc:acme?redirectTo=/app
+	return nil
+}
+
+// mount:end
+
+// startSession stands in for the host's session; a real one keeps the
+// account ID server-side behind a random cookie value.
+func startSession(w http.ResponseWriter, accountID string, u claims.User) error {
+	http.SetCookie(w, &http.Cookie{Name: "demo-user", Value: u.Email, Path: "/", Secure: true, HttpOnly: true})
+	return nil
+}
+
 // A server mounts the handler under /auth/oauth and sets its own session in
 // OnLogin. Here the provider is the in-process test provider and the
-// browser is an http.Client with a cookie jar.
+// browser an http.Client with a cookie jar.
 func Example() {
 	op := federationtest.New(nil, federationtest.Options{})
 	defer op.Close()
 	op.AddUser(federationtest.User{Subject: "alice", Email: "alice@example.com", EmailVerified: true, Name: "Alice"})
 
 	mux := http.NewServeMux()
-	app := httptest.NewServer(mux)
+	mux.HandleFunc("/app", func(w http.ResponseWriter, r *http.Request) {
+		if c, err := r.Cookie("demo-user"); err == nil {
+			fmt.Println("welcome,", c.Value)
+		}
+	})
+	app := httptest.NewTLSServer(mux)
 	defer app.Close()
-	op.AddClient(federationtest.Client{ID: "app", Secret: "app-secret",
-		RedirectURIs: []string{app.URL + "/auth/oauth/oidc:demo/callback"}})
+	op.AddClient(federationtest.Client{ID: "my-app", Secret: "my-secret",
+		RedirectURIs: []string{app.URL + "/auth/oauth/oidc:acme/callback"}})
 
-	reg, err := federation.NewRegistry(federation.Config{Providers: map[string]federation.ProviderConfig{
-		"demo": {Issuer: op.Issuer(), ClientID: "app", ClientSecret: "app-secret"},
-	}})
-	if err != nil {
-		log.Fatal(err)
-	}
 	key := make([]byte, 32)
 	rand.Read(key)
-	flows, err := session.NewCookieStore(session.CookieConfig{Keys: [][]byte{key}}) // Secure: true on https
-	if err != nil {
+	if err := mount(mux, app.URL, op.Issuer(), "my-secret", key); err != nil {
 		log.Fatal(err)
 	}
-	h, err := federation.NewHandler(federation.HandlerConfig{
-		Registry: reg,
-		BaseURL:  app.URL,
-		Flows:    flows,
-		Accounts: federation.SignInOrCreate{Store: federation.NewMemoryAccounts()},
-		OnLogin: func(w http.ResponseWriter, r *http.Request, l *federation.Login) error {
-			fmt.Printf("%s signed in with %s (new account: %t)\n", l.Result.User.Email, l.Provider, l.Decision.Created)
-			// Set the application's own session cookie for l.Decision.Account.ID here.
-			return nil
-		},
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	mux.Handle("/auth/oauth/", h)
 
-	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar}
-	resp, err := browser.Get(app.URL + "/auth/oauth/oidc:demo?redirectTo=/welcome")
+	browser := app.Client()
+	browser.Jar, _ = cookiejar.New(nil)
+	resp, err := browser.Get(app.URL + "/auth/oauth/oidc:acme?redirectTo=/app")
 	if err != nil {
 		log.Fatal(err)
 	}
 	resp.Body.Close()
-	fmt.Println("landed at", resp.Request.URL.Path)
-	// Output:
-	// alice@example.com signed in with oidc:demo (new account: true)
-	// landed at /welcome
+	// Output: welcome, alice@example.com
 }

@@ -125,11 +125,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotImplemented, "not_implemented", "account linking is not implemented yet")
 		return
 	}
-	key, callback := strings.CutSuffix(rest, "/callback")
-	if !strings.HasPrefix(key, "oidc:") || strings.Contains(key, "/") {
+	key, action, _ := strings.Cut(rest, "/")
+	if !strings.HasPrefix(key, "oidc:") || (action != "" && action != "callback" && action != "backchannel-logout") {
 		writeJSONError(w, http.StatusNotFound, "not_found", "no such route")
 		return
 	}
+	if action == "backchannel-logout" {
+		writeJSONError(w, http.StatusNotImplemented, "not_implemented", "back-channel logout is not implemented yet")
+		return
+	}
+	callback := action == "callback"
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		writeJSONError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET")

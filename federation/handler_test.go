@@ -323,3 +323,34 @@ func TestLogoutURL(t *testing.T) {
 		t.Fatalf("a provider without end_session_endpoint: %q, %v; want ErrNoEndSession", got, err)
 	}
 }
+
+func TestRouteTable(t *testing.T) {
+	r := newRP(t, federationtest.Options{})
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{"GET", "/auth/oauth/oidc:acme/other", http.StatusNotFound, "not_found"},
+		{"GET", "/auth/oauth/acme", http.StatusNotFound, "not_found"},
+		{"GET", "/auth/oauth/oidc:acme/callback/x", http.StatusNotFound, "not_found"},
+		{"GET", "/auth/oauth/oidc:nobody/callback", http.StatusNotFound, federation.CodeUnknownProvider},
+		{"DELETE", "/auth/oauth/oidc:acme", http.StatusMethodNotAllowed, "method_not_allowed"},
+		{"POST", "/auth/oauth/oidc:acme/backchannel-logout", http.StatusNotImplemented, "not_implemented"},
+		{"POST", "/auth/oauth/link/oidc:acme", http.StatusNotImplemented, "not_implemented"},
+		{"GET", "/auth/oauth/link/oidc:acme/callback", http.StatusNotImplemented, "not_implemented"},
+	} {
+		req, _ := http.NewRequest(tc.method, r.srv.URL+tc.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Error string }
+		json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || body.Error != tc.code || resp.Header.Get("Cache-Control") != "no-store" ||
+			resp.Header.Get("Referrer-Policy") != "no-referrer" || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s %s: %d %q %v, want %d %q with no-store and no-referrer", tc.method, tc.path, resp.StatusCode, body.Error, resp.Header, tc.status, tc.code)
+		}
+	}
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+
+	"github.com/oidcfed/oidcfed/claims"
+	"github.com/oidcfed/oidcfed/federation"
+)
+
+// app is the host: it owns sessions and routes; the library owns sign-in
+// and the accounts store.
+type app struct {
+	reg      *federation.Registry
+	base     string
+	auth     *federation.Handler
+	accounts *federation.MemoryAccounts
+	sessions *sessions
+	cop      *http.CrossOriginProtection
+	log      *slog.Logger
+}
+
+func (a *app) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.home)
+	mux.Handle("/auth/oauth/", a.auth)
+	mux.HandleFunc("GET /me", a.me)
+	mux.HandleFunc("POST /logout", a.logout)
+	// Routes of features still to come answer so, honestly.
+	mux.HandleFunc("POST /auth/anonymous", notImplemented)
+	mux.HandleFunc("GET /api/whoami", notImplemented)
+
+	// Every state-changing request from another origin is refused, but the
+	// back-channel logout, which the provider's server calls.
+	a.cop.AddInsecureBypassPattern("POST /auth/oauth/{provider}/backchannel-logout")
+	a.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross_origin",
+			"error_description": "cross-origin requests cannot change state here"})
+	}))
+	return a.cop.Handler(mux)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func notImplemented(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusNotImplemented, map[string]string{"error": "not_implemented",
+		"error_description": "this route's feature is not implemented yet"})
+}
+
+func unauthenticated(w http.ResponseWriter) {
+	writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthenticated", "error_description": "sign in first"})
+}
+
+// onLogin is the library's OnLogin hook: the host starts its own session.
+func (a *app) onLogin(w http.ResponseWriter, r *http.Request, l *federation.Login) error {
+	a.sessions.start(w, r, hostSession{AccountID: l.Decision.Account.ID, Provider: l.Provider,
+		User: l.Result.User, IDToken: l.Result.Tokens.IDToken})
+	return nil
+}
+
+// me answers the signed-in account, its user and its identities.
+func (a *app) me(w http.ResponseWriter, r *http.Request) {
+	s := a.sessions.get(r)
+	if s == nil {
+		unauthenticated(w)
+		return
+	}
+	acct, err := a.accounts.Get(r.Context(), s.AccountID)
+	if err != nil {
+		a.sessions.end(w, r)
+		unauthenticated(w)
+		return
+	}
+	resp := struct {
+		Account    *federation.Account   `json:"account"`
+		User       *claims.User          `json:"user,omitempty"`
+		Identities []federation.Identity `json:"identities,omitempty"`
+	}{Account: acct, Identities: acct.Identities}
+	if !acct.Anonymous {
+		resp.User = &s.User
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// logout ends the host session, then sends the browser to the provider's
+// end_session_endpoint when it has one (RP-initiated logout), else home.
+func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+	to := "/"
+	if s := a.sessions.end(w, r); s != nil {
+		if p, ok := a.reg.Lookup(s.Provider); ok {
+			u, err := p.LogoutURL(r.Context(), s.IDToken.Reveal(), a.base+"/")
+			switch {
+			case err == nil:
+				to = u
+			case !errors.Is(err, federation.ErrNoEndSession):
+				a.log.Warn("logout: the provider's logout URL is unavailable; ended the local session only", "provider", s.Provider, "error", err)
+			}
+		}
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+var homePage = template.Must(template.New("home").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>oidcfed example</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;line-height:1.5}</style></head>
+<body><h1>oidcfed example server</h1>
+{{with .Error}}<p role="alert"><strong>Sign-in failed:</strong> {{.}}</p>{{end}}
+{{with .Session}}<p>Signed in as <strong>{{.User.Name}}</strong> &lt;{{.User.Email}}&gt;{{if not .User.EmailVerified}} (email not verified){{end}}
+via {{.Provider}}, account <code>{{.AccountID}}</code>.</p>
+<p><a href="/me">/me</a></p>
+<form method="post" action="/logout"><button type="submit">Sign out</button></form>
+{{else}}<p>Not signed in.</p>{{end}}
+<h2>Sign in with</h2>
+<ul>{{range .Providers}}<li><a href="/auth/oauth/{{.}}">{{.}}</a></li>{{end}}</ul>
+</body></html>
+`))
+
+func (a *app) home(w http.ResponseWriter, r *http.Request) {
+	data := struct {
+		Session   *hostSession
+		Providers []string
+		Error     string
+	}{a.sessions.get(r), a.reg.Keys(), r.URL.Query().Get("error_description")}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := homePage.Execute(w, data); err != nil {
+		a.log.Error("home page", "error", err)
+	}
+}

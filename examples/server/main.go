@@ -1,0 +1,172 @@
+// Command server is the reference integration of oidcfed: a plain net/http
+// server that mounts the sign-in handler under /auth/oauth and keeps
+// accounts and sessions in memory. Its HTTP contract, which outside test
+// suites drive, is docs/example-server.md.
+//
+// Without OIDCFED_CONFIG it starts a demo OpenID Provider on a free
+// loopback port, so `go run ./examples/server` signs a newcomer in with no
+// set-up.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/oidcfed/oidcfed/federation"
+	"github.com/oidcfed/oidcfed/federation/federationtest"
+	"github.com/oidcfed/oidcfed/session"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		os.Exit(1)
+	}
+}
+
+// demoUsers are the demo provider's accounts: one with a verified email,
+// one without.
+var demoUsers = []federationtest.User{
+	{Subject: "ada", Email: "ada@example.com", EmailVerified: true, Name: "Ada Lovelace", GivenName: "Ada",
+		FamilyName: "Lovelace", PreferredUsername: "ada", Groups: []string{"admins"}},
+	{Subject: "bob", Email: "bob@example.com", EmailVerified: false, Name: "Bob Unverified", GivenName: "Bob",
+		FamilyName: "Unverified", PreferredUsername: "bob"},
+}
+
+// run starts the server and blocks until ctx is done; then it shuts down
+// gracefully. Configuration errors return before anything listens.
+func run(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	key, err := sessionKey(getenv, log)
+	if err != nil {
+		return err
+	}
+	addr := getenv("OIDCFED_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	base := getenv("OIDCFED_BASE_URL")
+	if base == "" {
+		base = "http://" + ln.Addr().String()
+	}
+	base = strings.TrimSuffix(base, "/")
+
+	if cfg == nil { // demo mode
+		op, err := federationtest.Start(federationtest.Options{LoginPage: true})
+		if err != nil {
+			return err
+		}
+		defer op.Close()
+		op.SetUsers(demoUsers...)
+		secret := rand.Text()
+		op.AddClient(federationtest.Client{ID: "oidcfed-demo", Secret: secret, RedirectURIs: []string{
+			base + "/auth/oauth/oidc:demo/callback", base + "/auth/oauth/link/oidc:demo/callback"}})
+		cfg = &federation.Config{Providers: map[string]federation.ProviderConfig{
+			"demo": {Issuer: op.Issuer(), ClientID: "oidcfed-demo", ClientSecret: federation.Secret(secret)}}}
+		log.Info("demo mode: no OIDCFED_CONFIG, so a demo OpenID Provider runs at "+op.Issuer(), "open", base+"/")
+	}
+
+	app, err := newApp(*cfg, base, key, log)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: app.routes(), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	fmt.Fprintf(stderr, "listening on http://%s\n", ln.Addr())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+// loadConfig reads OIDCFED_CONFIG; nil means demo mode.
+func loadConfig(getenv func(string) string) (*federation.Config, error) {
+	path := getenv("OIDCFED_CONFIG")
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("OIDCFED_CONFIG: %w", err)
+	}
+	defer f.Close()
+	cfg, err := federation.LoadConfig(f)
+	if err != nil {
+		return nil, fmt.Errorf("OIDCFED_CONFIG %s:\n%w", path, err)
+	}
+	return &cfg, nil
+}
+
+// sessionKey decodes OIDCFED_SESSION_KEY, or makes a random key that lives
+// as long as the process.
+func sessionKey(getenv func(string) string, log *slog.Logger) ([]byte, error) {
+	s := getenv("OIDCFED_SESSION_KEY")
+	if s == "" {
+		log.Warn("OIDCFED_SESSION_KEY is not set: using a random key, so sign-ins in progress do not survive a restart")
+		key := make([]byte, 32)
+		rand.Read(key)
+		return key, nil
+	}
+	key, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		key, err = base64.RawURLEncoding.DecodeString(s)
+	}
+	if err != nil || len(key) != 32 {
+		return nil, errors.New("OIDCFED_SESSION_KEY must be the base64 of 32 random bytes (for example: openssl rand -base64 32)")
+	}
+	return key, nil
+}
+
+// newApp builds the library's registry and handler and the host's sessions.
+func newApp(cfg federation.Config, base string, key []byte, log *slog.Logger) (*app, error) {
+	reg, err := federation.NewRegistry(cfg, federation.WithLogger(log))
+	if err != nil {
+		return nil, err
+	}
+	secure := strings.HasPrefix(base, "https://")
+	flows, err := session.NewCookieStore(session.CookieConfig{Keys: [][]byte{key}, Secure: secure})
+	if err != nil {
+		return nil, err
+	}
+	a := &app{reg: reg, base: base, accounts: federation.NewMemoryAccounts(), sessions: newSessions(secure), log: log}
+	a.auth, err = federation.NewHandler(federation.HandlerConfig{Registry: reg, BaseURL: base, Flows: flows,
+		Accounts: federation.SignInOrCreate{Store: a.accounts}, OnLogin: a.onLogin, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	a.cop = http.NewCrossOriginProtection()
+	if err := a.cop.AddTrustedOrigin(base); err != nil {
+		return nil, fmt.Errorf("OIDCFED_BASE_URL: %w", err)
+	}
+	return a, nil
+}

@@ -1,0 +1,415 @@
+package main
+
+// These tests build the example server and drive the binary as a user and
+// an outside test suite would: over loopback HTTP with a cookie jar.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/oidcfed/oidcfed/federation/federationtest"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "oidcfed-example")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "server")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the example server: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is a running example binary.
+type server struct {
+	base   string
+	mu     sync.Mutex
+	stderr bytes.Buffer
+}
+
+func (s *server) logs() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stderr.String()
+}
+
+// start runs the binary with env and waits for its "listening on" line. At
+// the end of the test it sends SIGTERM and requires a clean exit.
+func start(t *testing.T, env ...string) *server {
+	t.Helper()
+	cmd := exec.Command(binary)
+	cmd.Env = append(os.Environ(), append([]string{"OIDCFED_ADDR=127.0.0.1:0"}, env...)...)
+	pipe, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{}
+	listening := make(chan string, 1)
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			s.mu.Lock()
+			s.stderr.WriteString(sc.Text() + "\n")
+			s.mu.Unlock()
+			if addr, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
+				listening <- addr
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-copied
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("the server did not exit cleanly on SIGTERM: %v\n%s", err, s.logs())
+		}
+	})
+	select {
+	case s.base = <-listening:
+	case <-copied:
+		t.Fatalf("the server exited before listening:\n%s", s.logs())
+	case <-time.After(30 * time.Second): // a guard against a hang, not a performance assertion
+		t.Fatalf("no listening line:\n%s", s.logs())
+	}
+	if !regexp.MustCompile(`^http://127\.0\.0\.1:\d+$`).MatchString(s.base) {
+		t.Fatalf("listening line names %q", s.base)
+	}
+	return s
+}
+
+// browser is a cookie-jar client that does not follow redirects by itself.
+type browser struct {
+	t *testing.T
+	c *http.Client
+}
+
+func newBrowser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, c: &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// do sends a request and returns the response with its body read.
+func (b *browser) do(method, u string, body url.Values, header ...string) (*http.Response, string) {
+	b.t.Helper()
+	var r io.Reader
+	if body != nil {
+		r = strings.NewReader(body.Encode())
+	}
+	req, err := http.NewRequest(method, u, r)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, string(data)
+}
+
+// follow GETs u and follows redirects while they stay off the app's own
+// pages, returning the last response and every URL visited.
+func (b *browser) follow(u string, stop func(*url.URL) bool) (*http.Response, string, []string) {
+	b.t.Helper()
+	var seen []string
+	for range 10 {
+		seen = append(seen, u)
+		resp, body := b.do("GET", u, nil)
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode/100 != 3 || loc == "" {
+			return resp, body, seen
+		}
+		next, _ := resp.Request.URL.Parse(loc)
+		if stop(next) {
+			return resp, body, append(seen, next.String())
+		}
+		u = next.String()
+	}
+	b.t.Fatal("too many redirects")
+	return nil, "", nil
+}
+
+type meResponse struct {
+	Account struct {
+		ID            string `json:"id"`
+		Email         string `json:"email"`
+		EmailVerified bool   `json:"emailVerified"`
+		Anonymous     bool   `json:"anonymous"`
+	} `json:"account"`
+	User struct {
+		Provider, Issuer, Subject, Email, Name string
+		EmailVerified                          bool
+		Groups                                 []string
+	} `json:"user"`
+	Identities []struct{ Provider, Issuer, Subject string } `json:"identities"`
+}
+
+func (b *browser) me(s *server) (int, meResponse, string) {
+	b.t.Helper()
+	resp, body := b.do("GET", s.base+"/me", nil)
+	var m meResponse
+	if resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal([]byte(body), &m); err != nil {
+			b.t.Fatalf("/me: %v: %s", err, body)
+		}
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		b.t.Fatalf("/me Content-Type %q", ct)
+	}
+	return resp.StatusCode, m, body
+}
+
+var (
+	formAction = regexp.MustCompile(`<form method="post" action="([^"]+)">`)
+	signInLink = regexp.MustCompile(`href="(/auth/oauth/oidc:[a-z0-9_-]+)"`)
+)
+
+// demoSignIn signs in at the demo provider's login page as subject and
+// returns the URLs visited.
+func demoSignIn(t *testing.T, s *server, b *browser, subject string) []string {
+	t.Helper()
+	resp, home := b.do("GET", s.base+"/", nil)
+	m := signInLink.FindStringSubmatch(home)
+	if resp.StatusCode != http.StatusOK || m == nil || m[1] != "/auth/oauth/oidc:demo" {
+		t.Fatalf("GET /: %d, sign-in link %q\n%s", resp.StatusCode, m, home)
+	}
+	resp, page, seen := b.follow(s.base+m[1], func(*url.URL) bool { return false })
+	action := formAction.FindStringSubmatch(page)
+	if resp.StatusCode != http.StatusOK || action == nil || !strings.Contains(page, `value="`+subject+`"`) {
+		t.Fatalf("the demo provider's login page: %d\n%s", resp.StatusCode, page)
+	}
+	form, _ := resp.Request.URL.Parse(html.UnescapeString(action[1]))
+	resp, _ = b.do("POST", form.String(), url.Values{"user": {subject}})
+	seen = append(seen, form.String())
+	next, _ := resp.Request.URL.Parse(resp.Header.Get("Location"))
+	final, _, more := b.follow(next.String(), func(u *url.URL) bool { return !strings.HasPrefix(u.Path, "/auth/oauth/") })
+	if final.StatusCode != http.StatusFound || final.Header.Get("Location") != "/" {
+		t.Fatalf("the callback answered %d to %q\n%s", final.StatusCode, final.Header.Get("Location"), s.logs())
+	}
+	return append(seen, more...)
+}
+
+func TestDemoModeSignInMeLogout(t *testing.T) {
+	s := start(t)
+	if !strings.Contains(s.logs(), "OIDCFED_SESSION_KEY is not set") {
+		t.Error("no warning about the random session key")
+	}
+	b := newBrowser(t)
+	if status, _, body := b.me(s); status != http.StatusUnauthorized || !strings.Contains(body, `"error":"unauthenticated"`) {
+		t.Fatalf("/me before sign-in: %d %s", status, body)
+	}
+	seen := demoSignIn(t, s, b, "ada")
+	status, me, body := b.me(s)
+	if status != http.StatusOK || me.Account.Email != "ada@example.com" || !me.Account.EmailVerified || me.Account.Anonymous ||
+		me.User.Provider != "oidc:demo" || me.User.Subject != "ada" || me.User.Name != "Ada Lovelace" || !me.User.EmailVerified ||
+		len(me.Identities) != 1 || me.Identities[0].Provider != "oidc:demo" || me.Identities[0].Subject != "ada" ||
+		me.Identities[0].Issuer != me.User.Issuer || !strings.HasPrefix(me.User.Issuer, "http://127.0.0.1:") {
+		t.Fatalf("/me: %d %s", status, body)
+	}
+	if _, home := b.do("GET", s.base+"/", nil); !strings.Contains(home, "Signed in as <strong>Ada Lovelace</strong>") {
+		t.Fatalf("the home page does not show the account:\n%s", home)
+	}
+
+	// Logout: 303 to the provider's end_session_endpoint with the ID token
+	// as hint and the base URL to come back to.
+	resp, _ := b.do("POST", s.base+"/logout", nil)
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	q := loc.Query()
+	if resp.StatusCode != http.StatusSeeOther || loc.Scheme+"://"+loc.Host != me.User.Issuer || loc.Path != "/end_session" ||
+		q.Get("post_logout_redirect_uri") != s.base+"/" || strings.Count(q.Get("id_token_hint"), ".") != 2 || q.Get("client_id") == "" {
+		t.Fatalf("/logout: %d to %s", resp.StatusCode, loc)
+	}
+	if back, _, _ := b.follow(loc.String(), func(u *url.URL) bool { return true }); back.Header.Get("Location") != s.base+"/" {
+		t.Fatalf("the provider sent the browser to %q", back.Header.Get("Location"))
+	}
+	if status, _, _ := b.me(s); status != http.StatusUnauthorized {
+		t.Fatalf("/me after logout: %d", status)
+	}
+	if resp, _ := b.do("POST", s.base+"/logout", nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		t.Fatalf("/logout without a session: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+
+	// Nothing secret in the server's output: the code and the ID token.
+	var code string
+	for _, u := range seen {
+		if pu, _ := url.Parse(u); pu.Query().Get("code") != "" {
+			code = pu.Query().Get("code")
+		}
+	}
+	if code == "" {
+		t.Fatalf("no authorization code seen in %q", seen)
+	}
+	for name, secret := range map[string]string{"code": code, "ID token": q.Get("id_token_hint")} {
+		if strings.Contains(s.logs(), secret) {
+			t.Errorf("the server logged the %s", name)
+		}
+	}
+}
+
+func TestDemoUserWithUnverifiedEmail(t *testing.T) {
+	s := start(t)
+	b := newBrowser(t)
+	demoSignIn(t, s, b, "bob")
+	status, me, body := b.me(s)
+	if status != http.StatusOK || me.Account.Email != "bob@example.com" || me.Account.EmailVerified || me.User.EmailVerified ||
+		!strings.Contains(body, `"emailVerified":false`) {
+		t.Fatalf("/me: %d %s", status, body)
+	}
+}
+
+func TestContractStatusCodes(t *testing.T) {
+	s := start(t)
+	b := newBrowser(t)
+	tests := []struct {
+		method, path string
+		header       []string
+		status       int
+		error        string
+	}{
+		{"POST", "/logout", []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden, "cross_origin"},
+		{"POST", "/logout", []string{"Origin", "https://evil.example"}, http.StatusForbidden, "cross_origin"},
+		{"POST", "/auth/anonymous", []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden, "cross_origin"},
+		{"POST", "/auth/oauth/link/oidc:demo", []string{"Origin", "https://evil.example"}, http.StatusForbidden, "cross_origin"},
+		{"POST", "/auth/anonymous", nil, http.StatusNotImplemented, "not_implemented"},
+		{"POST", "/auth/oauth/link/oidc:demo", nil, http.StatusNotImplemented, "not_implemented"},
+		{"GET", "/auth/oauth/link/oidc:demo/callback?state=x", nil, http.StatusNotImplemented, "not_implemented"},
+		{"POST", "/auth/oauth/oidc:demo/backchannel-logout", []string{"Sec-Fetch-Site", "cross-site"}, http.StatusNotImplemented, "not_implemented"},
+		{"GET", "/api/whoami", nil, http.StatusNotImplemented, "not_implemented"},
+		{"GET", "/auth/oauth/oidc:nobody", nil, http.StatusNotFound, "unknown_provider"},
+		{"GET", "/auth/oauth/oidc:demo?redirectTo=https://evil.example", nil, http.StatusBadRequest, "invalid_request"},
+		{"GET", "/auth/oauth/oidc:demo/callback?state=AAAAAAAAAAAAAAAAAAAAAA&code=x", nil, http.StatusBadRequest, "invalid_state"},
+		{"POST", "/auth/oauth/oidc:demo/callback", nil, http.StatusMethodNotAllowed, "method_not_allowed"},
+		{"GET", "/me", nil, http.StatusUnauthorized, "unauthenticated"},
+	}
+	for _, tt := range tests {
+		resp, body := b.do(tt.method, s.base+tt.path, nil, tt.header...)
+		var e struct{ Error string }
+		json.Unmarshal([]byte(body), &e)
+		if resp.StatusCode != tt.status || e.Error != tt.error || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s %s %v: %d %s, want %d with error %q", tt.method, tt.path, tt.header, resp.StatusCode, body, tt.status, tt.error)
+		}
+		if strings.HasPrefix(tt.path, "/auth/oauth/") && (resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Referrer-Policy") != "no-referrer") {
+			t.Errorf("%s %s: Cache-Control %q, Referrer-Policy %q", tt.method, tt.path, resp.Header.Get("Cache-Control"), resp.Header.Get("Referrer-Policy"))
+		}
+	}
+	// JSON start mode.
+	resp, body := b.do("GET", s.base+"/auth/oauth/oidc:demo", nil, "Accept", "application/json")
+	var start struct{ URL string }
+	json.Unmarshal([]byte(body), &start)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(start.URL, "/authorize?") || !strings.Contains(start.URL, "code_challenge_method=S256") {
+		t.Fatalf("JSON start: %d %s", resp.StatusCode, body)
+	}
+}
+
+func writeConfig(t *testing.T, cfg string) string {
+	path := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestConfigFileMode(t *testing.T) {
+	op := federationtest.New(t, federationtest.Options{})
+	op.AddUser(federationtest.User{Subject: "carol", Email: "carol@example.com", EmailVerified: true, Name: "Carol"})
+	path := writeConfig(t, `{"providers": {"acme": {"issuer": "`+op.Issuer()+`", "clientId": "client-1", "clientSecret": "s3cret-value",
+		"claims": {"groups": "groups"}}}, "allowedRedirects": ["http://localhost:3000"]}`)
+	s := start(t, "OIDCFED_CONFIG="+path, "OIDCFED_SESSION_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+	op.AddClient(federationtest.Client{ID: "client-1", Secret: "s3cret-value",
+		RedirectURIs: []string{s.base + "/auth/oauth/oidc:acme/callback"}})
+	if strings.Contains(s.logs(), "OIDCFED_SESSION_KEY is not set") || strings.Contains(s.logs(), "demo mode") {
+		t.Fatalf("config mode logged demo-mode lines:\n%s", s.logs())
+	}
+	b := newBrowser(t)
+	final, _, _ := b.follow(s.base+"/auth/oauth/oidc:acme?redirectTo="+url.QueryEscape("http://localhost:3000/app"),
+		func(u *url.URL) bool { return !strings.HasPrefix(u.Path, "/auth/oauth/") && u.Path != "/authorize" })
+	if final.StatusCode != http.StatusFound || final.Header.Get("Location") != "http://localhost:3000/app" {
+		t.Fatalf("sign-in ended %d at %q\n%s", final.StatusCode, final.Header.Get("Location"), s.logs())
+	}
+	status, me, body := b.me(s)
+	if status != http.StatusOK || me.User.Provider != "oidc:acme" || me.User.Subject != "carol" || me.User.Issuer != op.Issuer() ||
+		me.Account.Email != "carol@example.com" {
+		t.Fatalf("/me: %d %s", status, body)
+	}
+	if strings.Contains(s.logs(), "s3cret-value") {
+		t.Fatal("the server logged the client secret")
+	}
+	resp, _ := b.do("POST", s.base+"/logout", nil)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, op.Issuer()+"/end_session?") {
+		t.Fatalf("/logout: %d to %q", resp.StatusCode, loc)
+	}
+}
+
+func TestConfigErrorsExitBeforeListening(t *testing.T) {
+	tests := []struct {
+		name   string
+		config string // "" for a missing file
+		env    []string
+		want   []string
+	}{
+		{"missing fields", `{"providers": {"acme": {"issuer": "https://idp.example.com"}}}`, nil,
+			[]string{`provider "acme": clientId: is required`, `provider "acme": clientSecret: is required`}},
+		{"an http issuer off loopback", `{"providers": {"acme": {"issuer": "http://idp.example.com", "clientId": "c", "clientSecret": "s"}}}`, nil,
+			[]string{`provider "acme": issuer:`, "https"}},
+		{"a bad provider name", `{"providers": {"Acme": {"issuer": "https://idp.example.com", "clientId": "c", "clientSecret": "s"}}}`, nil,
+			[]string{`provider "Acme": name: must match [a-z0-9_-]+`}},
+		{"an unknown field", `{"providers": {"acme": {"issuer": "https://idp.example.com", "clientId": "c", "clientSecret": "s", "tenant": "x"}}}`, nil,
+			[]string{`unknown field "tenant"`}},
+		{"a missing file", "", nil, []string{"OIDCFED_CONFIG"}},
+		{"a short session key", `{"providers": {}}`, []string{"OIDCFED_SESSION_KEY=c2hvcnQ="}, []string{"OIDCFED_SESSION_KEY must be the base64 of 32 random bytes"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "missing.json")
+			if tt.config != "" {
+				path = writeConfig(t, tt.config)
+			}
+			cmd := exec.Command(binary)
+			cmd.Env = append(os.Environ(), append([]string{"OIDCFED_ADDR=127.0.0.1:0", "OIDCFED_CONFIG=" + path}, tt.env...)...)
+			out, err := cmd.CombinedOutput()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() == 0 {
+				t.Fatalf("exit: %v\n%s", err, out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("output does not contain %q:\n%s", w, out)
+				}
+			}
+			if strings.Contains(string(out), "listening on") {
+				t.Errorf("the server listened despite the error:\n%s", out)
+			}
+		})
+	}
+}
