@@ -308,21 +308,9 @@ var otherKey = func() *rsa.PrivateKey {
 
 func TestStateRejections(t *testing.T) {
 	r := newRP(t, federationtest.Options{})
-	b := newBrowser(t)
-	var callback string
-	r.signIn(b, "/") // a first, complete sign-in
-	callback = ""
+	r.signIn(newBrowser(t), "/") // a first, complete sign-in
 	b2 := newBrowser(t)
-	b2.get(r.srv.URL+"/auth/oauth/oidc:acme", func(next *url.URL) bool {
-		if strings.HasSuffix(next.Path, "/callback") {
-			callback = next.String()
-			return true
-		}
-		return false
-	})
-	if callback == "" {
-		t.Fatal("no callback URL captured")
-	}
+	callback := r.toCallback(b2)
 	check := func(name string, b *browser, u string, method string) {
 		t.Helper()
 		req, _ := http.NewRequest(method, u, nil)
