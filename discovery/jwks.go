@@ -123,7 +123,7 @@ func (ks *KeySet) VerifySignature(ctx context.Context, jwt string) ([]byte, erro
 }
 
 func (ks *KeySet) verify(ctx context.Context, jwt string) ([]byte, error) {
-	jws, err := jose.ParseSigned(jwt, ks.algs)
+	jws, err := jose.ParseSignedCompact(jwt, ks.algs)
 	if err != nil {
 		return nil, classifyParseError(jwt, ks.cfg.Algorithms, err)
 	}
