@@ -46,11 +46,22 @@ func TestVerifierRejections(t *testing.T) {
 	evilPayload, _ := json.Marshal(evil)
 	tampered := parts[0] + "." + enc(evilPayload) + "." + parts[2]
 
+	// The same signed token in the JWS JSON serialization: ID tokens are compact only.
+	rsSigner, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: rs.priv}, (&jose.SignerOptions{}).WithHeader("kid", "rs"))
+	jsonJWS, _ := rsSigner.Sign(payload)
+	jsonToken := jsonJWS.FullSerialize()
+
+	// Called directly, as a bearer middleware would, the key set refuses it too.
+	if _, err := f.ks.VerifySignature(context.Background(), jsonToken); !errors.Is(err, ErrMalformedToken) {
+		t.Fatalf("KeySet.VerifySignature(JSON serialization) = %v, want ErrMalformedToken", err)
+	}
+
 	tests := []struct {
 		name string
 		raw  string
 		want error
 	}{
+		{"a JWS in the JSON serialization is malformed", jsonToken, ErrMalformedToken},
 		{"alg none is rejected", algNone, ErrUnsupportedAlgorithm},
 		{"HS256 signed with the RSA public key is rejected", hsToken, ErrUnsupportedAlgorithm},
 		{"a payload changed after signing fails the signature", tampered, ErrInvalidSignature},
