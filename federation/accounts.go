@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/oidcfed/oidcfed/claims"
@@ -32,29 +34,104 @@ var (
 	ErrNotFound = errors.New("federation: account not found")
 	// ErrConflict: the identity already belongs to an account.
 	ErrConflict = errors.New("federation: identity already exists")
+	// ErrLastIdentity: removing the identity would leave the account with
+	// no way to sign in.
+	ErrLastIdentity = errors.New("federation: the account's last sign-in method cannot be removed")
 )
 
-// AccountStore is the host's user table. Implementations must make
-// CreateWithIdentity atomic: when the identity exists, return ErrConflict
-// and create nothing (a unique index on issuer+subject does it).
+// AccountStore is the host's user table, as the minimal sign-in policy
+// ([SignInOrCreate]) needs it. CreateWithIdentity must be atomic: when the
+// identity exists, return ErrConflict and create nothing (a unique index on
+// issuer+subject does it).
 type AccountStore interface {
 	FindByIdentity(ctx context.Context, issuer, subject string) (*Account, error)
 	CreateWithIdentity(ctx context.Context, a Account, id Identity) (*Account, error)
 }
 
-// Attempt is a verified sign-in awaiting a decision.
+// LinkingStore is what [LinkByVerifiedEmail] needs besides an AccountStore.
+// Over a database: FindByVerifiedEmail is a lookup on a normalized email
+// column filtered by email_verified; AttachIdentity is one transaction that
+// inserts the identity row (the unique index on issuer+subject turns a
+// concurrent attach into ErrConflict) and updates the account's anonymous
+// and email columns. See docs/linking.md.
+type LinkingStore interface {
+	AccountStore
+	// Get returns the account with id, or ErrNotFound.
+	Get(ctx context.Context, id string) (*Account, error)
+	// FindByVerifiedEmail returns the one account whose verified email
+	// equals email (compared case-insensitively), or ErrNotFound when there
+	// is none or more than one.
+	FindByVerifiedEmail(ctx context.Context, email string) (*Account, error)
+	// AttachIdentity adds id to the account accountID, atomically. It
+	// returns ErrConflict when id belongs to another account, ErrNotFound
+	// when the account does not exist, and the account unchanged when id is
+	// already its own. The account stops being anonymous; an account without
+	// an email takes email and emailVerified.
+	AttachIdentity(ctx context.Context, accountID string, id Identity, email string, emailVerified bool) (*Account, error)
+}
+
+// Attempt is a verified sign-in or link awaiting a decision.
 type Attempt struct {
 	Mode     session.Mode
 	User     claims.User
 	Provider string
+	// AccountID is the account a Link or Upgrade attaches to: the one that
+	// started the flow, still signed in at the callback.
+	AccountID string
 	// AllowSignup is the provider's allowSignup setting.
 	AllowSignup bool
+	// EmailTrust is the provider's emailTrust setting ("" means fromClaim).
+	EmailTrust string
 }
 
-// Decision is what [Accounts.Resolve] decided.
+// Identity is the attempt's identity.
+func (a Attempt) Identity() Identity {
+	return Identity{Provider: a.Provider, Issuer: a.User.Issuer, Subject: a.User.Subject}
+}
+
+// EmailVerified reports whether the attempt's email may be treated as the
+// user's: the provider asserted email_verified (or the provider is
+// configured to be trusted regardless), and the provider's email is not
+// distrusted altogether.
+func (a Attempt) EmailVerified() bool {
+	if a.User.Email == "" {
+		return false
+	}
+	switch a.EmailTrust {
+	case EmailTrustNever:
+		return false
+	case EmailTrustDangerousAlways:
+		return true
+	}
+	return a.User.EmailVerified
+}
+
+// Outcome is what a decision did.
+type Outcome uint8
+
+const (
+	SignedIn Outcome = iota // an account already holding the identity signed in
+	Created                 // a new account was created with the identity
+	Linked                  // the identity was attached to an existing account
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case SignedIn:
+		return "signed-in"
+	case Created:
+		return "created"
+	case Linked:
+		return "linked"
+	}
+	return fmt.Sprintf("Outcome(%d)", o)
+}
+
+// Decision is what [Accounts.Resolve] decided and did. A refusal is an
+// error instead, an [*Error] with a code such as identity_already_linked.
 type Decision struct {
 	Account *Account
-	Created bool
+	Outcome Outcome
 }
 
 func (d Decision) String() string {
@@ -62,25 +139,35 @@ func (d Decision) String() string {
 	if d.Account != nil {
 		id = d.Account.ID
 	}
-	return fmt.Sprintf("federation.Decision{Account:%s Created:%t}", id, d.Created)
+	return fmt.Sprintf("federation.Decision{Account:%s Outcome:%s}", id, d.Outcome)
 }
 
-// Accounts decides what a verified sign-in means for the host's accounts.
+// Accounts decides what a verified sign-in means for the host's accounts,
+// and carries it out.
 type Accounts interface {
 	Resolve(ctx context.Context, a Attempt) (Decision, error)
 }
 
-// SignInOrCreate is the sign-in policy over an [AccountStore]: a known
-// identity signs in its account; an unknown one creates an account (unless
-// sign-up is disabled). A concurrent creation of the same identity is not
-// an error: the loser signs in to the winner's account.
+// SignInOrCreate is the minimal sign-in policy over an [AccountStore]: a
+// known identity signs in its account; an unknown one creates an account
+// (unless sign-up is disabled). A concurrent creation of the same identity
+// is not an error: the loser signs in to the winner's account. It never
+// links, and refuses link flows; use [LinkByVerifiedEmail] for those.
 type SignInOrCreate struct{ Store AccountStore }
 
 // Resolve implements [Accounts].
 func (p SignInOrCreate) Resolve(ctx context.Context, a Attempt) (Decision, error) {
-	acct, err := p.Store.FindByIdentity(ctx, a.User.Issuer, a.User.Subject)
+	if a.Mode != session.SignIn {
+		return Decision{}, newError(CodeInvalidRequest, "account linking is not enabled", nil)
+	}
+	return signInOrCreate(ctx, p.Store, a, a.EmailVerified())
+}
+
+// signInOrCreate signs in the identity's account, or creates one.
+func signInOrCreate(ctx context.Context, s AccountStore, a Attempt, verified bool) (Decision, error) {
+	acct, err := s.FindByIdentity(ctx, a.User.Issuer, a.User.Subject)
 	if err == nil {
-		return Decision{Account: acct}, nil
+		return Decision{Account: acct, Outcome: SignedIn}, nil
 	}
 	if !errors.Is(err, ErrNotFound) {
 		return Decision{}, err
@@ -88,16 +175,89 @@ func (p SignInOrCreate) Resolve(ctx context.Context, a Attempt) (Decision, error
 	if !a.AllowSignup {
 		return Decision{}, newError(CodeSignupDisabled, "this identity provider cannot be used to create an account", nil)
 	}
-	id := Identity{Provider: a.Provider, Issuer: a.User.Issuer, Subject: a.User.Subject}
-	acct, err = p.Store.CreateWithIdentity(ctx, Account{Email: a.User.Email, EmailVerified: a.User.EmailVerified}, id)
-	if errors.Is(err, ErrConflict) {
-		acct, err = p.Store.FindByIdentity(ctx, a.User.Issuer, a.User.Subject)
-		return Decision{Account: acct}, err
+	acct, err = s.CreateWithIdentity(ctx, Account{Email: a.User.Email, EmailVerified: verified}, a.Identity())
+	if errors.Is(err, ErrConflict) { // a concurrent sign-in created it first
+		acct, err = s.FindByIdentity(ctx, a.User.Issuer, a.User.Subject)
+		return Decision{Account: acct, Outcome: SignedIn}, err
 	}
-	return Decision{Account: acct, Created: err == nil}, err
+	if err != nil {
+		return Decision{}, err
+	}
+	return Decision{Account: acct, Outcome: Created}, nil
 }
 
-// MemoryAccounts is an in-memory [AccountStore], safe for concurrent use.
+// LinkByVerifiedEmail is the default linking policy.
+//
+// Sign-in: a known identity (issuer, subject) signs in its account. An
+// unknown identity is attached to the existing account with the same email
+// only when the provider verified the email ([Attempt.EmailVerified]) and
+// the account's email is verified too; otherwise a new account is created
+// (or refused with signup_disabled). Requiring both sides to be verified
+// defeats account pre-hijacking: an attacker who registers the victim's
+// address first never verifies it, and a provider that lets anyone claim
+// any address (nOAuth) is configured with emailTrust "never".
+//
+// Link and upgrade: the identity is attached to the account that started
+// the flow. An identity of another account is refused with
+// identity_already_linked and nothing changes; the same identity twice is a
+// no-op.
+type LinkByVerifiedEmail struct{ Store LinkingStore }
+
+// Resolve implements [Accounts].
+func (p LinkByVerifiedEmail) Resolve(ctx context.Context, a Attempt) (Decision, error) {
+	verified := a.EmailVerified()
+	if a.Mode != session.SignIn {
+		return p.attach(ctx, a, verified)
+	}
+	if acct, err := p.Store.FindByIdentity(ctx, a.User.Issuer, a.User.Subject); err == nil {
+		return Decision{Account: acct, Outcome: SignedIn}, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return Decision{}, err
+	}
+	if verified {
+		owner, err := p.Store.FindByVerifiedEmail(ctx, a.User.Email)
+		switch {
+		case err == nil && owner.EmailVerified && strings.EqualFold(owner.Email, a.User.Email):
+			acct, err := p.Store.AttachIdentity(ctx, owner.ID, a.Identity(), a.User.Email, true)
+			if err == nil {
+				return Decision{Account: acct, Outcome: Linked}, nil
+			}
+			if !errors.Is(err, ErrConflict) { // a conflict: a concurrent sign-in placed the identity; find it below
+				return Decision{}, err
+			}
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return Decision{}, err
+		}
+	}
+	return signInOrCreate(ctx, p.Store, a, verified)
+}
+
+func (p LinkByVerifiedEmail) attach(ctx context.Context, a Attempt, verified bool) (Decision, error) {
+	if a.AccountID == "" {
+		return Decision{}, newError(CodeLoginRequired, "sign in before linking an identity", nil)
+	}
+	if owner, err := p.Store.FindByIdentity(ctx, a.User.Issuer, a.User.Subject); err == nil && owner.ID != a.AccountID {
+		return Decision{}, alreadyLinked()
+	} else if err != nil && !errors.Is(err, ErrNotFound) {
+		return Decision{}, err
+	}
+	acct, err := p.Store.AttachIdentity(ctx, a.AccountID, a.Identity(), a.User.Email, verified)
+	switch {
+	case errors.Is(err, ErrConflict):
+		return Decision{}, alreadyLinked()
+	case errors.Is(err, ErrNotFound):
+		return Decision{}, newError(CodeLoginRequired, "the account that started the link no longer exists", err)
+	case err != nil:
+		return Decision{}, err
+	}
+	return Decision{Account: acct, Outcome: Linked}, nil
+}
+
+func alreadyLinked() error {
+	return newError(CodeIdentityAlreadyLinked, "this identity already belongs to another account", nil)
+}
+
+// MemoryAccounts is an in-memory [LinkingStore], safe for concurrent use.
 type MemoryAccounts struct {
 	mu         sync.Mutex
 	accounts   map[string]*Account
@@ -127,14 +287,23 @@ func (m *MemoryAccounts) CreateWithIdentity(_ context.Context, a Account, id Ide
 	if _, ok := m.identities[k]; ok {
 		return nil, ErrConflict
 	}
-	a.ID = randid.Short()
+	a.ID, a.Anonymous = randid.Short(), false
 	a.Identities = []Identity{id}
 	m.accounts[a.ID] = &a
 	m.identities[k] = a.ID
 	return m.copy(a.ID), nil
 }
 
-// Get returns the account with id.
+// CreateAnonymous creates an account with no identity and no email.
+func (m *MemoryAccounts) CreateAnonymous(_ context.Context) (*Account, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := &Account{ID: randid.Short(), Anonymous: true}
+	m.accounts[a.ID] = a
+	return m.copy(a.ID), nil
+}
+
+// Get implements [LinkingStore].
 func (m *MemoryAccounts) Get(_ context.Context, id string) (*Account, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -144,8 +313,70 @@ func (m *MemoryAccounts) Get(_ context.Context, id string) (*Account, error) {
 	return m.copy(id), nil
 }
 
+// FindByVerifiedEmail implements [LinkingStore].
+func (m *MemoryAccounts) FindByVerifiedEmail(_ context.Context, email string) (*Account, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var found string
+	for id, a := range m.accounts {
+		if a.EmailVerified && a.Email != "" && strings.EqualFold(a.Email, email) {
+			if found != "" {
+				return nil, ErrNotFound // ambiguous: never guess
+			}
+			found = id
+		}
+	}
+	if found == "" {
+		return nil, ErrNotFound
+	}
+	return m.copy(found), nil
+}
+
+// AttachIdentity implements [LinkingStore].
+func (m *MemoryAccounts) AttachIdentity(_ context.Context, accountID string, id Identity, email string, emailVerified bool) (*Account, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.accounts[accountID]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	k := [2]string{id.Issuer, id.Subject}
+	if owner, ok := m.identities[k]; ok {
+		if owner != accountID {
+			return nil, ErrConflict
+		}
+		return m.copy(accountID), nil
+	}
+	a.Identities = append(a.Identities, id)
+	a.Anonymous = false
+	if a.Email == "" {
+		a.Email, a.EmailVerified = email, emailVerified && email != ""
+	}
+	m.identities[k] = accountID
+	return m.copy(accountID), nil
+}
+
+// DetachIdentity removes id from the account, refusing with ErrLastIdentity
+// to remove the account's only identity, and with ErrNotFound when the
+// account does not hold it.
+func (m *MemoryAccounts) DetachIdentity(_ context.Context, accountID string, id Identity) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.accounts[accountID]
+	k := [2]string{id.Issuer, id.Subject}
+	if !ok || m.identities[k] != accountID {
+		return ErrNotFound
+	}
+	if len(a.Identities) == 1 {
+		return ErrLastIdentity
+	}
+	a.Identities = slices.DeleteFunc(a.Identities, func(x Identity) bool { return x.Issuer == id.Issuer && x.Subject == id.Subject })
+	delete(m.identities, k)
+	return nil
+}
+
 func (m *MemoryAccounts) copy(id string) *Account {
 	a := *m.accounts[id]
-	a.Identities = append([]Identity(nil), a.Identities...)
+	a.Identities = slices.Clone(a.Identities)
 	return &a
 }

@@ -65,16 +65,28 @@ type ProviderConfig struct {
 	Claims       claims.Mapping      `json:"claims,omitempty"`
 	DiscoveryURL string              `json:"discoveryURL,omitempty"`
 	Endpoints    discovery.Endpoints `json:"endpoints,omitempty"`
-	// EmailTrust is "fromClaim" (default) or "never".
+	// EmailTrust is "fromClaim" (default), "never" or "dangerousAlways";
+	// see EmailTrustFromClaim.
 	EmailTrust string `json:"emailTrust,omitempty"`
 	// AllowSignup (default true) lets a sign-in create an account.
 	AllowSignup *bool `json:"allowSignup,omitempty"`
 }
 
-// Email trust values.
+// Email trust values: how far a provider's email claim is believed when
+// accounts are linked by email.
 const (
+	// EmailTrustFromClaim believes the email when the provider asserts
+	// email_verified true (JSON true or "true"). The default.
 	EmailTrustFromClaim = "fromClaim"
-	EmailTrustNever     = "never"
+	// EmailTrustNever never links by this provider's email: for providers
+	// whose email claim the user can set without verification (Microsoft
+	// Entra ID's email claim, "nOAuth").
+	EmailTrustNever = "never"
+	// EmailTrustDangerousAlways believes the email even when the provider
+	// did not verify it. Anyone who can set that email at the provider
+	// takes over the local account with the same verified email. Only for a
+	// provider that verifies every email without saying so.
+	EmailTrustDangerousAlways = "dangerousAlways"
 )
 
 // DefaultScopes are requested when a provider sets none.
@@ -154,9 +166,9 @@ func (p ProviderConfig) validate(name string) []error {
 		fail("claims", "%v", err)
 	}
 	switch p.EmailTrust {
-	case "", EmailTrustFromClaim, EmailTrustNever:
+	case "", EmailTrustFromClaim, EmailTrustNever, EmailTrustDangerousAlways:
 	default:
-		fail("emailTrust", "%q: want %q or %q", p.EmailTrust, EmailTrustFromClaim, EmailTrustNever)
+		fail("emailTrust", "%q: want %q, %q or %q", p.EmailTrust, EmailTrustFromClaim, EmailTrustNever, EmailTrustDangerousAlways)
 	}
 	return errs
 }

@@ -100,7 +100,7 @@ func TestValidateRules(t *testing.T) {
 		{"an empty scope", "acme", func(p *ProviderConfig) { p.Scopes = []string{""} }, `provider "acme": scopes: "" is not a scope token`},
 		{"an empty audience", "acme", func(p *ProviderConfig) { p.Audiences = []string{"client-1", ""} }, `provider "acme": audiences: must not contain an empty string`},
 		{"a claim path with an empty segment", "acme", func(p *ProviderConfig) { p.Claims.Groups = "realm..roles" }, `provider "acme": claims: claims: mapping "groups": "realm..roles" is not a claim name or dotted path`},
-		{"an unknown emailTrust", "acme", func(p *ProviderConfig) { p.EmailTrust = "always" }, `provider "acme": emailTrust: "always": want "fromClaim" or "never"`},
+		{"an unknown emailTrust", "acme", func(p *ProviderConfig) { p.EmailTrust = "always" }, `provider "acme": emailTrust: "always": want "fromClaim", "never" or "dangerousAlways"`},
 		{"an http discovery URL off loopback", "acme", func(p *ProviderConfig) { p.DiscoveryURL = "http://idp.example.com/.well-known/openid-configuration" }, `provider "acme": discoveryURL: discoveryURL: endpoint must use https`},
 		{"a bare domain with complete manual endpoints", "acme", func(p *ProviderConfig) {
 			p.Issuer = "example.okta.com"

@@ -19,6 +19,8 @@ const (
 	CodeServerError         = "server_error"
 	CodeSignupDisabled      = "signup_disabled"
 	CodeUnknownProvider     = "unknown_provider"
+	// CodeIdentityAlreadyLinked: a link found the identity on another account.
+	CodeIdentityAlreadyLinked = "identity_already_linked"
 )
 
 // Error is a failed sign-in step. Code is stable; Description is safe to

@@ -184,7 +184,7 @@ func TestSignInHappyPaths(t *testing.T) {
 				!u.EmailVerified || u.Name != "Alice A" || u.GivenName != "Alice" || u.FamilyName != "A" {
 				t.Fatalf("user = %+v", u)
 			}
-			if !r.logins[0].Decision.Created || r.logins[0].Decision.Account.ID == "" {
+			if r.logins[0].Decision.Outcome != federation.Created || r.logins[0].Decision.Account.ID == "" {
 				t.Fatalf("decision = %+v, want a created account", r.logins[0].Decision)
 			}
 			want := "client_secret_basic"

@@ -22,18 +22,20 @@ import (
 // tokens print as [redacted].
 type Login struct {
 	Provider string
+	Mode     session.Mode // SignIn, or Link/Upgrade for a link flow
 	Result   *Result
 	Decision Decision
 }
 
 func (l Login) String() string {
-	return fmt.Sprintf("federation.Login{Provider:%s Decision:%v Result:%v}", l.Provider, l.Decision, l.Result)
+	return fmt.Sprintf("federation.Login{Provider:%s Mode:%s Decision:%v Result:%v}", l.Provider, l.Mode, l.Decision, l.Result)
 }
 
 func (l Login) GoString() string { return l.String() }
 
 func (l Login) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("provider", l.Provider), slog.Any("decision", l.Decision), slog.Any("result", l.Result))
+	return slog.GroupValue(slog.String("provider", l.Provider), slog.String("mode", l.Mode.String()),
+		slog.Any("decision", l.Decision), slog.Any("result", l.Result))
 }
 
 // HandlerConfig configures [NewHandler].
@@ -49,21 +51,33 @@ type HandlerConfig struct {
 	Flows session.FlowStore
 	// Accounts decides what a sign-in means for the host's accounts. Required.
 	Accounts Accounts
-	// OnLogin is called after a successful sign-in; the host sets its own
-	// session here. An error fails the sign-in with server_error. Required.
+	// OnLogin is called after a successful sign-in or link; the host sets
+	// its own session here. An error fails the sign-in with server_error.
+	// Required.
 	OnLogin func(w http.ResponseWriter, r *http.Request, l *Login) error
+	// CurrentAccount returns the browser's signed-in account from the
+	// host's session. The link routes need it; without it they answer 501.
+	CurrentAccount func(r *http.Request) (CurrentAccount, bool)
 	// Logger defaults to the registry's.
 	Logger *slog.Logger
 }
 
-// Handler serves the sign-in routes under the mount path:
-// GET oidc:{name} (start) and GET oidc:{name}/callback.
+// CurrentAccount is the signed-in account, as the host's session knows it.
+type CurrentAccount struct {
+	ID        string
+	Anonymous bool // a link then upgrades the account in place
+}
+
+// Handler serves the sign-in and link routes under the mount path:
+// GET oidc:{name} (start), GET oidc:{name}/callback, POST link/oidc:{name}
+// and GET link/oidc:{name}/callback.
 type Handler struct {
 	cfg   HandlerConfig
 	base  *url.URL
 	now   func() time.Time
 	log   *slog.Logger
 	mount string
+	cop   *http.CrossOriginProtection
 }
 
 // MaxRedirectTo is the longest redirectTo accepted, so the flow cookie
@@ -101,16 +115,33 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	}
 	base.Path = ""
 	h := &Handler{cfg: cfg, base: base, now: clock.Or(cfg.Registry.opts.now), log: cfg.Logger,
-		mount: "/" + strings.Trim(cfg.MountPath, "/") + "/"}
+		mount: "/" + strings.Trim(cfg.MountPath, "/") + "/", cop: http.NewCrossOriginProtection()}
+	if err := h.cop.AddTrustedOrigin(base.String()); err != nil {
+		return nil, fmt.Errorf("federation: handler: BaseURL: %w", err)
+	}
 	if h.log == nil {
 		h.log = cfg.Registry.opts.logger
 	}
 	return h, nil
 }
 
-// RedirectURI returns the callback URL registered at the provider for key.
+// RedirectURI returns the sign-in callback URL to register at the
+// provider for key.
 func (h *Handler) RedirectURI(key string) string {
 	return h.base.String() + h.mount + key + "/callback"
+}
+
+// LinkRedirectURI returns the link callback URL to register at the
+// provider for key.
+func (h *Handler) LinkRedirectURI(key string) string {
+	return h.base.String() + h.mount + "link/" + key + "/callback"
+}
+
+func (h *Handler) redirectURI(key string, link bool) string {
+	if link {
+		return h.LinkRedirectURI(key)
+	}
+	return h.RedirectURI(key)
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -121,34 +152,57 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "not_found", "no such route")
 		return
 	}
-	if strings.HasPrefix(rest, "link/") {
-		writeJSONError(w, http.StatusNotImplemented, "not_implemented", "account linking is not implemented yet")
-		return
-	}
+	rest, link := strings.CutPrefix(rest, "link/")
 	key, action, _ := strings.Cut(rest, "/")
-	if !strings.HasPrefix(key, "oidc:") || (action != "" && action != "callback" && action != "backchannel-logout") {
+	switch {
+	case !strings.HasPrefix(key, "oidc:") || action != "" && action != "callback" && (link || action != "backchannel-logout"):
 		writeJSONError(w, http.StatusNotFound, "not_found", "no such route")
 		return
-	}
-	if action == "backchannel-logout" {
+	case action == "backchannel-logout":
 		writeJSONError(w, http.StatusNotImplemented, "not_implemented", "back-channel logout is not implemented yet")
 		return
 	}
 	callback := action == "callback"
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeJSONError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET")
+	want := http.MethodGet
+	if link && !callback {
+		want = http.MethodPost
+	}
+	if r.Method != want && (want != http.MethodGet || r.Method != http.MethodHead) {
+		w.Header().Set("Allow", want)
+		writeJSONError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use "+want)
 		return
+	}
+	if link && h.cfg.CurrentAccount == nil {
+		writeJSONError(w, http.StatusNotImplemented, "not_implemented", "account linking is not configured")
+		return
+	}
+	if link && !callback {
+		if err := h.cop.Check(r); err != nil {
+			writeJSONError(w, http.StatusForbidden, "cross_origin", "a link must be started from this site")
+			return
+		}
 	}
 	p, ok := h.cfg.Registry.Lookup(key)
 	if !ok {
 		writeJSONError(w, http.StatusNotFound, CodeUnknownProvider, "no identity provider is configured under this name")
 		return
 	}
-	if callback {
-		h.callback(w, r, p)
-	} else {
-		h.start(w, r, p)
+	switch {
+	case callback:
+		h.callback(w, r, p, link)
+	case link:
+		cur, ok := h.cfg.CurrentAccount(r)
+		if !ok || cur.ID == "" {
+			writeJSONError(w, http.StatusUnauthorized, "unauthenticated", "sign in before linking an identity")
+			return
+		}
+		mode := session.Link
+		if cur.Anonymous {
+			mode = session.Upgrade
+		}
+		h.start(w, r, p, mode, cur.ID)
+	default:
+		h.start(w, r, p, session.SignIn, "")
 	}
 }
 
@@ -162,15 +216,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-func (h *Handler) start(w http.ResponseWriter, r *http.Request, p *Provider) {
+// start begins a flow: sign-in (GET, answered 302) or link (POST,
+// answered 303); with Accept: application/json, 200 {"url"} instead.
+func (h *Handler) start(w http.ResponseWriter, r *http.Request, p *Provider, mode session.Mode, accountID string) {
 	redirectTo, err := h.checkRedirectTo(r.URL.Query().Get("redirectTo"))
 	if err != nil {
 		writeJSONError(w, http.StatusBadRequest, CodeInvalidRequest, err.Error())
 		return
 	}
 	f := &session.FlowState{Provider: p.key, State: randid.Short(), Nonce: randid.Short(),
-		Verifier: pkce.NewVerifier(), RedirectTo: redirectTo, Mode: session.SignIn, Created: h.now()}
-	authURL, err := p.AuthCodeURL(r.Context(), f, h.RedirectURI(p.key))
+		Verifier: pkce.NewVerifier(), RedirectTo: redirectTo, Mode: mode, AccountID: accountID, Created: h.now()}
+	authURL, err := p.AuthCodeURL(r.Context(), f, h.redirectURI(p.key, mode != session.SignIn))
 	if err != nil {
 		h.log.Warn("federation: start failed", "provider", p.key, "error", err)
 		writeJSONError(w, http.StatusBadGateway, CodeProviderUnavailable, "the identity provider could not be reached")
@@ -181,12 +237,15 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request, p *Provider) {
 		writeJSONError(w, http.StatusInternalServerError, CodeServerError, "the sign-in could not be started")
 		return
 	}
-	h.log.Debug("federation: sign-in started", "provider", p.key)
-	if wantsJSON(r) {
+	h.log.Debug("federation: flow started", "provider", p.key, "mode", mode)
+	switch {
+	case wantsJSON(r):
 		writeJSON(w, http.StatusOK, map[string]string{"url": authURL})
-		return
+	case r.Method == http.MethodPost:
+		http.Redirect(w, r, authURL, http.StatusSeeOther)
+	default:
+		http.Redirect(w, r, authURL, http.StatusFound)
 	}
-	http.Redirect(w, r, authURL, http.StatusFound)
 }
 
 func wantsJSON(r *http.Request) bool {
@@ -228,11 +287,15 @@ func (h *Handler) checkRedirectTo(s string) (string, error) {
 	return "", bad
 }
 
-func (h *Handler) callback(w http.ResponseWriter, r *http.Request, p *Provider) {
+func (h *Handler) callback(w http.ResponseWriter, r *http.Request, p *Provider, link bool) {
 	q := r.URL.Query()
 	f, err := h.cfg.Flows.Take(w, r, q.Get("state"))
-	if err == nil && f.Provider != p.key {
+	switch {
+	case err != nil:
+	case f.Provider != p.key:
 		err = fmt.Errorf("flow of %s completed at %s", f.Provider, p.key)
+	case (f.Mode != session.SignIn) != link:
+		err = fmt.Errorf("a %s flow completed at the wrong callback", f.Mode)
 	}
 	if err != nil {
 		h.log.Info("federation: callback refused", "provider", p.key, "code", CodeInvalidState, "error", err)
@@ -245,21 +308,28 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, p *Provider) 
 		if !errors.As(err, &fe) {
 			fe = newError(CodeServerError, "the sign-in could not be completed", err)
 		}
-		h.log.Info("federation: sign-in failed", "provider", p.key, "code", fe.Code, "error", err)
+		h.log.Info("federation: sign-in failed", "provider", p.key, "mode", f.Mode, "code", fe.Code, "error", err)
 		h.redirectError(w, r, f.RedirectTo, fe.Code, fe.Description)
 		return
 	}
-	if err := h.cfg.OnLogin(w, r, &Login{Provider: p.key, Result: res, Decision: dec}); err != nil {
+	if err := h.cfg.OnLogin(w, r, &Login{Provider: p.key, Mode: f.Mode, Result: res, Decision: dec}); err != nil {
 		h.log.Error("federation: OnLogin failed", "provider", p.key, "error", err)
 		h.redirectError(w, r, f.RedirectTo, CodeServerError, "the sign-in could not be completed")
 		return
 	}
-	h.log.Info("federation: signed in", "provider", p.key, "account", dec.Account.ID, "created", dec.Created)
+	h.log.Info("federation: signed in", "provider", p.key, "mode", f.Mode, "account", dec.Account.ID, "outcome", dec.Outcome)
 	http.Redirect(w, r, f.RedirectTo, http.StatusFound)
 }
 
 func (h *Handler) complete(r *http.Request, p *Provider, f *session.FlowState, q url.Values) (*Result, Decision, error) {
 	ctx := r.Context()
+	if f.Mode != session.SignIn {
+		// The browser must still be signed in to the account that started
+		// the link; checked before the code is spent, and nothing changes.
+		if cur, ok := h.cfg.CurrentAccount(r); !ok || cur.ID != f.AccountID {
+			return nil, Decision{}, newError(CodeLoginRequired, "sign in again to the account you were linking, then retry", nil)
+		}
+	}
 	if err := p.checkIssParam(ctx, q); err != nil {
 		return nil, Decision{}, err
 	}
@@ -270,12 +340,12 @@ func (h *Handler) complete(r *http.Request, p *Provider, f *session.FlowState, q
 	if code == "" {
 		return nil, Decision{}, newError(CodeInvalidRequest, "the identity provider sent no authorization code", nil)
 	}
-	res, err := p.Complete(ctx, f, code, h.RedirectURI(p.key))
+	res, err := p.Complete(ctx, f, code, h.redirectURI(p.key, f.Mode != session.SignIn))
 	if err != nil {
 		return nil, Decision{}, err
 	}
-	dec, err := h.cfg.Accounts.Resolve(ctx, Attempt{Mode: f.Mode, User: res.User, Provider: p.key,
-		AllowSignup: p.cfg.AllowSignup == nil || *p.cfg.AllowSignup})
+	dec, err := h.cfg.Accounts.Resolve(ctx, Attempt{Mode: f.Mode, User: res.User, Provider: p.key, AccountID: f.AccountID,
+		AllowSignup: p.cfg.AllowSignup == nil || *p.cfg.AllowSignup, EmailTrust: p.cfg.EmailTrust})
 	if err != nil {
 		return nil, Decision{}, err
 	}
