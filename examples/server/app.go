@@ -29,8 +29,8 @@ func (a *app) routes() http.Handler {
 	mux.Handle("/auth/oauth/", a.auth)
 	mux.HandleFunc("GET /me", a.me)
 	mux.HandleFunc("POST /logout", a.logout)
+	mux.HandleFunc("POST /auth/anonymous", a.anonymous)
 	// Routes of features still to come answer so, honestly.
-	mux.HandleFunc("POST /auth/anonymous", notImplemented)
 	mux.HandleFunc("GET /api/whoami", notImplemented)
 
 	// Every state-changing request from another origin is refused, but the
@@ -67,6 +67,32 @@ func (a *app) onLogin(w http.ResponseWriter, r *http.Request, l *federation.Logi
 	return nil
 }
 
+// currentAccount is the library's CurrentAccount hook: who the browser's
+// session belongs to, for linking.
+func (a *app) currentAccount(r *http.Request) (federation.CurrentAccount, bool) {
+	s := a.sessions.get(r)
+	if s == nil {
+		return federation.CurrentAccount{}, false
+	}
+	acct, err := a.accounts.Get(r.Context(), s.AccountID)
+	if err != nil {
+		return federation.CurrentAccount{}, false
+	}
+	return federation.CurrentAccount{ID: acct.ID, Anonymous: acct.Anonymous}, true
+}
+
+// anonymous creates an anonymous account and signs the browser in to it;
+// a later link upgrades it in place.
+func (a *app) anonymous(w http.ResponseWriter, r *http.Request) {
+	acct, err := a.accounts.CreateAnonymous(r.Context())
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
+		return
+	}
+	a.sessions.start(w, r, hostSession{AccountID: acct.ID})
+	writeJSON(w, http.StatusOK, map[string]any{"account": acct})
+}
+
 // me answers the signed-in account, its user and its identities.
 func (a *app) me(w http.ResponseWriter, r *http.Request) {
 	s := a.sessions.get(r)
@@ -85,7 +111,7 @@ func (a *app) me(w http.ResponseWriter, r *http.Request) {
 		User       *claims.User          `json:"user,omitempty"`
 		Identities []federation.Identity `json:"identities,omitempty"`
 	}{Account: acct, Identities: acct.Identities}
-	if !acct.Anonymous {
+	if !acct.Anonymous && s.User.Subject != "" {
 		resp.User = &s.User
 	}
 	writeJSON(w, http.StatusOK, resp)
@@ -114,11 +140,14 @@ var homePage = template.Must(template.New("home").Parse(`<!doctype html>
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;line-height:1.5}</style></head>
 <body><h1>oidcfed example server</h1>
 {{with .Error}}<p role="alert"><strong>Sign-in failed:</strong> {{.}}</p>{{end}}
-{{with .Session}}<p>Signed in as <strong>{{.User.Name}}</strong> &lt;{{.User.Email}}&gt;{{if not .User.EmailVerified}} (email not verified){{end}}
-via {{.Provider}}, account <code>{{.AccountID}}</code>.</p>
+{{with .Session}}<p>{{if .User.Subject}}Signed in as <strong>{{.User.Name}}</strong> &lt;{{.User.Email}}&gt;{{if not .User.EmailVerified}} (email not verified){{end}}
+via {{.Provider}}{{else}}Signed in anonymously{{end}}, account <code>{{.AccountID}}</code>.</p>
 <p><a href="/me">/me</a></p>
+<h2>Link another identity</h2>
+{{range .Providers}}<form method="post" action="/auth/oauth/link/{{.}}?redirectTo=/"><button type="submit">Link {{.}}</button></form>{{end}}
 <form method="post" action="/logout"><button type="submit">Sign out</button></form>
-{{else}}<p>Not signed in.</p>{{end}}
+{{else}}<p>Not signed in.</p>
+<form method="post" action="/auth/anonymous"><button type="submit">Continue without an account (anonymous)</button></form>{{end}}
 <h2>Sign in with</h2>
 <ul>{{range .Providers}}<li><a href="/auth/oauth/{{.}}">{{.}}</a></li>{{end}}</ul>
 </body></html>

@@ -160,7 +160,8 @@ func newApp(cfg federation.Config, base string, key []byte, log *slog.Logger) (*
 	}
 	a := &app{reg: reg, base: base, accounts: federation.NewMemoryAccounts(), sessions: newSessions(secure), log: log}
 	a.auth, err = federation.NewHandler(federation.HandlerConfig{Registry: reg, BaseURL: base, Flows: flows,
-		Accounts: federation.SignInOrCreate{Store: a.accounts}, OnLogin: a.onLogin, Logger: log})
+		Accounts: federation.LinkByVerifiedEmail{Store: a.accounts}, OnLogin: a.onLogin, CurrentAccount: a.currentAccount,
+		Logger: log})
 	if err != nil {
 		return nil, err
 	}

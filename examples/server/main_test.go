@@ -205,7 +205,19 @@ func demoSignIn(t *testing.T, s *server, b *browser, subject string) []string {
 	if resp.StatusCode != http.StatusOK || m == nil || m[1] != "/auth/oauth/oidc:demo" {
 		t.Fatalf("GET /: %d, sign-in link %q\n%s", resp.StatusCode, m, home)
 	}
-	resp, page, seen := b.follow(s.base+m[1], func(*url.URL) bool { return false })
+	final, seen := pickAtDemo(t, s, b, s.base+m[1], subject)
+	if final.StatusCode != http.StatusFound || final.Header.Get("Location") != "/" {
+		t.Fatalf("the callback answered %d to %q\n%s", final.StatusCode, final.Header.Get("Location"), s.logs())
+	}
+	return seen
+}
+
+// pickAtDemo follows u to the demo provider's login page, picks subject,
+// and follows the redirects back to the app; it returns the app's last
+// answer and the URLs visited.
+func pickAtDemo(t *testing.T, s *server, b *browser, u, subject string) (*http.Response, []string) {
+	t.Helper()
+	resp, page, seen := b.follow(u, func(*url.URL) bool { return false })
 	action := formAction.FindStringSubmatch(page)
 	if resp.StatusCode != http.StatusOK || action == nil || !strings.Contains(page, `value="`+subject+`"`) {
 		t.Fatalf("the demo provider's login page: %d\n%s", resp.StatusCode, page)
@@ -215,10 +227,69 @@ func demoSignIn(t *testing.T, s *server, b *browser, subject string) []string {
 	seen = append(seen, form.String())
 	next, _ := resp.Request.URL.Parse(resp.Header.Get("Location"))
 	final, _, more := b.follow(next.String(), func(u *url.URL) bool { return !strings.HasPrefix(u.Path, "/auth/oauth/") })
-	if final.StatusCode != http.StatusFound || final.Header.Get("Location") != "/" {
-		t.Fatalf("the callback answered %d to %q\n%s", final.StatusCode, final.Header.Get("Location"), s.logs())
+	return final, append(seen, more...)
+}
+
+// linkDemo links the demo provider's subject to the browser's account.
+func linkDemo(t *testing.T, s *server, b *browser, subject string) *url.URL {
+	t.Helper()
+	resp, body := b.do("POST", s.base+"/auth/oauth/link/oidc:demo?redirectTo=/linked", nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("link start: %d %s", resp.StatusCode, body)
 	}
-	return append(seen, more...)
+	final, _ := pickAtDemo(t, s, b, resp.Header.Get("Location"), subject)
+	loc, _ := url.Parse(final.Header.Get("Location"))
+	if final.StatusCode != http.StatusFound || loc.Path != "/linked" {
+		t.Fatalf("the link callback answered %d to %q\n%s", final.StatusCode, loc, s.logs())
+	}
+	return loc
+}
+
+func TestAnonymousUpgradeKeepsTheAccount(t *testing.T) {
+	s := start(t)
+	b := newBrowser(t)
+	resp, body := b.do("POST", s.base+"/auth/anonymous", nil)
+	var created struct {
+		Account struct {
+			ID        string `json:"id"`
+			Anonymous bool   `json:"anonymous"`
+		} `json:"account"`
+	}
+	json.Unmarshal([]byte(body), &created)
+	if resp.StatusCode != http.StatusOK || !created.Account.Anonymous || created.Account.ID == "" || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("POST /auth/anonymous: %d %s", resp.StatusCode, body)
+	}
+	status, _, body := b.me(s)
+	if status != http.StatusOK || !strings.Contains(body, `"anonymous":true`) || strings.Contains(body, `"user"`) || strings.Contains(body, `"identities"`) {
+		t.Fatalf("/me of an anonymous account: %d %s", status, body)
+	}
+	if loc := linkDemo(t, s, b, "ada"); loc.Query().Has("error") {
+		t.Fatalf("the upgrade failed: %s", loc)
+	}
+	status, me, body := b.me(s)
+	if status != http.StatusOK || me.Account.ID != created.Account.ID || me.Account.Anonymous || me.Account.Email != "ada@example.com" ||
+		!me.Account.EmailVerified || me.User.Subject != "ada" || len(me.Identities) != 1 {
+		t.Fatalf("/me after the upgrade: %d %s", status, body)
+	}
+}
+
+func TestLinkingAnIdentityOfAnotherAccount(t *testing.T) {
+	s := start(t)
+	owner, other := newBrowser(t), newBrowser(t)
+	demoSignIn(t, s, owner, "ada")
+	other.do("POST", s.base+"/auth/anonymous", nil)
+	loc := linkDemo(t, s, other, "ada")
+	if loc.Query().Get("error") != "identity_already_linked" {
+		t.Fatalf("linking ada's identity to another account ended at %s", loc)
+	}
+	_, me, _ := other.me(s)
+	if !me.Account.Anonymous || len(me.Identities) != 0 {
+		t.Fatalf("the anonymous account changed: %+v", me)
+	}
+	_, me, _ = owner.me(s)
+	if len(me.Identities) != 1 {
+		t.Fatalf("the owner's account changed: %+v", me)
+	}
 }
 
 func TestDemoModeSignInMeLogout(t *testing.T) {
@@ -301,10 +372,11 @@ func TestContractStatusCodes(t *testing.T) {
 		{"POST", "/logout", []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden, "cross_origin"},
 		{"POST", "/logout", []string{"Origin", "https://evil.example"}, http.StatusForbidden, "cross_origin"},
 		{"POST", "/auth/anonymous", []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden, "cross_origin"},
+		{"POST", "/auth/oauth/link/oidc:demo", []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden, "cross_origin"},
 		{"POST", "/auth/oauth/link/oidc:demo", []string{"Origin", "https://evil.example"}, http.StatusForbidden, "cross_origin"},
-		{"POST", "/auth/anonymous", nil, http.StatusNotImplemented, "not_implemented"},
-		{"POST", "/auth/oauth/link/oidc:demo", nil, http.StatusNotImplemented, "not_implemented"},
-		{"GET", "/auth/oauth/link/oidc:demo/callback?state=x", nil, http.StatusNotImplemented, "not_implemented"},
+		{"POST", "/auth/oauth/link/oidc:demo", nil, http.StatusUnauthorized, "unauthenticated"},
+		{"POST", "/auth/oauth/link/oidc:nobody", nil, http.StatusNotFound, "unknown_provider"},
+		{"GET", "/auth/oauth/link/oidc:demo/callback?state=x", nil, http.StatusBadRequest, "invalid_state"},
 		{"POST", "/auth/oauth/oidc:demo/backchannel-logout", []string{"Sec-Fetch-Site", "cross-site"}, http.StatusNotImplemented, "not_implemented"},
 		{"GET", "/api/whoami", nil, http.StatusNotImplemented, "not_implemented"},
 		{"GET", "/auth/oauth/oidc:nobody", nil, http.StatusNotFound, "unknown_provider"},
