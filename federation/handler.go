@@ -168,7 +168,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		want = http.MethodPost
 	}
 	if r.Method != want && (want != http.MethodGet || r.Method != http.MethodHead) {
-		w.Header().Set("Allow", want)
+		allow := want
+		if want == http.MethodGet {
+			allow = "GET, HEAD"
+		}
+		w.Header().Set("Allow", allow)
 		writeJSONError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use "+want)
 		return
 	}

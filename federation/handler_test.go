@@ -348,6 +348,9 @@ func TestRouteTable(t *testing.T) {
 		var body struct{ Error string }
 		json.NewDecoder(resp.Body).Decode(&body)
 		resp.Body.Close()
+		if tc.status == http.StatusMethodNotAllowed && resp.Header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("%s %s: Allow %q, want GET, HEAD", tc.method, tc.path, resp.Header.Get("Allow"))
+		}
 		if resp.StatusCode != tc.status || body.Error != tc.code || resp.Header.Get("Cache-Control") != "no-store" ||
 			resp.Header.Get("Referrer-Policy") != "no-referrer" || resp.Header.Get("Content-Type") != "application/json" {
 			t.Errorf("%s %s: %d %q %v, want %d %q with no-store and no-referrer", tc.method, tc.path, resp.StatusCode, body.Error, resp.Header, tc.status, tc.code)
