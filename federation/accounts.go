@@ -160,11 +160,11 @@ func (p SignInOrCreate) Resolve(ctx context.Context, a Attempt) (Decision, error
 	if a.Mode != session.SignIn {
 		return Decision{}, newError(CodeInvalidRequest, "account linking is not enabled", nil)
 	}
-	return signInOrCreate(ctx, p.Store, a, a.EmailVerified())
+	return signInOrCreate(ctx, p.Store, a)
 }
 
 // signInOrCreate signs in the identity's account, or creates one.
-func signInOrCreate(ctx context.Context, s AccountStore, a Attempt, verified bool) (Decision, error) {
+func signInOrCreate(ctx context.Context, s AccountStore, a Attempt) (Decision, error) {
 	acct, err := s.FindByIdentity(ctx, a.User.Issuer, a.User.Subject)
 	if err == nil {
 		return Decision{Account: acct, Outcome: SignedIn}, nil
@@ -175,7 +175,7 @@ func signInOrCreate(ctx context.Context, s AccountStore, a Attempt, verified boo
 	if !a.AllowSignup {
 		return Decision{}, newError(CodeSignupDisabled, "this identity provider cannot be used to create an account", nil)
 	}
-	acct, err = s.CreateWithIdentity(ctx, Account{Email: a.User.Email, EmailVerified: verified}, a.Identity())
+	acct, err = s.CreateWithIdentity(ctx, Account{Email: a.User.Email, EmailVerified: a.EmailVerified()}, a.Identity())
 	if errors.Is(err, ErrConflict) { // a concurrent sign-in created it first
 		acct, err = s.FindByIdentity(ctx, a.User.Issuer, a.User.Subject)
 		return Decision{Account: acct, Outcome: SignedIn}, err
@@ -205,18 +205,19 @@ type LinkByVerifiedEmail struct{ Store LinkingStore }
 
 // Resolve implements [Accounts].
 func (p LinkByVerifiedEmail) Resolve(ctx context.Context, a Attempt) (Decision, error) {
-	verified := a.EmailVerified()
 	if a.Mode != session.SignIn {
-		return p.attach(ctx, a, verified)
+		return p.attach(ctx, a)
 	}
 	if acct, err := p.Store.FindByIdentity(ctx, a.User.Issuer, a.User.Subject); err == nil {
 		return Decision{Account: acct, Outcome: SignedIn}, nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return Decision{}, err
 	}
-	if verified {
+	if a.EmailVerified() {
 		owner, err := p.Store.FindByVerifiedEmail(ctx, a.User.Email)
 		switch {
+		// The store promises a verified, matching email; checked again so a
+		// lax host store cannot widen who gets linked.
 		case err == nil && owner.EmailVerified && strings.EqualFold(owner.Email, a.User.Email):
 			acct, err := p.Store.AttachIdentity(ctx, owner.ID, a.Identity(), a.User.Email, true)
 			if err == nil {
@@ -229,10 +230,10 @@ func (p LinkByVerifiedEmail) Resolve(ctx context.Context, a Attempt) (Decision, 
 			return Decision{}, err
 		}
 	}
-	return signInOrCreate(ctx, p.Store, a, verified)
+	return signInOrCreate(ctx, p.Store, a)
 }
 
-func (p LinkByVerifiedEmail) attach(ctx context.Context, a Attempt, verified bool) (Decision, error) {
+func (p LinkByVerifiedEmail) attach(ctx context.Context, a Attempt) (Decision, error) {
 	if a.AccountID == "" {
 		return Decision{}, newError(CodeLoginRequired, "sign in before linking an identity", nil)
 	}
@@ -241,7 +242,7 @@ func (p LinkByVerifiedEmail) attach(ctx context.Context, a Attempt, verified boo
 	} else if err != nil && !errors.Is(err, ErrNotFound) {
 		return Decision{}, err
 	}
-	acct, err := p.Store.AttachIdentity(ctx, a.AccountID, a.Identity(), a.User.Email, verified)
+	acct, err := p.Store.AttachIdentity(ctx, a.AccountID, a.Identity(), a.User.Email, a.EmailVerified())
 	switch {
 	case errors.Is(err, ErrConflict):
 		return Decision{}, alreadyLinked()
