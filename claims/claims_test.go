@@ -3,6 +3,7 @@ package claims
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -187,5 +188,38 @@ func TestMissing(t *testing.T) {
 	}
 	if !DefaultMapper.Missing(c, "groups") {
 		t.Error("absent groups not reported missing")
+	}
+}
+
+func TestRoles(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		mapping Mapping
+		json    string
+		want    []string
+		wantErr string
+	}{
+		{"roles by default", Mapping{}, `{"roles":["a","b"]}`, []string{"a", "b"}, ""},
+		{"a dotted path (Keycloak)", Mapping{Roles: "realm_access.roles"}, `{"realm_access":{"roles":["r1"]}}`, []string{"r1"}, ""},
+		{"a space-separated string", Mapping{}, `{"roles":"a b"}`, []string{"a", "b"}, ""},
+		{"absent is none", Mapping{}, `{}`, nil, ""},
+		{"an object is refused", Mapping{}, `{"roles":{"a":1}}`, nil, `claims: "roles" is an object, want a list or a string`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := tt.mapping.Compile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := m.Roles(decode(t, tt.json))
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr || !errors.Is(err, ErrClaim) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(got, tt.want) {
+				t.Fatalf("roles %q, %v; want %q", got, err, tt.want)
+			}
+		})
 	}
 }

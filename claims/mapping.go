@@ -38,13 +38,16 @@ type Mapping struct {
 	Picture           string `json:"picture,omitempty"`
 	Locale            string `json:"locale,omitempty"`
 	Groups            string `json:"groups,omitempty"`
+	// Roles feeds the roles of a bearer token's principal (default
+	// "roles"); sign-in does not use it.
+	Roles string `json:"roles,omitempty"`
 }
 
 // Mapper is a compiled [Mapping]. It is immutable and safe for concurrent use.
 type Mapper struct {
 	sub, email, emailVerified path
 	strings                   []stringField // the other string fields
-	groups                    path
+	groups, roles             path
 }
 
 type stringField struct {
@@ -93,7 +96,7 @@ func (m Mapping) Compile() (*Mapper, error) {
 	for field, name := range map[string]string{
 		"subject": m.Subject, "email": m.Email, "emailVerified": m.EmailVerified, "name": m.Name,
 		"givenName": m.GivenName, "familyName": m.FamilyName, "preferredUsername": m.PreferredUsername,
-		"picture": m.Picture, "locale": m.Locale, "groups": m.Groups,
+		"picture": m.Picture, "locale": m.Locale, "groups": m.Groups, "roles": m.Roles,
 	} {
 		if name != "" && (strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, "..")) {
 			errs = append(errs, fmt.Errorf("claims: mapping %q: %q is not a claim name or dotted path", field, name))
@@ -107,6 +110,7 @@ func (m Mapping) Compile() (*Mapper, error) {
 		email:         newPath(m.Email, "email"),
 		emailVerified: newPath(m.EmailVerified, "email_verified"),
 		groups:        newPath(m.Groups, "groups"),
+		roles:         newPath(m.Roles, "roles"),
 		strings: []stringField{
 			{newPath(m.Name, "name"), func(u *User, v string) { u.Name = v }},
 			{newPath(m.GivenName, "given_name"), func(u *User, v string) { u.GivenName = v }},
@@ -150,6 +154,12 @@ func (m *Mapper) User(claims map[string]any) (User, error) {
 	return u, nil
 }
 
+// Roles reads the roles claim: a list of strings, or one string of values
+// separated by spaces or commas. Absent or null is nil.
+func (m *Mapper) Roles(claims map[string]any) ([]string, error) {
+	return m.list(claims, m.roles)
+}
+
 // Verified is the lenient reading of email_verified: true only for the
 // JSON boolean true or the string "true". Anything else, including a
 // missing claim, "false", 1, "yes" or "True", reads as not verified: an
@@ -173,7 +183,7 @@ func (m *Mapper) str(claims map[string]any, p path) (string, error) {
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "", &ClaimError{Claim: p.name, Reason: fmt.Sprintf("is a %s, want a string", jsonType(v))}
+		return "", &ClaimError{Claim: p.name, Reason: fmt.Sprintf("is %s, want a string", jsonType(v))}
 	}
 	return s, nil
 }
@@ -193,7 +203,7 @@ func (m *Mapper) list(claims map[string]any, p path) ([]string, error) {
 		for i, e := range v {
 			s, ok := e.(string)
 			if !ok {
-				return nil, &ClaimError{Claim: p.name, Reason: fmt.Sprintf("element %d is a %s, want a string", i, jsonType(e))}
+				return nil, &ClaimError{Claim: p.name, Reason: fmt.Sprintf("element %d is %s, want a string", i, jsonType(e))}
 			}
 			if s != "" {
 				out = append(out, s)
@@ -201,23 +211,24 @@ func (m *Mapper) list(claims map[string]any, p path) ([]string, error) {
 		}
 		return out, nil
 	}
-	return nil, &ClaimError{Claim: p.name, Reason: fmt.Sprintf("is a %s, want a list or a string", jsonType(v))}
+	return nil, &ClaimError{Claim: p.name, Reason: fmt.Sprintf("is %s, want a list or a string", jsonType(v))}
 }
 
+// jsonType names v's JSON type with its article, for messages.
 func jsonType(v any) string {
 	switch v.(type) {
 	case string:
-		return "string"
+		return "a string"
 	case bool:
-		return "boolean"
+		return "a boolean"
 	case json.Number, float64, int, int64:
-		return "number"
+		return "a number"
 	case []any:
-		return "list"
+		return "a list"
 	case map[string]any:
-		return "object"
+		return "an object"
 	}
-	return fmt.Sprintf("%T", v)
+	return fmt.Sprintf("a %T", v)
 }
 
 // Missing reports whether any of the named fields' claims is absent from
@@ -246,6 +257,8 @@ func (m *Mapper) pathOf(field string) (path, bool) {
 		return m.emailVerified, true
 	case "groups":
 		return m.groups, true
+	case "roles":
+		return m.roles, true
 	}
 	names := []string{"name", "givenName", "familyName", "preferredUsername", "picture", "locale"}
 	for i, n := range names {

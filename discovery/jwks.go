@@ -115,45 +115,47 @@ func NewKeySet(cfg KeySetConfig) (*KeySet, error) {
 // keys and returns its payload. It implements [oidc.KeySet]. Errors are
 // *[TokenError], or wrap [ErrKeysUnavailable] when no keys can be had.
 func (ks *KeySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	payload, err := ks.verify(ctx, jwt)
+	payload, kid, err := ks.verify(ctx, jwt)
 	if r, ok := ctx.Value(resultKey{}).(*verifyResult); ok {
-		r.called, r.payload, r.err = true, payload, err
+		r.called, r.payload, r.kid, r.err = true, payload, kid, err
 	}
 	return payload, err
 }
 
-func (ks *KeySet) verify(ctx context.Context, jwt string) ([]byte, error) {
+// verify returns the payload and the key ID of the key that verified it
+// ("" for a key without one).
+func (ks *KeySet) verify(ctx context.Context, jwt string) ([]byte, string, error) {
 	jws, err := jose.ParseSignedCompact(jwt, ks.algs)
 	if err != nil {
-		return nil, classifyParseError(jwt, ks.cfg.Algorithms, err)
+		return nil, "", classifyParseError(jwt, ks.cfg.Algorithms, err)
 	}
 	if len(jws.Signatures) != 1 {
-		return nil, tokenErr(ErrMalformedToken, "%d signatures, want 1", len(jws.Signatures))
+		return nil, "", tokenErr(ErrMalformedToken, "%d signatures, want 1", len(jws.Signatures))
 	}
 	h := jws.Signatures[0].Protected
 	keys, err := ks.current(ctx)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	payload, known := verifyWith(jws, keys, h.KeyID, h.Algorithm)
+	payload, kid, known := verifyWith(jws, keys, h.KeyID, h.Algorithm)
 	if payload != nil {
-		return payload, nil
+		return payload, kid, nil
 	}
 	if known {
 		// The key is there and the signature is wrong: a refetch cannot help.
-		return nil, tokenErr(ErrInvalidSignature, "kid %q, alg %s", h.KeyID, h.Algorithm)
+		return nil, "", tokenErr(ErrInvalidSignature, "kid %q, alg %s", h.KeyID, h.Algorithm)
 	}
 	// An unknown kid, or no kid and no key verifies: the provider may have
 	// rotated its keys. Refetch, at most once per cooldown.
 	if keys, ok := ks.refetch(ctx, true); ok {
-		if payload, known = verifyWith(jws, keys, h.KeyID, h.Algorithm); payload != nil {
-			return payload, nil
+		if payload, kid, known = verifyWith(jws, keys, h.KeyID, h.Algorithm); payload != nil {
+			return payload, kid, nil
 		}
 	}
 	if h.KeyID == "" || known {
-		return nil, tokenErr(ErrInvalidSignature, "kid %q, alg %s", h.KeyID, h.Algorithm)
+		return nil, "", tokenErr(ErrInvalidSignature, "kid %q, alg %s", h.KeyID, h.Algorithm)
 	}
-	return nil, tokenErr(ErrUnknownKey, "kid %q", h.KeyID)
+	return nil, "", tokenErr(ErrUnknownKey, "kid %q", h.KeyID)
 }
 
 // classifyParseError tells a refused algorithm from a malformed token.
@@ -168,9 +170,10 @@ func classifyParseError(jwt string, accepted []string, err error) error {
 	return tokenErr(ErrMalformedToken, "%v", err)
 }
 
-// verifyWith tries the keys that fit kid and alg. known reports whether any
-// key had the token's kid (or, without a kid, whether any key fitted alg).
-func verifyWith(jws *jose.JSONWebSignature, keys []jose.JSONWebKey, kid, alg string) (payload []byte, known bool) {
+// verifyWith tries the keys that fit kid and alg and returns the payload and
+// the key ID of the key that verified it. known reports whether any key had
+// the token's kid.
+func verifyWith(jws *jose.JSONWebSignature, keys []jose.JSONWebKey, kid, alg string) (payload []byte, keyID string, known bool) {
 	for i := range keys {
 		k := &keys[i]
 		if kid != "" && k.KeyID != kid {
@@ -183,10 +186,10 @@ func verifyWith(jws *jose.JSONWebSignature, keys []jose.JSONWebKey, kid, alg str
 			known = true
 		}
 		if p, err := jws.Verify(k.Key); err == nil {
-			return p, true
+			return p, k.KeyID, true
 		}
 	}
-	return nil, known
+	return nil, "", known
 }
 
 // keyFits reports whether a public key can verify alg.
@@ -371,5 +374,6 @@ type resultKey struct{}
 type verifyResult struct {
 	called  bool
 	payload []byte
+	kid     string // of the key that verified the signature
 	err     error
 }

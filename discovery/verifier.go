@@ -55,6 +55,9 @@ type Token struct {
 	Claims map[string]any
 	// Expiry, IssuedAt and NotBefore are the time claims (zero when absent).
 	Expiry, IssuedAt, NotBefore time.Time
+	// KeyID is the kid of the JWKS key that verified the signature (empty
+	// when that key has none): what [KeySetConfig.OnKeyRemoved] reports.
+	KeyID string
 }
 
 // NewVerifier returns a verifier for cfg.
@@ -106,7 +109,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
 	if err != nil {
 		return nil, v.classify(raw, res, err)
 	}
-	t := &Token{IDToken: idt}
+	t := &Token{IDToken: idt, KeyID: res.kid}
 	d := json.NewDecoder(bytes.NewReader(res.payload))
 	d.UseNumber()
 	if err := d.Decode(&t.Claims); err != nil || t.Claims == nil {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/oidcfed/oidcfed/claims"
 	"github.com/oidcfed/oidcfed/discovery"
@@ -61,6 +62,14 @@ type ProviderConfig struct {
 	Scopes []string `json:"scopes,omitempty"`
 	// Audiences are the accepted aud of bearer tokens; default [ClientID].
 	Audiences []string `json:"audiences,omitempty"`
+	// AdditionalIssuers are further exact iss values of this provider's
+	// bearer tokens, signed with the same keys: Microsoft Entra ID's v1
+	// issuer https://sts.windows.net/<tenant>/ beside the v2 one. ID tokens
+	// must carry the discovered issuer.
+	AdditionalIssuers []string `json:"additionalIssuers,omitempty"`
+	// ScopePrefix is stripped from bearer-token scopes, so handlers see
+	// bare names: "api://<app-id>/" for Entra's "api://<app-id>/read".
+	ScopePrefix string `json:"scopePrefix,omitempty"`
 	// Claims maps User fields to claim names; default the standard claims.
 	Claims       claims.Mapping      `json:"claims,omitempty"`
 	DiscoveryURL string              `json:"discoveryURL,omitempty"`
@@ -161,6 +170,16 @@ func (p ProviderConfig) validate(name string) []error {
 	}
 	if slices.Contains(p.Audiences, "") {
 		fail("audiences", "must not contain an empty string")
+	}
+	for i, iss := range p.AdditionalIssuers {
+		if _, err := urlcheck.Endpoint(iss); err != nil {
+			fail("additionalIssuers", "%v", err)
+		} else if iss == p.Issuer || slices.Contains(p.AdditionalIssuers[:i], iss) {
+			fail("additionalIssuers", "%q is listed twice", iss)
+		}
+	}
+	if strings.ContainsFunc(p.ScopePrefix, unicode.IsSpace) {
+		fail("scopePrefix", "%q contains white space", p.ScopePrefix)
 	}
 	if _, err := p.Claims.Compile(); err != nil {
 		fail("claims", "%v", err)

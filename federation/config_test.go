@@ -106,6 +106,13 @@ func TestValidateRules(t *testing.T) {
 			p.Issuer = "example.okta.com"
 			p.Endpoints = discovery.Endpoints{Authorization: "https://example.okta.com/a", Token: "https://example.okta.com/t", JWKS: "https://example.okta.com/k"}
 		}, `provider "acme": endpoints: issuer "example.okta.com": a bare domain needs discovery`},
+		{"an http additional issuer off loopback", "acme", func(p *ProviderConfig) { p.AdditionalIssuers = []string{"http://sts.example.com/t/"} }, `provider "acme": additionalIssuers: "http://sts.example.com/t/": url must use https`},
+		{"an additional issuer listed twice", "acme", func(p *ProviderConfig) {
+			p.AdditionalIssuers = []string{"https://sts.example.com/t/", "https://sts.example.com/t/"}
+		}, `provider "acme": additionalIssuers: "https://sts.example.com/t/" is listed twice`},
+		{"an additional issuer equal to the issuer", "acme", func(p *ProviderConfig) { p.AdditionalIssuers = []string{"https://idp.example.com"} }, `provider "acme": additionalIssuers: "https://idp.example.com" is listed twice`},
+		{"a scope prefix with a space", "acme", func(p *ProviderConfig) { p.ScopePrefix = "api://x/ " }, `provider "acme": scopePrefix: "api://x/ " contains white space`},
+		{"a roles claim path with a trailing dot", "acme", func(p *ProviderConfig) { p.Claims.Roles = "realm_access." }, `provider "acme": claims: claims: mapping "roles": "realm_access." is not a claim name or dotted path`},
 		{"an http endpoint off loopback", "acme", func(p *ProviderConfig) { p.Endpoints.Token = "http://idp.example.com/token" }, `provider "acme": endpoints: discovery: configuration: endpoints.token: endpoint must use https`},
 	}
 	for _, tt := range tests {

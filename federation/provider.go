@@ -43,7 +43,8 @@ type Provider struct {
 type resolved struct {
 	md       *discovery.Metadata
 	keys     *discovery.KeySet
-	verifier *discovery.Verifier
+	verifier *discovery.Verifier            // ID tokens
+	bearer   map[string]*discovery.Verifier // bearer tokens, by accepted iss
 	endpoint oauth2.Endpoint
 }
 
@@ -114,18 +115,42 @@ func (p *Provider) resolve(ctx context.Context) (*resolved, error) {
 	var keys *discovery.KeySet
 	if p.cur != nil && p.cur.md.JWKSURI == md.JWKSURI {
 		keys = p.cur.keys
-	} else if keys, err = discovery.NewKeySet(discovery.KeySetConfig{URI: md.JWKSURI, Client: p.reg.opts.client,
-		Now: p.reg.opts.now, Logger: p.reg.opts.logger}); err != nil {
-		return nil, newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
+	} else {
+		if p.cur != nil {
+			// Another key set: what the old one verified is no longer vouched for.
+			p.reg.tokens.evict(p.key, "")
+		}
+		keys, err = discovery.NewKeySet(discovery.KeySetConfig{URI: md.JWKSURI, Client: p.reg.opts.client,
+			Now: p.reg.opts.now, Logger: p.reg.opts.logger,
+			OnKeyRemoved: func(kid string) { p.reg.tokens.evict(p.key, kid) }})
+		if err != nil {
+			return nil, newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
+		}
 	}
-	v, err := discovery.NewVerifier(discovery.VerifierConfig{Issuer: md.Issuer, Audiences: []string{p.cfg.ClientID},
-		KeySet: keys, Algorithms: md.Algorithms(), Now: p.reg.opts.now, Leeway: p.reg.opts.leeway})
-	if err != nil {
-		return nil, newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
+	verifier := func(issuer string, audiences []string) (*discovery.Verifier, error) {
+		return discovery.NewVerifier(discovery.VerifierConfig{Issuer: issuer, Audiences: audiences,
+			KeySet: keys, Algorithms: md.Algorithms(), Now: p.reg.opts.now, Leeway: p.reg.opts.leeway})
 	}
-	p.cur = &resolved{md: md, keys: keys, verifier: v, endpoint: oauth2.Endpoint{
+	st := &resolved{md: md, keys: keys, bearer: map[string]*discovery.Verifier{}, endpoint: oauth2.Endpoint{
 		AuthURL: md.AuthorizationEndpoint, TokenURL: md.TokenEndpoint, AuthStyle: authStyle}}
-	return p.cur, nil
+	if st.verifier, err = verifier(md.Issuer, []string{p.cfg.ClientID}); err != nil {
+		return nil, newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
+	}
+	for _, iss := range append([]string{md.Issuer}, p.cfg.AdditionalIssuers...) {
+		if st.bearer[iss], err = verifier(iss, p.bearerAudiences()); err != nil {
+			return nil, newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
+		}
+	}
+	p.cur = st
+	return st, nil
+}
+
+// bearerAudiences are the accepted aud values of bearer tokens.
+func (p *Provider) bearerAudiences() []string {
+	if len(p.cfg.Audiences) > 0 {
+		return p.cfg.Audiences
+	}
+	return []string{p.cfg.ClientID}
 }
 
 // authStyle picks client authentication from the metadata: basic when

@@ -21,6 +21,7 @@ type options struct {
 	logger *slog.Logger
 	now    func() time.Time
 	leeway time.Duration
+	cache  int // bearer-token cache size
 }
 
 // WithHTTPClient sets the client for every request to providers. Its
@@ -36,10 +37,16 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 // WithLeeway sets the clock skew tolerated for exp, nbf and iat. Default: 1 minute.
 func WithLeeway(d time.Duration) Option { return func(o *options) { o.leeway = d } }
 
+// WithBearerCacheSize sets how many verified bearer tokens are remembered
+// (until each one's exp) so that a token sent again is not verified again.
+// 0 turns the cache off. Default: [DefaultBearerCacheSize].
+func WithBearerCacheSize(n int) Option { return func(o *options) { o.cache = n } }
+
 // Registry holds the configured providers, keyed "oidc:<name>".
 type Registry struct {
 	opts      options
 	cache     *discovery.Cache
+	tokens    *tokenCache
 	allowed   []allowed
 	mu        sync.RWMutex
 	providers map[string]*Provider
@@ -51,7 +58,7 @@ func NewRegistry(cfg Config, opts ...Option) (*Registry, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	o := options{leeway: time.Minute}
+	o := options{leeway: time.Minute, cache: DefaultBearerCacheSize}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -63,7 +70,7 @@ func NewRegistry(cfg Config, opts ...Option) (*Registry, error) {
 		o.logger = slog.New(slog.DiscardHandler)
 	}
 	o.now = clock.Or(o.now)
-	r := &Registry{opts: o, providers: map[string]*Provider{},
+	r := &Registry{opts: o, providers: map[string]*Provider{}, tokens: newTokenCache(o.cache, o.now),
 		cache: discovery.NewCache(discovery.CacheConfig{Client: o.client, Now: o.now, Logger: o.logger})}
 	for _, a := range cfg.AllowedRedirects {
 		al, _ := parseAllowed(a) // validated above

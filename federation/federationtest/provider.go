@@ -63,6 +63,8 @@ type Misbehavior struct {
 	AuthorizationResponse func(q url.Values)
 	// Userinfo edits the userinfo response's claims.
 	Userinfo func(claims map[string]any)
+	// AccessTokenClaims edits the access token's claims before signing.
+	AccessTokenClaims func(claims map[string]any)
 }
 
 // Options configure [New].
@@ -80,6 +82,9 @@ type Options struct {
 	LoginPage bool
 	// Addr is the listen address. Default: 127.0.0.1:0.
 	Addr string
+	// AccessTokenAudience is the aud of issued access tokens. Default: the
+	// client ID.
+	AccessTokenAudience string
 }
 
 // Provider is a running OpenID Provider.
@@ -411,10 +416,12 @@ func s256(verifier string) string {
 }
 
 func (p *Provider) issueTokens(w http.ResponseWriter, clientID string, g *grant, now time.Time) {
-	access := randomString()
+	p.mu.Lock()
+	key, bad := p.key, p.bad
+	p.mu.Unlock()
+	access := p.accessToken(clientID, g, now, key, bad)
 	p.mu.Lock()
 	p.tokens[access] = g
-	key, bad := p.key, p.bad
 	p.mu.Unlock()
 
 	claims := map[string]any{
@@ -448,10 +455,60 @@ func (p *Provider) issueTokens(w http.ResponseWriter, clientID string, g *grant,
 	writeJSON(w, http.StatusOK, body)
 }
 
+// accessToken is a JWT access token as RFC 9068 profiles it: typ at+jwt,
+// aud the resource (Options.AccessTokenAudience, else the client),
+// client_id, scope, jti.
+func (p *Provider) accessToken(clientID string, g *grant, now time.Time, key *signingKey, bad Misbehavior) string {
+	aud := p.opts.AccessTokenAudience
+	if aud == "" {
+		aud = clientID
+	}
+	claims := map[string]any{"iss": p.issuer, "sub": g.user.Subject, "aud": aud, "client_id": clientID,
+		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "jti": randomString(),
+		"scope": strings.Join(g.scopes, " ")}
+	if len(g.user.Groups) > 0 {
+		claims["groups"] = g.user.Groups
+	}
+	if bad.AccessTokenClaims != nil {
+		bad.AccessTokenClaims(claims)
+	}
+	payload, _ := json.Marshal(claims)
+	return signTyped(payload, key.priv, key.kid, key.alg, "at+jwt")
+}
+
+// SignJWT signs claims with the provider's current key under the JOSE
+// header typ (omitted when empty): for tests that need a token the
+// provider never issued, such as an access token with chosen claims.
+func (p *Provider) SignJWT(typ string, claims map[string]any) string {
+	p.mu.Lock()
+	key := p.key
+	p.mu.Unlock()
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		panic(err)
+	}
+	return signTyped(payload, key.priv, key.kid, key.alg, typ)
+}
+
+// Key returns the provider's current signing key, its kid and alg: for
+// tests that forge tokens with it (HS256 keyed with its public key…).
+func (p *Provider) Key() (key crypto.Signer, kid, alg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.key.priv, p.key.kid, p.key.alg
+}
+
 // Sign returns payload as a compact JWS signed with key. Misbehavior.Sign
 // implementations may call it with another key or algorithm.
 func Sign(payload []byte, key any, kid, alg string) string {
-	opts := (&jose.SignerOptions{}).WithType("JWT")
+	return signTyped(payload, key, kid, alg, "JWT")
+}
+
+func signTyped(payload []byte, key any, kid, alg, typ string) string {
+	opts := &jose.SignerOptions{}
+	if typ != "" {
+		opts = opts.WithType(jose.ContentType(typ))
+	}
 	if kid != "" {
 		opts = opts.WithHeader("kid", kid)
 	}

@@ -1,0 +1,444 @@
+package federation
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/oidcfed/oidcfed/claims"
+	"github.com/oidcfed/oidcfed/discovery"
+)
+
+// Principal is the caller behind a verified bearer token. A cached token's
+// Principal is shared by every request that presents the token: treat it,
+// its slices and User.Raw as read-only.
+type Principal struct {
+	// Provider is the registry key of the provider that issued the token.
+	Provider string
+	// User is the token's claims mapped with the provider's claim mapping;
+	// User.Raw holds every claim.
+	User claims.User
+	// Scopes are the granted scopes, from scope (a space-separated string)
+	// or scp (a string or a list), with the provider's scopePrefix removed.
+	Scopes []string
+	// Roles are from the provider's roles claim (default "roles").
+	Roles []string
+	// ClientID is the client the token was issued to: client_id (RFC 9068)
+	// or azp.
+	ClientID string
+	// Audience is the token's aud.
+	Audience []string
+	// TokenType is the token's JOSE typ header as sent ("at+jwt", "JWT"…).
+	TokenType string
+	// Expiry and IssuedAt are exp and iat.
+	Expiry, IssuedAt time.Time
+}
+
+// HasScope reports whether s was granted.
+func (p *Principal) HasScope(s string) bool { return slices.Contains(p.Scopes, s) }
+
+// HasRole reports whether the principal has role r.
+func (p *Principal) HasRole(r string) bool { return slices.Contains(p.Roles, r) }
+
+func (p *Principal) String() string {
+	return fmt.Sprintf("federation.Principal{%s %s scopes=%q exp=%s}", p.Provider, p.User.Subject, p.Scopes, p.Expiry.UTC().Format(time.RFC3339))
+}
+
+type principalKey struct{}
+
+// PrincipalFrom returns the principal that [Bearer.Middleware] put in ctx.
+func PrincipalFrom(ctx context.Context) (*Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(*Principal)
+	return p, ok
+}
+
+// ContextWithPrincipal returns ctx carrying p, as the middleware does: for
+// testing handlers without tokens.
+func ContextWithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// Causes of a refused bearer token, besides discovery's token sentinels.
+// Each arrives wrapped in an *[Error] with [CodeInvalidToken].
+var (
+	ErrUnknownIssuer     = errors.New("federation: the token's iss is not a configured provider")
+	ErrTokenType         = errors.New("federation: the token's typ is not an accepted access-token type")
+	ErrSenderConstrained = errors.New("federation: the token is sender-constrained (cnf) and needs a proof of possession this middleware does not check")
+	ErrProviderRefused   = errors.New("federation: the token's provider is not accepted here")
+	ErrInsufficientScope = errors.New("federation: the token lacks a required scope")
+	// ErrTokenInQuery: RFC 6750 §2.3 URI query tokens end up in logs and
+	// Referer headers; only the Authorization header is read.
+	ErrTokenInQuery = errors.New("federation: bearer tokens are accepted only in the Authorization header")
+)
+
+// CodeInsufficientScope: a valid bearer token without a required scope
+// (RFC 6750 §3.1).
+const CodeInsufficientScope = "insufficient_scope"
+
+// maxTokenLength bounds what is hashed and parsed; real access tokens are
+// a few kilobytes.
+const maxTokenLength = 16 << 10
+
+// BearerConfig is the policy of a [Bearer].
+type BearerConfig struct {
+	// Realm names the protected API in WWW-Authenticate. Default "api".
+	Realm string
+	// Scopes must all be granted (after scopePrefix stripping).
+	Scopes []string
+	// RequireAccessTokenType accepts only tokens whose typ header is at+jwt
+	// (RFC 9068 §2.1). That is the one reliable way to refuse ID tokens and
+	// other JWTs of the provider presented as access tokens; but providers
+	// that do not follow RFC 9068 (Microsoft Entra ID, Keycloak, Google)
+	// send typ JWT, and their access tokens are then refused too. Off, the
+	// typ may be absent, JWT or at+jwt, and every other typ (logout+jwt,
+	// secevent+jwt…) is refused.
+	RequireAccessTokenType bool
+	// Providers restricts the accepted providers to these registry keys.
+	// Default: every provider of the registry.
+	Providers []string
+}
+
+// Bearer verifies bearer tokens (RFC 6750) of a registry's providers and
+// applies a [BearerConfig]. Verified tokens are cached by the registry
+// (see [WithBearerCacheSize]), shared by every Bearer of the registry.
+type Bearer struct {
+	reg *Registry
+	cfg BearerConfig
+	// challenge is the WWW-Authenticate value without error parameters.
+	challenge string
+}
+
+// NewBearer checks cfg and returns a Bearer.
+func NewBearer(reg *Registry, cfg BearerConfig) (*Bearer, error) {
+	var errs []error
+	if reg == nil {
+		errs = append(errs, errors.New("federation: bearer: a Registry is required"))
+	}
+	if cfg.Realm == "" {
+		cfg.Realm = "api"
+	}
+	if strings.ContainsFunc(cfg.Realm, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '"' || r == '\\' }) {
+		errs = append(errs, fmt.Errorf("federation: bearer: Realm %q must not contain quotes, backslashes or control characters", cfg.Realm))
+	}
+	for _, s := range cfg.Scopes {
+		if !isScopeToken(s) {
+			errs = append(errs, fmt.Errorf("federation: bearer: Scopes: %q is not a scope token (RFC 6749 §3.3)", s))
+		}
+	}
+	for _, k := range cfg.Providers {
+		if reg != nil && !slices.Contains(reg.Keys(), k) {
+			errs = append(errs, fmt.Errorf("federation: bearer: Providers: %q is not registered", k))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	cfg.Scopes, cfg.Providers = slices.Clone(cfg.Scopes), slices.Clone(cfg.Providers)
+	return &Bearer{reg: reg, cfg: cfg, challenge: `Bearer realm="` + cfg.Realm + `"`}, nil
+}
+
+// RequireBearer is [NewBearer] followed by [Bearer.Middleware]; it panics
+// when cfg is invalid, which is a programming error found at start-up.
+func RequireBearer(reg *Registry, cfg BearerConfig) func(http.Handler) http.Handler {
+	b, err := NewBearer(reg, cfg)
+	if err != nil {
+		panic(err)
+	}
+	return b.Middleware
+}
+
+// isScopeToken reports whether s is a scope-token: %x21 / %x23-5B / %x5D-7E.
+func isScopeToken(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool { return r <= 0x20 || r >= 0x7f || r == '"' || r == '\\' })
+}
+
+// VerifyBearer verifies raw, a JWT access token, and applies the policy.
+// The token's unverified iss only selects the provider and its keys: the
+// provider's verifier then checks signature, iss, aud (the provider's
+// audiences, default its client ID), exp, nbf and iat with the registry's
+// leeway. A refused token is an *[Error] with [CodeInvalidToken] (its Err
+// wraps the precise cause, a discovery token sentinel or one of this
+// package's), a missing scope one with [CodeInsufficientScope], and
+// unreachable provider keys one with [CodeProviderUnavailable].
+func (b *Bearer) VerifyBearer(ctx context.Context, raw string) (*Principal, error) {
+	p, err := b.reg.verifyBearer(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	if b.cfg.RequireAccessTokenType && normalizeTyp(p.TokenType) != "at+jwt" {
+		return nil, invalidToken(fmt.Errorf("%w: typ %q, want at+jwt", ErrTokenType, p.TokenType))
+	}
+	if len(b.cfg.Providers) > 0 && !slices.Contains(b.cfg.Providers, p.Provider) {
+		return nil, invalidToken(fmt.Errorf("%w: %s", ErrProviderRefused, p.Provider))
+	}
+	for _, s := range b.cfg.Scopes {
+		if !p.HasScope(s) {
+			return nil, newError(CodeInsufficientScope, "the token lacks a required scope",
+				fmt.Errorf("%w: %q not in %q", ErrInsufficientScope, s, p.Scopes))
+		}
+	}
+	return p, nil
+}
+
+// Middleware serves next with the verified [Principal] in the request's
+// context ([PrincipalFrom]); otherwise it answers per RFC 6750 §3 with a
+// WWW-Authenticate challenge and a JSON body {"error", "error_description"}:
+// no token, 401 without an error code; a refused token, 401
+// invalid_token; a missing scope, 403 insufficient_scope with the required
+// scopes; a token in the URI query, 400 invalid_request; the provider's
+// keys unreachable, 503. A token in a form body is never read. The token
+// is never echoed or logged.
+func (b *Bearer) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("access_token") {
+			b.fail(w, r, newError(CodeInvalidRequest, "send the token in the Authorization header, not the URL", ErrTokenInQuery))
+			return
+		}
+		raw, ok := bearerToken(r.Header)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", b.challenge)
+			writeBearerError(w, http.StatusUnauthorized, "unauthenticated", "an Authorization: Bearer token is required")
+			return
+		}
+		p, err := b.VerifyBearer(r.Context(), raw)
+		if err != nil {
+			b.fail(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(ContextWithPrincipal(r.Context(), p)))
+	})
+}
+
+// bearerToken reads the token of an "Authorization: Bearer" header. The
+// scheme is case-insensitive (RFC 9110 §11.1). Several Authorization
+// headers, or another scheme, read as no token.
+func bearerToken(h http.Header) (string, bool) {
+	v := h.Values("Authorization")
+	if len(v) != 1 || len(v[0]) < len("Bearer ") || !strings.EqualFold(v[0][:len("Bearer ")], "Bearer ") {
+		return "", false
+	}
+	return strings.TrimLeft(v[0][len("Bearer "):], " "), true
+}
+
+func (b *Bearer) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = newError(CodeServerError, "the token could not be checked", err)
+	}
+	status := http.StatusUnauthorized
+	challenge := b.challenge + `, error="` + e.Code + `", error_description="` + e.Description + `"`
+	switch e.Code {
+	case CodeInvalidToken:
+	case CodeInsufficientScope:
+		status = http.StatusForbidden
+		challenge += `, scope="` + strings.Join(b.cfg.Scopes, " ") + `"`
+	case CodeInvalidRequest:
+		status = http.StatusBadRequest
+	default:
+		status, challenge = http.StatusServiceUnavailable, ""
+	}
+	b.reg.opts.logger.Info("federation: bearer token refused", "path", r.URL.Path, "code", e.Code, "error", e.Err)
+	if challenge != "" {
+		w.Header().Set("WWW-Authenticate", challenge)
+	}
+	writeBearerError(w, status, e.Code, e.Description)
+}
+
+func writeBearerError(w http.ResponseWriter, status int, code, desc string) {
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSONError(w, status, code, desc)
+}
+
+func invalidToken(cause error) *Error {
+	return newError(CodeInvalidToken, tokenDescription(cause), cause)
+}
+
+// tokenDescription says why a token was refused, in fixed words: nothing
+// from the token reaches the response.
+func tokenDescription(cause error) string {
+	for _, d := range []struct {
+		err  error
+		desc string
+	}{
+		{discovery.ErrTokenExpired, "the token is expired"},
+		{discovery.ErrTokenNotYetValid, "the token is not valid yet"},
+		{discovery.ErrTokenIssuedInFuture, "the token is issued in the future"},
+		{discovery.ErrTokenAudience, "the token is not meant for this API (aud)"},
+		{discovery.ErrTokenIssuer, "the token's issuer is not trusted"},
+		{ErrUnknownIssuer, "the token's issuer is not trusted"},
+		{ErrProviderRefused, "the token's issuer is not accepted here"},
+		{discovery.ErrUnsupportedAlgorithm, "the token's signing algorithm is not accepted"},
+		{discovery.ErrInvalidSignature, "the token's signature does not verify"},
+		{discovery.ErrUnknownKey, "the token's signing key is unknown"},
+		{discovery.ErrMalformedToken, "the token is not a signed JWT"},
+		{ErrTokenType, "the token is not an access token of an accepted type"},
+		{ErrSenderConstrained, "the token is sender-constrained and cannot be used as a bearer token"},
+	} {
+		if errors.Is(cause, d.err) {
+			return d.desc
+		}
+	}
+	return "the token's claims are invalid"
+}
+
+// verifyBearer verifies raw with the provider its iss names, through the
+// cache. The result does not depend on any Bearer's policy.
+func (r *Registry) verifyBearer(ctx context.Context, raw string) (*Principal, error) {
+	if raw == "" || len(raw) > maxTokenLength || strings.Count(raw, ".") != 2 {
+		return nil, invalidToken(fmt.Errorf("%w: not three dot-separated parts of at most %d bytes", discovery.ErrMalformedToken, maxTokenLength))
+	}
+	sum := sha256.Sum256([]byte(raw))
+	if p, ok := r.tokens.get(sum); ok {
+		return p, nil
+	}
+	var hdr struct {
+		Typ string `json:"typ"`
+	}
+	var body struct {
+		Iss string          `json:"iss"`
+		Aud json.RawMessage `json:"aud"`
+	}
+	h, payload, _ := strings.Cut(raw, ".")
+	payload, _, _ = strings.Cut(payload, ".")
+	if decodeSegment(h, &hdr) != nil || decodeSegment(payload, &body) != nil {
+		return nil, invalidToken(fmt.Errorf("%w: header or payload is not base64url JSON", discovery.ErrMalformedToken))
+	}
+	if t := normalizeTyp(hdr.Typ); t != "" && t != "jwt" && t != "at+jwt" {
+		return nil, invalidToken(fmt.Errorf("%w: typ %q", ErrTokenType, hdr.Typ))
+	}
+	prov := r.providerForIssuer(body.Iss, body.Aud)
+	if prov == nil {
+		return nil, invalidToken(fmt.Errorf("%w: iss %q", ErrUnknownIssuer, body.Iss))
+	}
+	gen := r.tokens.generation(prov.key)
+	st, err := prov.resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := st.bearer[body.Iss]
+	if v == nil {
+		// A bare-domain issuer matched, but not as the provider spells it.
+		return nil, invalidToken(&discovery.TokenError{Err: discovery.ErrTokenIssuer, Detail: fmt.Sprintf("iss %q, want %q", body.Iss, st.md.Issuer)})
+	}
+	tok, err := v.Verify(ctx, raw)
+	if err != nil {
+		if errors.Is(err, discovery.ErrKeysUnavailable) {
+			return nil, newError(CodeProviderUnavailable, "the identity provider's keys could not be fetched; try again later", err)
+		}
+		return nil, invalidToken(err)
+	}
+	if _, bound := tok.Claims["cnf"]; bound {
+		return nil, invalidToken(ErrSenderConstrained)
+	}
+	p, err := prov.principal(tok, st.md.Issuer, hdr.Typ)
+	if err != nil {
+		return nil, invalidToken(err)
+	}
+	r.tokens.add(sum, &cachedToken{principal: p, provider: prov.key, kid: tok.KeyID}, gen)
+	return p, nil
+}
+
+func decodeSegment(seg string, v any) error {
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// normalizeTyp lower-cases a typ and drops the optional "application/"
+// (RFC 7515 §4.1.9).
+func normalizeTyp(t string) string {
+	t = strings.ToLower(t)
+	return strings.TrimPrefix(t, "application/")
+}
+
+// providerForIssuer selects the provider whose issuer (or one of whose
+// additional issuers) is iss; among several, the first (by key) whose
+// audiences include one of aud, else the first. It grants nothing: the
+// provider's verifier checks the signed token.
+func (r *Registry) providerForIssuer(iss string, rawAud json.RawMessage) *Provider {
+	var aud []string
+	if json.Unmarshal(rawAud, &aud) != nil {
+		var one string
+		_ = json.Unmarshal(rawAud, &one)
+		aud = []string{one}
+	}
+	var first *Provider
+	for _, k := range r.Keys() {
+		p, _ := r.Lookup(k)
+		if !p.src.Issuer().Matches(iss) && !slices.Contains(p.cfg.AdditionalIssuers, iss) {
+			continue
+		}
+		if slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(p.bearerAudiences(), a) }) {
+			return p
+		}
+		if first == nil {
+			first = p
+		}
+	}
+	return first
+}
+
+// principal maps a verified token.
+func (p *Provider) principal(tok *discovery.Token, issuer, typ string) (*Principal, error) {
+	user, err := p.mapper.User(tok.Claims)
+	if err != nil {
+		return nil, err
+	}
+	iss, _ := tok.Claims["iss"].(string)
+	user.Provider, user.Issuer = p.key, iss
+	roles, err := p.mapper.Roles(tok.Claims)
+	if err != nil {
+		return nil, err
+	}
+	scopes, err := scopesOf(tok.Claims, p.cfg.ScopePrefix)
+	if err != nil {
+		return nil, err
+	}
+	clientID, _ := tok.Claims["client_id"].(string)
+	if clientID == "" {
+		clientID, _ = tok.Claims["azp"].(string)
+	}
+	return &Principal{Provider: p.key, User: user, Scopes: scopes, Roles: roles, ClientID: clientID,
+		Audience: tok.IDToken.Audience, TokenType: typ, Expiry: tok.Expiry, IssuedAt: tok.IssuedAt}, nil
+}
+
+// scopesOf reads scope (RFC 9068 §2.2.3: a space-separated string) or scp
+// (a string or a list, as Okta and Entra send), stripping prefix.
+func scopesOf(c map[string]any, prefix string) ([]string, error) {
+	name, v := "scope", c["scope"]
+	if v == nil {
+		name, v = "scp", c["scp"]
+	}
+	var out []string
+	switch v := v.(type) {
+	case nil:
+	case string:
+		out = strings.Fields(v)
+	case []any:
+		out = make([]string, 0, len(v))
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, &claims.ClaimError{Claim: name, Reason: "has a non-string element"}
+			}
+			out = append(out, s)
+		}
+	default:
+		return nil, &claims.ClaimError{Claim: name, Reason: "is neither a string nor a list"}
+	}
+	if prefix != "" {
+		for i, s := range out {
+			out[i] = strings.TrimPrefix(s, prefix)
+		}
+	}
+	return out, nil
+}
