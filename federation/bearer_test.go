@@ -104,7 +104,7 @@ func call(t *testing.T, u string, header ...string) (*http.Response, string) {
 	return resp, string(body)
 }
 
-func mustBearer(t *testing.T, reg *federation.Registry, cfg federation.BearerConfig) *federation.Bearer {
+func mustBearer(t testing.TB, reg *federation.Registry, cfg federation.BearerConfig) *federation.Bearer {
 	t.Helper()
 	b, err := federation.NewBearer(reg, cfg)
 	if err != nil {

@@ -58,6 +58,12 @@ type ProviderConfig struct {
 	Issuer       string `json:"issuer"`
 	ClientID     string `json:"clientId"`
 	ClientSecret Secret `json:"clientSecret,omitempty"`
+	// TokenEndpointAuthMethod is how the client authenticates at the token
+	// endpoint: "client_secret_basic" or "client_secret_post", by default
+	// the first of those the provider lists (basic when it lists none); or
+	// "none" for a public client (a CLI, a native app, or an API that only
+	// verifies bearer tokens), which has no secret. PKCE is used either way.
+	TokenEndpointAuthMethod string `json:"tokenEndpointAuthMethod,omitempty"`
 	// Scopes default to openid email profile; openid is always added.
 	Scopes []string `json:"scopes,omitempty"`
 	// Audiences are the accepted aud of bearer tokens; default [ClientID].
@@ -160,8 +166,17 @@ func (p ProviderConfig) validate(name string) []error {
 	if p.ClientID == "" {
 		fail("clientId", "is required when issuer is set")
 	}
-	if p.ClientSecret == "" {
-		fail("clientSecret", "is required for a confidential client")
+	switch p.TokenEndpointAuthMethod {
+	case "", authBasic, authPost:
+		if p.ClientSecret == "" {
+			fail("clientSecret", `is required for a confidential client (a public client sets tokenEndpointAuthMethod "none")`)
+		}
+	case authNone:
+		if p.ClientSecret != "" {
+			fail("clientSecret", `must be empty for tokenEndpointAuthMethod "none"`)
+		}
+	default:
+		fail("tokenEndpointAuthMethod", "%q: want %q, %q or %q", p.TokenEndpointAuthMethod, authBasic, authPost, authNone)
 	}
 	for _, s := range p.Scopes {
 		if s == "" || strings.ContainsAny(s, " \"\\") {

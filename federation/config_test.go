@@ -95,7 +95,10 @@ func TestValidateRules(t *testing.T) {
 		{"an http issuer off loopback", "acme", func(p *ProviderConfig) { p.Issuer = "http://idp.example.com" }, `provider "acme": issuer: issuer: "http://idp.example.com": url must use https`},
 		{"an issuer with a query", "acme", func(p *ProviderConfig) { p.Issuer = "https://idp.example.com?tenant=1" }, `provider "acme": issuer: issuer "https://idp.example.com?tenant=1" must not contain a query`},
 		{"no client ID", "acme", func(p *ProviderConfig) { p.ClientID = "" }, `provider "acme": clientId: is required when issuer is set`},
-		{"no client secret", "acme", func(p *ProviderConfig) { p.ClientSecret = "" }, `provider "acme": clientSecret: is required for a confidential client`},
+		{"no client secret", "acme", func(p *ProviderConfig) { p.ClientSecret = "" }, `provider "acme": clientSecret: is required for a confidential client (a public client sets tokenEndpointAuthMethod "none")`},
+		{"a public client with a secret", "acme", func(p *ProviderConfig) { p.TokenEndpointAuthMethod = "none" }, `provider "acme": clientSecret: must be empty for tokenEndpointAuthMethod "none"`},
+		{"an unknown token endpoint auth method", "acme", func(p *ProviderConfig) { p.TokenEndpointAuthMethod = "private_key_jwt" },
+			`provider "acme": tokenEndpointAuthMethod: "private_key_jwt": want "client_secret_basic", "client_secret_post" or "none"`},
 		{"a scope with a space", "acme", func(p *ProviderConfig) { p.Scopes = []string{"openid email"} }, `provider "acme": scopes: "openid email" is not a scope token`},
 		{"an empty scope", "acme", func(p *ProviderConfig) { p.Scopes = []string{""} }, `provider "acme": scopes: "" is not a scope token`},
 		{"an empty audience", "acme", func(p *ProviderConfig) { p.Audiences = []string{"client-1", ""} }, `provider "acme": audiences: must not contain an empty string`},
@@ -193,5 +196,19 @@ func TestErrorMatchesByCode(t *testing.T) {
 	var fe *Error
 	if !errors.As(err, &fe) || fe.Code != CodeInvalidToken || fe.Error() != "federation: invalid_token: rejected: "+ErrNonceMismatch.Error() {
 		t.Fatalf("errors.As = %v", fe)
+	}
+}
+
+func TestLoadConfigReadsBearerAndClientFields(t *testing.T) {
+	c, err := LoadConfig(strings.NewReader(`{"providers": {"entra": {"issuer": "https://login.microsoftonline.com/t1/v2.0",
+		"clientId": "app-1", "clientSecret": "secret-1", "tokenEndpointAuthMethod": "client_secret_post",
+		"additionalIssuers": ["https://sts.windows.net/t1/"], "scopePrefix": "api://app-1/", "claims": {"roles": "roles"}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Providers["entra"]
+	if p.TokenEndpointAuthMethod != "client_secret_post" || !slices.Equal(p.AdditionalIssuers, []string{"https://sts.windows.net/t1/"}) ||
+		p.ScopePrefix != "api://app-1/" || p.Claims.Roles != "roles" {
+		t.Fatalf("provider = %#v", p)
 	}
 }

@@ -3,10 +3,12 @@ package federation_test
 import (
 	"crypto/rand"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"time"
 
 	"github.com/oidcfed/oidcfed/claims"
 	"github.com/oidcfed/oidcfed/federation"
@@ -84,4 +86,52 @@ func Example() {
 	}
 	resp.Body.Close()
 	// Output: welcome, alice@example.com
+}
+
+// protect is the README's bearer-token code, verbatim (TestREADMECode checks).
+
+// protect:begin
+func protect(mux *http.ServeMux, reg *federation.Registry) {
+	notes := federation.RequireBearer(reg, federation.BearerConfig{Realm: "notes", Scopes: []string{"notes:read"}})
+	mux.Handle("GET /api/notes", notes(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := federation.PrincipalFrom(r.Context()) // p.User, p.Scopes, p.Roles, p.Expiry
+		fmt.Fprintln(w, "notes of", p.User.Subject)
+	})))
+}
+
+// protect:end
+
+// An API accepts the providers' access tokens in the Authorization header.
+// Here the token is signed by the in-process test provider.
+func ExampleRequireBearer() {
+	op := federationtest.New(nil, federationtest.Options{})
+	defer op.Close()
+	reg, err := federation.NewRegistry(federation.Config{Providers: map[string]federation.ProviderConfig{
+		"acme": {Issuer: op.Issuer(), ClientID: "my-cli", TokenEndpointAuthMethod: "none", Audiences: []string{"https://notes.example"}},
+	}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	protect(mux, reg)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	now := time.Now()
+	for _, scope := range []string{"notes:read", "profile"} {
+		token := op.SignJWT("at+jwt", map[string]any{"iss": op.Issuer(), "sub": "alice", "aud": "https://notes.example",
+			"scope": scope, "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/notes", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Printf("%s: %d %s", scope, resp.StatusCode, body)
+	}
+	// Output:
+	// notes:read: 200 notes of alice
+	// profile: 403 {"error":"insufficient_scope","error_description":"the token lacks a required scope"}
 }

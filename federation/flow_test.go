@@ -46,6 +46,7 @@ type rpOptions struct {
 	op       federationtest.Options
 	now      func() time.Time                 // the registry's and the flow store's clock
 	provider func(*federation.ProviderConfig) // edits the provider's config
+	public   bool                             // a public client: no secret, token endpoint auth "none"
 }
 
 func newRP(t *testing.T, opts federationtest.Options) *rp {
@@ -60,9 +61,12 @@ func newRPWith(t *testing.T, o rpOptions) *rp {
 	mux := http.NewServeMux()
 	r.srv = httptest.NewServer(r.record(mux))
 	t.Cleanup(r.srv.Close)
-	op.AddClient(federationtest.Client{ID: "client-1", Secret: "s3cret-value",
-		RedirectURIs: []string{r.srv.URL + "/auth/oauth/oidc:acme/callback"}})
 	pc := federation.ProviderConfig{Issuer: op.Issuer(), ClientID: "client-1", ClientSecret: "s3cret-value"}
+	if o.public {
+		pc.ClientSecret, pc.TokenEndpointAuthMethod = "", "none"
+	}
+	op.AddClient(federationtest.Client{ID: "client-1", Secret: pc.ClientSecret.Reveal(),
+		RedirectURIs: []string{r.srv.URL + "/auth/oauth/oidc:acme/callback"}})
 	if o.provider != nil {
 		o.provider(&pc)
 	}
@@ -196,6 +200,24 @@ func TestSignInHappyPaths(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestPublicClientSignIn(t *testing.T) {
+	r := newRPWith(t, rpOptions{op: federationtest.Options{TokenAuthMethods: []string{"none", "client_secret_basic"}}, public: true})
+	resp := r.signIn(newBrowser(t), "/welcome")
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/welcome" || r.loginCount() != 1 {
+		t.Fatalf("final response %d to %q; logs:\n%s", resp.StatusCode, resp.Header.Get("Location"), r.logs)
+	}
+	if seen := r.op.TokenAuthMethodsSeen(); len(seen) != 1 || seen[0] != "none" {
+		t.Fatalf("the OP received auth methods %v, want [none]", seen)
+	}
+	t.Run("a method the provider does not list fails before the provider is asked", func(t *testing.T) {
+		r := newRPWith(t, rpOptions{public: true}) // the OP lists client_secret_basic only
+		resp := r.signIn(newBrowser(t), "/welcome")
+		if resp.StatusCode == http.StatusFound || !strings.Contains(r.logs.String(), `tokenEndpointAuthMethod \"none\" is not among the provider's [client_secret_basic]`) {
+			t.Fatalf("%d; logs:\n%s", resp.StatusCode, r.logs)
+		}
+	})
 }
 
 func TestParallelFlowsInOneBrowser(t *testing.T) {

@@ -46,6 +46,16 @@ type resolved struct {
 	verifier *discovery.Verifier            // ID tokens
 	bearer   map[string]*discovery.Verifier // bearer tokens, by accepted iss
 	endpoint oauth2.Endpoint
+	authErr  error // why the token endpoint cannot be used, if it cannot
+}
+
+// signIn resolves the provider for a sign-in, which needs its token endpoint.
+func (p *Provider) signIn(ctx context.Context) (*resolved, error) {
+	st, err := p.resolve(ctx)
+	if err == nil && st.authErr != nil {
+		return nil, st.authErr
+	}
+	return st, err
 }
 
 // Key returns the provider's registry key, "oidc:<name>".
@@ -108,9 +118,11 @@ func (p *Provider) resolve(ctx context.Context) (*resolved, error) {
 	if p.cur != nil && p.cur.md == md {
 		return p.cur, nil
 	}
-	authStyle, err := p.authStyle(md)
-	if err != nil {
-		return nil, newError(CodeInvalidClient, "the identity provider is misconfigured", err)
+	// A client-authentication mismatch fails sign-in only: bearer tokens
+	// are verified without the token endpoint.
+	authStyle, authErr := p.authStyle(md)
+	if authErr != nil {
+		authErr = newError(CodeInvalidClient, "the identity provider is misconfigured", authErr)
 	}
 	var keys *discovery.KeySet
 	if p.cur != nil && p.cur.md.JWKSURI == md.JWKSURI {
@@ -131,7 +143,7 @@ func (p *Provider) resolve(ctx context.Context) (*resolved, error) {
 		return discovery.NewVerifier(discovery.VerifierConfig{Issuer: issuer, Audiences: audiences,
 			KeySet: keys, Algorithms: md.Algorithms(), Now: p.reg.opts.now, Leeway: p.reg.opts.leeway})
 	}
-	st := &resolved{md: md, keys: keys, bearer: map[string]*discovery.Verifier{}, endpoint: oauth2.Endpoint{
+	st := &resolved{md: md, keys: keys, bearer: map[string]*discovery.Verifier{}, authErr: authErr, endpoint: oauth2.Endpoint{
 		AuthURL: md.AuthorizationEndpoint, TokenURL: md.TokenEndpoint, AuthStyle: authStyle}}
 	if st.verifier, err = verifier(md.Issuer, []string{p.cfg.ClientID}); err != nil {
 		return nil, newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
@@ -153,18 +165,34 @@ func (p *Provider) bearerAudiences() []string {
 	return []string{p.cfg.ClientID}
 }
 
-// authStyle picks client authentication from the metadata: basic when
-// listed or when nothing is listed (RFC 8414 §2), else post. Never
-// auto-detect, which retries a failed request and sends the code twice.
+// Token endpoint client authentication methods (RFC 8414 §2; OpenID
+// Connect Core 1.0 §9) that oidcfed speaks.
+const (
+	authBasic = "client_secret_basic"
+	authPost  = "client_secret_post"
+	authNone  = "none"
+)
+
+// authStyle picks client authentication: the configured method, which the
+// provider must list when it lists any; else basic when listed or when
+// nothing is listed (RFC 8414 §2), else post. Never auto-detect, which
+// retries a failed request and sends the code twice.
 func (p *Provider) authStyle(md *discovery.Metadata) (oauth2.AuthStyle, error) {
 	m := md.TokenEndpointAuthMethodsSupported
+	method := p.cfg.TokenEndpointAuthMethod
 	switch {
-	case len(m) == 0 || slices.Contains(m, "client_secret_basic"):
+	case method != "" && len(m) > 0 && !slices.Contains(m, method):
+		return 0, fmt.Errorf("provider %s: tokenEndpointAuthMethod %q is not among the provider's %v", p.key, method, m)
+	case method == authBasic:
 		return oauth2.AuthStyleInHeader, nil
-	case slices.Contains(m, "client_secret_post"):
+	case method == authPost, method == authNone: // none: client_id in the body, no secret
+		return oauth2.AuthStyleInParams, nil
+	case len(m) == 0 || slices.Contains(m, authBasic):
+		return oauth2.AuthStyleInHeader, nil
+	case slices.Contains(m, authPost):
 		return oauth2.AuthStyleInParams, nil
 	}
-	return 0, fmt.Errorf("provider %s supports only token endpoint auth methods %v; oidcfed supports client_secret_basic and client_secret_post", p.key, m)
+	return 0, fmt.Errorf("provider %s supports only token endpoint auth methods %v; oidcfed supports client_secret_basic, client_secret_post and none (public clients)", p.key, m)
 }
 
 func (p *Provider) oauth2Config(st *resolved, redirectURI string) *oauth2.Config {
@@ -175,7 +203,7 @@ func (p *Provider) oauth2Config(st *resolved, redirectURI string) *oauth2.Config
 // AuthCodeURL returns the authorization URL for f: code flow, PKCE S256,
 // state and nonce.
 func (p *Provider) AuthCodeURL(ctx context.Context, f *session.FlowState, redirectURI string) (string, error) {
-	st, err := p.resolve(ctx)
+	st, err := p.signIn(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -239,7 +267,7 @@ func (p *Provider) checkIssParam(ctx context.Context, q url.Values) error {
 // token (signature, iss, aud, exp, iat, nbf, nonce, azp, at_hash), fetches
 // userinfo when mapped claims are missing, and maps the user.
 func (p *Provider) Complete(ctx context.Context, f *session.FlowState, code, redirectURI string) (*Result, error) {
-	st, err := p.resolve(ctx)
+	st, err := p.signIn(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -6,9 +6,10 @@ import (
 	"testing"
 )
 
-// TestREADMEMount keeps the README's quick-start code identical to mount in
-// example_test.go, which Example runs against the test provider.
-func TestREADMEMount(t *testing.T) {
+// TestREADMECode keeps the README's code blocks identical to the marked
+// functions of example_test.go, which the Examples run against the test
+// provider: mount (sign-in) and protect (bearer tokens).
+func TestREADMECode(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -17,12 +18,14 @@ func TestREADMEMount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok1 := bytes.Cut(src, []byte("// mount:begin\n"))
-	code, _, ok2 := bytes.Cut(rest, []byte("\n// mount:end\n"))
-	if !ok1 || !ok2 {
-		t.Fatal("example_test.go lost its mount:begin/mount:end markers")
-	}
-	if !bytes.Contains(readme, append(append([]byte("```go\n"), code...), "```"...)) {
-		t.Fatalf("README.md does not show mount from example_test.go verbatim; paste it in a go block:\n%s", code)
+	for _, name := range []string{"mount", "protect"} {
+		_, rest, ok1 := bytes.Cut(src, []byte("// "+name+":begin\n"))
+		code, _, ok2 := bytes.Cut(rest, []byte("\n// "+name+":end\n"))
+		if !ok1 || !ok2 {
+			t.Fatalf("example_test.go lost its %s:begin/%[1]s:end markers", name)
+		}
+		if !bytes.Contains(readme, append(append([]byte("```go\n"), code...), "```"...)) {
+			t.Errorf("README.md does not show %s from example_test.go verbatim; paste it in a go block:\n%s", name, code)
+		}
 	}
 }

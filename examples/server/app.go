@@ -30,8 +30,8 @@ func (a *app) routes() http.Handler {
 	mux.HandleFunc("GET /me", a.me)
 	mux.HandleFunc("POST /logout", a.logout)
 	mux.HandleFunc("POST /auth/anonymous", a.anonymous)
-	// Routes of features still to come answer so, honestly.
-	mux.HandleFunc("GET /api/whoami", notImplemented)
+	// The API: bearer tokens of any configured provider.
+	mux.Handle("GET /api/whoami", federation.RequireBearer(a.reg, federation.BearerConfig{Realm: "oidcfed-example"})(http.HandlerFunc(whoami)))
 
 	// Every state-changing request from another origin is refused, but the
 	// back-channel logout, which the provider's server calls.
@@ -51,9 +51,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-func notImplemented(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusNotImplemented, map[string]string{"error": "not_implemented",
-		"error_description": "this route's feature is not implemented yet"})
+// whoami answers {"user": User} for the token's principal.
+func whoami(w http.ResponseWriter, r *http.Request) {
+	p, _ := federation.PrincipalFrom(r.Context())
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]claims.User{"user": p.User})
 }
 
 func unauthenticated(w http.ResponseWriter) {

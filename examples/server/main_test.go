@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oidcfed/oidcfed/claims"
 	"github.com/oidcfed/oidcfed/federation/federationtest"
 )
 
@@ -378,7 +379,8 @@ func TestContractStatusCodes(t *testing.T) {
 		{"POST", "/auth/oauth/link/oidc:nobody", nil, http.StatusNotFound, "unknown_provider"},
 		{"GET", "/auth/oauth/link/oidc:demo/callback?state=x", nil, http.StatusBadRequest, "invalid_state"},
 		{"POST", "/auth/oauth/oidc:demo/backchannel-logout", []string{"Sec-Fetch-Site", "cross-site"}, http.StatusNotImplemented, "not_implemented"},
-		{"GET", "/api/whoami", nil, http.StatusNotImplemented, "not_implemented"},
+		{"GET", "/api/whoami", nil, http.StatusUnauthorized, "unauthenticated"},
+		{"GET", "/api/whoami", []string{"Authorization", "Bearer a.b.c"}, http.StatusUnauthorized, "invalid_token"},
 		{"GET", "/auth/oauth/oidc:nobody", nil, http.StatusNotFound, "unknown_provider"},
 		{"GET", "/auth/oauth/oidc:demo?redirectTo=https://evil.example", nil, http.StatusBadRequest, "invalid_request"},
 		{"GET", "/auth/oauth/oidc:demo/callback?state=AAAAAAAAAAAAAAAAAAAAAA&code=x", nil, http.StatusBadRequest, "invalid_state"},
@@ -441,6 +443,43 @@ func TestConfigFileMode(t *testing.T) {
 	resp, _ := b.do("POST", s.base+"/logout", nil)
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, op.Issuer()+"/end_session?") {
 		t.Fatalf("/logout: %d to %q", resp.StatusCode, loc)
+	}
+	testWhoami(t, s, op)
+}
+
+// testWhoami drives GET /api/whoami with tokens of the configured provider.
+func testWhoami(t *testing.T, s *server, op *federationtest.Provider) {
+	now := time.Now()
+	token := func(edit func(map[string]any)) string {
+		c := map[string]any{"iss": op.Issuer(), "sub": "carol", "aud": "client-1", "iat": now.Unix(),
+			"exp": now.Add(5 * time.Minute).Unix(), "email": "carol@example.com", "email_verified": true, "groups": []string{"ops"}}
+		if edit != nil {
+			edit(c)
+		}
+		return op.SignJWT("at+jwt", c)
+	}
+	b := newBrowser(t)
+	resp, body := b.do("GET", s.base+"/api/whoami", nil, "Authorization", "Bearer "+token(nil))
+	var got struct{ User claims.User }
+	json.Unmarshal([]byte(body), &got)
+	if resp.StatusCode != http.StatusOK || got.User.Provider != "oidc:acme" || got.User.Subject != "carol" || got.User.Issuer != op.Issuer() ||
+		!got.User.EmailVerified || len(got.User.Groups) != 1 || !strings.HasPrefix(body, `{"user":{"provider":"oidc:acme"`) {
+		t.Fatalf("whoami: %d %s", resp.StatusCode, body)
+	}
+	for name, edit := range map[string]func(map[string]any){
+		"expired":          func(c map[string]any) { c["exp"] = now.Add(-time.Hour).Unix() },
+		"another audience": func(c map[string]any) { c["aud"] = "someone-else" },
+		"another issuer":   func(c map[string]any) { c["iss"] = "https://evil.example" },
+	} {
+		resp, body := b.do("GET", s.base+"/api/whoami", nil, "Authorization", "Bearer "+token(edit))
+		if ch := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(ch, "Bearer ") ||
+			!strings.Contains(ch, `error="invalid_token"`) {
+			t.Errorf("whoami with an %s token: %d %q %s", name, resp.StatusCode, ch, body)
+		}
+	}
+	resp, _ = b.do("GET", s.base+"/api/whoami", nil)
+	if ch := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(ch, "Bearer") {
+		t.Errorf("whoami without a token: %d %q", resp.StatusCode, ch)
 	}
 }
 

@@ -72,7 +72,8 @@ type Options struct {
 	// Algorithm signs ID tokens: "RS256" (default) or "ES256".
 	Algorithm string
 	// TokenAuthMethods is advertised as token_endpoint_auth_methods_supported
-	// and enforced. Default: client_secret_basic.
+	// and enforced. Default: client_secret_basic. With "none", a client
+	// registered without a secret (public) authenticates by client_id alone.
 	TokenAuthMethods []string
 	// ProfileInUserinfoOnly leaves email and profile claims out of the ID
 	// token; they are then served only by userinfo.
@@ -386,6 +387,8 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		id, _ = url.QueryUnescape(u)
 		secret, _ = url.QueryUnescape(pw)
 		method = "client_secret_basic"
+	} else if !r.PostForm.Has("client_secret") {
+		method = "none" // a public client: client_id alone
 	}
 	p.mu.Lock()
 	p.authSeen = append(p.authSeen, method)
