@@ -68,6 +68,11 @@ type ProviderConfig struct {
 	Scopes []string `json:"scopes,omitempty"`
 	// Audiences are the accepted aud of bearer tokens; default [ClientID].
 	Audiences []string `json:"audiences,omitempty"`
+	// TrustedAudiences are the aud values besides ClientID that an ID token
+	// may carry (OpenID Connect Core 1.0 §3.1.3.7 step 3: an ID token with
+	// an audience the client does not trust is rejected). Such a token must
+	// also carry azp = ClientID.
+	TrustedAudiences []string `json:"trustedAudiences,omitempty"`
 	// AdditionalIssuers are further exact iss values of this provider's
 	// bearer tokens, signed with the same keys: Microsoft Entra ID's v1
 	// issuer https://sts.windows.net/<tenant>/ beside the v2 one. ID tokens
@@ -185,6 +190,9 @@ func (p ProviderConfig) validate(name string) []error {
 	}
 	if slices.Contains(p.Audiences, "") {
 		fail("audiences", "must not contain an empty string")
+	}
+	if slices.Contains(p.TrustedAudiences, "") {
+		fail("trustedAudiences", "must not contain an empty string")
 	}
 	for i, iss := range p.AdditionalIssuers {
 		if _, err := urlcheck.Endpoint(iss); err != nil {

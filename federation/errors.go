@@ -55,9 +55,12 @@ func newError(code, desc string, err error) *Error {
 var (
 	ErrNonceMismatch = errors.New("federation: ID token nonce does not match the flow")
 	ErrAZPMismatch   = errors.New("federation: ID token azp is not this client")
-	ErrAtHash        = errors.New("federation: ID token at_hash does not match the access token")
-	ErrNoIDToken     = errors.New("federation: token response has no id_token")
-	ErrIssMismatch   = errors.New("federation: authorization response iss is not the provider's issuer (RFC 9207)")
+	// ErrUntrustedAudience: the ID token's aud lists a party that is neither
+	// the client nor one of its trustedAudiences.
+	ErrUntrustedAudience = errors.New("federation: ID token has an audience the client does not trust")
+	ErrAtHash            = errors.New("federation: ID token at_hash does not match the access token")
+	ErrNoIDToken         = errors.New("federation: token response has no id_token")
+	ErrIssMismatch       = errors.New("federation: authorization response iss is not the provider's issuer (RFC 9207)")
 )
 
 // ErrNoEndSession: the provider advertises no end_session_endpoint, so

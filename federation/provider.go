@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -273,11 +274,14 @@ func (p *Provider) Complete(ctx context.Context, f *session.FlowState, code, red
 	}
 	hctx := httpx.WithClient(ctx, p.reg.opts.client)
 	start := p.reg.opts.now()
-	tok, err := p.oauth2Config(st, redirectURI).Exchange(hctx, code, f.Verifier.ExchangeOption())
+	tok, err := p.oauth2Config(st, redirectURI).Exchange(httpx.WithClient(ctx, p.reg.exchange), code, f.Verifier.ExchangeOption())
 	if err != nil {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && re.ErrorCode != "" {
 			return nil, newError(safeCode(re.ErrorCode), "the identity provider refused the sign-in", fmt.Errorf("token endpoint: %s", re.ErrorCode))
+		}
+		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+			return nil, newError(CodeProviderUnavailable, "the identity provider did not answer in time", redactURLError(err))
 		}
 		return nil, newError(CodeProviderUnavailable, "the identity provider could not complete the sign-in", redactURLError(err))
 	}
@@ -322,7 +326,8 @@ func (p *Provider) Complete(ctx context.Context, f *session.FlowState, code, red
 }
 
 // checkIDToken adds the ID-token rules of OpenID Connect Core 1.0 §3.1.3.7
-// that the generic verifier does not know: nonce, azp and at_hash.
+// that the generic verifier does not know: nonce, azp, untrusted audiences
+// and at_hash.
 func (p *Provider) checkIDToken(vt *discovery.Token, f *session.FlowState, accessToken string) error {
 	nonce, _ := vt.Claims["nonce"].(string)
 	if subtle.ConstantTimeCompare([]byte(nonce), []byte(f.Nonce)) != 1 || nonce == "" {
@@ -331,6 +336,11 @@ func (p *Provider) checkIDToken(vt *discovery.Token, f *session.FlowState, acces
 	azp, hasAZP := vt.Claims["azp"]
 	if hasAZP && azp != p.cfg.ClientID || !hasAZP && len(vt.IDToken.Audience) > 1 {
 		return fmt.Errorf("%w: azp %v, audiences %q", ErrAZPMismatch, azp, vt.IDToken.Audience)
+	}
+	for _, a := range vt.IDToken.Audience {
+		if a != p.cfg.ClientID && !slices.Contains(p.cfg.TrustedAudiences, a) {
+			return fmt.Errorf("%w: %q", ErrUntrustedAudience, a)
+		}
 	}
 	if vt.IDToken.AccessTokenHash != "" {
 		if err := vt.IDToken.VerifyAccessToken(accessToken); err != nil {

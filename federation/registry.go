@@ -44,9 +44,13 @@ func WithBearerCacheSize(n int) Option { return func(o *options) { o.cache = n }
 
 // Registry holds the configured providers, keyed "oidc:<name>".
 type Registry struct {
-	opts      options
-	cache     *discovery.Cache
-	tokens    *tokenCache
+	opts   options
+	cache  *discovery.Cache
+	tokens *tokenCache
+	// exchange is the client for token requests, capped below x/oauth2's
+	// own silent 1 MiB read limit so that an oversized response is
+	// reported as too large rather than as truncated JSON.
+	exchange  *http.Client
 	allowed   []allowed
 	mu        sync.RWMutex
 	providers map[string]*Provider
@@ -72,6 +76,9 @@ func NewRegistry(cfg Config, opts ...Option) (*Registry, error) {
 	o.now = clock.Or(o.now)
 	r := &Registry{opts: o, providers: map[string]*Provider{}, tokens: newTokenCache(o.cache, o.now),
 		cache: discovery.NewCache(discovery.CacheConfig{Client: o.client, Now: o.now, Logger: o.logger})}
+	ex := *o.client
+	ex.Transport = httpx.Cap(o.client.Transport, maxTokenResponse)
+	r.exchange = &ex
 	for _, a := range cfg.AllowedRedirects {
 		al, _ := parseAllowed(a) // validated above
 		r.allowed = append(r.allowed, al)
@@ -83,6 +90,10 @@ func NewRegistry(cfg Config, opts ...Option) (*Registry, error) {
 	}
 	return r, nil
 }
+
+// maxTokenResponse caps token endpoint responses: ID and access tokens with
+// hundreds of groups stay far below it.
+const maxTokenResponse = 256 << 10
 
 // Key returns the registry key of a provider name: "oidc:<name>".
 func Key(name string) string { return "oidc:" + name }

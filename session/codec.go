@@ -14,6 +14,10 @@ import (
 // that has been rotated out.
 var ErrUnsealable = errors.New("session: sealed value cannot be opened")
 
+// canonical decodes only the encoding Seal produces: the unused bits of the
+// last character must be zero, so one sealed value has one spelling.
+var canonical = base64.RawURLEncoding.Strict()
+
 // Codec seals values with AES-256-GCM. The first key seals; every key opens,
 // so keys can be rotated by putting the new key first and removing the old
 // one after the longest lifetime of a sealed value.
@@ -50,7 +54,7 @@ func (c *Codec) Seal(plaintext []byte, purpose string) string {
 
 // Open reverses [Codec.Seal] for the same purpose.
 func (c *Codec) Open(sealed, purpose string) ([]byte, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(sealed)
+	raw, err := canonical.DecodeString(sealed)
 	if err != nil {
 		return nil, ErrUnsealable
 	}

@@ -3,10 +3,12 @@ package federationtest
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -63,13 +65,21 @@ type Misbehavior struct {
 	AuthorizationResponse func(q url.Values)
 	// Userinfo edits the userinfo response's claims.
 	Userinfo func(claims map[string]any)
+	// TokenEndpoint, when set, answers token requests instead of the
+	// provider: for HTML error pages, oversized or slow responses.
+	TokenEndpoint http.HandlerFunc
+	// UserinfoEndpoint, when set, answers userinfo requests instead of the
+	// provider: for non-JSON or signed (JWT) responses.
+	UserinfoEndpoint http.HandlerFunc
+	// Discovery edits the discovery document.
+	Discovery func(doc map[string]any)
 	// AccessTokenClaims edits the access token's claims before signing.
 	AccessTokenClaims func(claims map[string]any)
 }
 
 // Options configure [New].
 type Options struct {
-	// Algorithm signs ID tokens: "RS256" (default) or "ES256".
+	// Algorithm signs ID tokens: "RS256" (default), "ES256" or "EdDSA".
 	Algorithm string
 	// TokenAuthMethods is advertised as token_endpoint_auth_methods_supported
 	// and enforced. Default: client_secret_basic. With "none", a client
@@ -175,6 +185,8 @@ func newSigningKey(alg string) (*signingKey, error) {
 		priv, err = rsa.GenerateKey(rand.Reader, 2048)
 	case "ES256":
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "EdDSA":
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
 	default:
 		return nil, fmt.Errorf("unsupported algorithm %q", alg)
 	}
@@ -272,7 +284,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
+	doc := map[string]any{
 		"issuer":                                         p.issuer,
 		"authorization_endpoint":                         p.issuer + "/authorize",
 		"token_endpoint":                                 p.issuer + "/token",
@@ -281,12 +293,19 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"end_session_endpoint":                           p.issuer + "/end_session",
 		"response_types_supported":                       []string{"code"},
 		"subject_types_supported":                        []string{"public"},
-		"id_token_signing_alg_values_supported":          []string{"RS256", "ES256"},
+		"id_token_signing_alg_values_supported":          []string{"RS256", "ES256", "EdDSA"},
 		"code_challenge_methods_supported":               []string{"S256"},
 		"token_endpoint_auth_methods_supported":          p.opts.TokenAuthMethods,
 		"scopes_supported":                               []string{"openid", "email", "profile", "groups"},
 		"authorization_response_iss_parameter_supported": true,
-	})
+	}
+	p.mu.Lock()
+	edit := p.bad.Discovery
+	p.mu.Unlock()
+	if edit != nil {
+		edit(doc)
+	}
+	writeJSON(w, http.StatusOK, doc)
 }
 
 func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
@@ -375,6 +394,13 @@ func randomString() string {
 }
 
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	replace := p.bad.TokenEndpoint
+	p.mu.Unlock()
+	if replace != nil {
+		replace(w, r)
+		return
+	}
 	fail := func(status int, code, desc string) {
 		writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
 	}
@@ -430,7 +456,7 @@ func (p *Provider) issueTokens(w http.ResponseWriter, clientID string, g *grant,
 	claims := map[string]any{
 		"iss": p.issuer, "sub": g.user.Subject, "aud": clientID, "azp": clientID,
 		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "auth_time": now.Unix(),
-		"at_hash": atHash(access),
+		"at_hash": atHash(access, key.alg),
 	}
 	if g.nonce != "" {
 		claims["nonce"] = g.nonce
@@ -527,10 +553,19 @@ func signTyped(payload []byte, key any, kid, alg, typ string) string {
 	return out
 }
 
-// atHash is the at_hash of OpenID Connect Core 1.0 §3.1.3.6 for SHA-256 algorithms.
-func atHash(accessToken string) string {
-	sum := sha256.Sum256([]byte(accessToken))
-	return base64.RawURLEncoding.EncodeToString(sum[:16])
+// atHash is the at_hash of OpenID Connect Core 1.0 §3.1.3.6: the left half
+// of the access token's hash with the signing algorithm's hash, SHA-512
+// for EdDSA (Ed25519, per the spec's errata).
+func atHash(accessToken, alg string) string {
+	var sum []byte
+	if alg == "EdDSA" {
+		s := sha512.Sum512([]byte(accessToken))
+		sum = s[:32]
+	} else {
+		s := sha256.Sum256([]byte(accessToken))
+		sum = s[:16]
+	}
+	return base64.RawURLEncoding.EncodeToString(sum)
 }
 
 func profileClaims(u User, scopes []string) map[string]any {
@@ -553,6 +588,17 @@ func profileClaims(u User, scopes []string) map[string]any {
 }
 
 func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	replace := p.bad.UserinfoEndpoint
+	p.mu.Unlock()
+	if replace != nil {
+		replace(w, r)
+		return
+	}
+	if r.URL.Query().Has("access_token") {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "the access token belongs in the Authorization header"})
+		return
+	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	p.mu.Lock()
 	g := p.tokens[tok]

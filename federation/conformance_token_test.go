@@ -1,0 +1,54 @@
+package federation_test
+
+// Token-response rules: RFC 6749 §5.1-5.2, OpenID Connect Core 1.0
+// §3.1.3.3-3.1.3.4, and what a client must survive from a broken endpoint.
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oidcfed/oidcfed/federation"
+	"github.com/oidcfed/oidcfed/federation/federationtest"
+)
+
+func tokenEndpoint(status int, contentType, body string) federationtest.Misbehavior {
+	return federationtest.Misbehavior{TokenEndpoint: func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		w.WriteHeader(status)
+		w.Write([]byte(body))
+	}}
+}
+
+func TestTokenResponseRules(t *testing.T) {
+	tokenBody := func(edit func(b map[string]any)) federationtest.Misbehavior {
+		return federationtest.Misbehavior{TokenResponse: edit}
+	}
+	checkRules(t, []rule{
+		{name: "a missing id_token is rejected", bad: tokenBody(func(b map[string]any) { delete(b, "id_token") }), want: "invalid_token", cause: federation.ErrNoIDToken},
+		{name: "token_type bearer in lower case is accepted", bad: tokenBody(func(b map[string]any) { b["token_type"] = "bearer" })},
+		{name: "token_type BEARER in upper case is accepted", bad: tokenBody(func(b map[string]any) { b["token_type"] = "BEARER" })},
+		{name: "a token_type other than Bearer is rejected", bad: tokenBody(func(b map[string]any) { b["token_type"] = "DPoP" }), want: "invalid_token", cause: errString(`want Bearer`)},
+		{name: "an error invalid_grant is surfaced as invalid_grant", bad: tokenEndpoint(400, "application/json", `{"error":"invalid_grant"}`), want: "invalid_grant"},
+		{name: "an error invalid_client is surfaced as invalid_client", bad: tokenEndpoint(401, "application/json", `{"error":"invalid_client","error_description":"bad secret"}`), want: "invalid_client"},
+		{name: "an error code outside the safe alphabet becomes server_error", bad: tokenEndpoint(400, "application/json", `{"error":"<script>alert(1)</script>"}`), want: "server_error"},
+		{name: "an HTML error page is provider_unavailable", bad: tokenEndpoint(502, "text/html", `<html><body>Bad gateway</body></html>`), want: "provider_unavailable"},
+		{name: "a 200 that is not JSON is provider_unavailable", bad: tokenEndpoint(200, "text/html", `<html>login</html>`), want: "provider_unavailable"},
+		{name: "a body over 256 KiB is refused as too large", bad: tokenEndpoint(200, "application/json", `{"access_token":"`+strings.Repeat("a", 2<<20)+`"}`),
+			want: "provider_unavailable", cause: errString("is larger than 262144 bytes")},
+		{name: "a token endpoint slower than the client timeout is provider_unavailable",
+			rp: rpOptions{opts: []federation.Option{federation.WithHTTPClient(&http.Client{Timeout: 500 * time.Millisecond})}},
+			bad: federationtest.Misbehavior{TokenEndpoint: func(w http.ResponseWriter, r *http.Request) {
+				select {
+				case <-r.Context().Done():
+				case <-time.After(5 * time.Second):
+				}
+			}}, want: "provider_unavailable", cause: errString("the identity provider did not answer in time")},
+	})
+}
+
+// errString is a cause matched by its text in the log.
+type errString string
+
+func (e errString) Error() string { return string(e) }

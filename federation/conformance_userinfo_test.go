@@ -1,0 +1,37 @@
+package federation_test
+
+// Userinfo rules: OpenID Connect Core 1.0 §5.3 (sub must match, §5.3.4),
+// §5.3.2 (signed responses), RFC 6750 §2.1 (the token in the header).
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/oidcfed/oidcfed/claims"
+	"github.com/oidcfed/oidcfed/federation/federationtest"
+)
+
+func TestUserinfoRules(t *testing.T) {
+	// The ID token carries no profile claims, so every sign-in calls
+	// userinfo. The test provider refuses an access token in the query, so
+	// a success proves the header was used.
+	fromUserinfo := rpOptions{op: federationtest.Options{ProfileInUserinfoOnly: true}}
+	userinfo := func(contentType, body string) federationtest.Misbehavior {
+		return federationtest.Misbehavior{UserinfoEndpoint: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", contentType)
+			w.Write([]byte(body))
+		}}
+	}
+	checkRules(t, []rule{
+		{name: "claims missing from the ID token come from userinfo, with the token in the header", rp: fromUserinfo},
+		{name: "a userinfo sub of another user is rejected", rp: fromUserinfo,
+			bad: federationtest.Misbehavior{Userinfo: func(c map[string]any) { c["sub"] = "mallory" }}, want: "invalid_token", cause: claims.ErrSubjectMismatch},
+		{name: "a userinfo without sub is rejected", rp: fromUserinfo,
+			bad: federationtest.Misbehavior{Userinfo: func(c map[string]any) { delete(c, "sub") }}, want: "invalid_token", cause: claims.ErrSubjectMismatch},
+		{name: "a userinfo that is not JSON is rejected", rp: fromUserinfo, bad: userinfo("text/html", "<html>hi</html>"),
+			want: "invalid_token", cause: errString("userinfo: response is not a JSON object")},
+		{name: "a signed (JWT) userinfo is rejected, never trusted unverified", rp: fromUserinfo,
+			bad: userinfo("application/jwt", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9."), want: "invalid_token",
+			cause: errString("userinfo: application/jwt responses are refused, not trusted unverified")},
+	})
+}

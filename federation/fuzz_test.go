@@ -1,0 +1,56 @@
+package federation
+
+import (
+	"bufio"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+)
+
+// FuzzRedirectTo checks redirectTo validation against what a browser does
+// with the value: every accepted value, resolved against the base URL the
+// way a browser resolves a Location header, stays on the base origin or an
+// allowed origin and path.
+func FuzzRedirectTo(f *testing.F) {
+	file, err := os.Open("../testdata/redirects.txt")
+	if err != nil {
+		f.Fatal(err)
+	}
+	sc := bufio.NewScanner(file)
+	for sc.Scan() {
+		f.Add(sc.Text())
+	}
+	file.Close()
+	reg, err := NewRegistry(Config{Providers: map[string]ProviderConfig{"acme": {Issuer: "https://idp.example.com", ClientID: "c", ClientSecret: "s"}},
+		AllowedRedirects: []string{"http://localhost:3000/app"}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := &Handler{cfg: HandlerConfig{Registry: reg}}
+	h.base, _ = url.Parse("https://app.example.com")
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := h.checkRedirectTo(s)
+		if err != nil {
+			return
+		}
+		if s != "" && got != s {
+			t.Fatalf("accepted %q as %q", s, got)
+		}
+		if strings.ContainsAny(got, "\\\t\r\n") {
+			t.Fatalf("accepted %q, which browsers rewrite", got)
+		}
+		u, err := url.Parse(got)
+		if err != nil {
+			t.Fatalf("accepted unparseable %q", got)
+		}
+		dest := h.base.ResolveReference(u)
+		origin := strings.ToLower(dest.Scheme + "://" + dest.Host)
+		switch {
+		case origin == "https://app.example.com":
+		case origin == "http://localhost:3000" && (dest.EscapedPath() == "/app" || strings.HasPrefix(dest.EscapedPath(), "/app/")):
+		default:
+			t.Fatalf("accepted %q, which leads to %s", s, dest)
+		}
+	})
+}
