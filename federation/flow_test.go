@@ -350,18 +350,38 @@ func TestOpenRedirectsAreRefused(t *testing.T) {
 	r := newRP(t, federationtest.Options{})
 	host := strings.TrimPrefix(r.srv.URL, "http://")
 	for _, bad := range []string{"https://evil.example", "//evil.example", "/\\evil.example", "javascript:alert(1)",
-		"http://" + host + ".evil.example", "http://" + host + "@evil.example", "\\\\evil.example", "/%0d%0aSet-Cookie:x",
-		"http:evil.example", "/" + strings.Repeat("a", 512)} {
-		resp, err := http.Get(r.srv.URL + "/auth/oauth/oidc:acme?redirectTo=" + url.QueryEscape(bad))
+		"http://" + host + ".evil.example", "http://" + host + "@evil.example", "\\\\evil.example",
+		"http:evil.example", "/" + strings.Repeat("a", 512), "///evil.example", "/\t/evil.example", "\t//evil.example",
+		"HTTPS://EVIL.EXAMPLE/", "data:text/html,<script>alert(1)</script>", "ftp://evil.example/", "http://[::1]:1/",
+		"https:/evil.example", "//evil.example/%2e%2e", "http://" + host + "%2F@evil.example"} {
+		// Not followed: an accepted value would answer 302 to the provider.
+		resp, err := noRedirects.Get(r.srv.URL + "/auth/oauth/oidc:acme?redirectTo=" + url.QueryEscape(bad))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Error string }
+		json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || body.Error != federation.CodeInvalidRequest {
+			t.Errorf("redirectTo %q: %d %q, want 400 invalid_request", bad, resp.StatusCode, body.Error)
+		}
+	}
+	// Percent-encoded, these stay one path on this site (no header injection:
+	// the Location keeps the encoding).
+	for _, good := range []string{"/app", "/app?x=1#y", "/%2F%2Fevil.example", "/%0d%0aSet-Cookie:x", r.srv.URL + "/back"} {
+		resp, err := noRedirects.Get(r.srv.URL + "/auth/oauth/oidc:acme?redirectTo=" + url.QueryEscape(good))
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest {
-			t.Errorf("redirectTo %q: %d, want 400", bad, resp.StatusCode)
+		if resp.StatusCode != http.StatusFound {
+			t.Errorf("redirectTo %q: %d, want 302 to the provider", good, resp.StatusCode)
 		}
 	}
 }
+
+// noRedirects is a client that returns redirects instead of following them.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 func TestUnknownProviderAndJSONStart(t *testing.T) {
 	r := newRP(t, federationtest.Options{})

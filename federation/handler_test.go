@@ -78,6 +78,16 @@ func TestFlowCookieRejections(t *testing.T) {
 			c := r.flowCookie(b)
 			r.setCookie(b, c.Name, r.flowCookie(other).Value)
 		}, session.ErrNoFlow},
+		{"a flow cookie sealed with a rotated-out key", func(r *rp, b *browser, _ *clock.Fake) {
+			c := r.flowCookie(b)
+			current, _ := session.NewCodec(bytes.Repeat([]byte{7}, 32))
+			plain, err := current.Open(c.Value, c.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			retired, _ := session.NewCodec(bytes.Repeat([]byte{9}, 32))
+			r.setCookie(b, c.Name, retired.Seal(plain, c.Name))
+		}, session.ErrNoFlow},
 		{"an expired flow (the clock moved 10 minutes)", func(_ *rp, _ *browser, fake *clock.Fake) {
 			fake.Advance(session.MaxAge)
 		}, session.ErrFlowExpired},
