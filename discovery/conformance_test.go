@@ -3,8 +3,11 @@ package discovery
 import (
 	"context"
 	"errors"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestGoogleIssuerAlias: Google documents that its ID tokens may carry iss
@@ -30,5 +33,22 @@ func TestGoogleIssuerAlias(t *testing.T) {
 	}
 	if _, err := f.v.Verify(context.Background(), k.sign(t, claimsFor("accounts.google.com", "client-1", now))); !errors.Is(err, ErrTokenIssuer) {
 		t.Fatalf("the Google alias for another issuer: %v, want ErrTokenIssuer", err)
+	}
+}
+
+// TestDiscoverySlowProvider: a provider that does not answer is cut off by
+// the client's timeout, and the error says it timed out.
+func TestDiscoverySlowProvider(t *testing.T) {
+	client := tlsIdP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	client.Timeout = 300 * time.Millisecond
+	_, err := Fetch(context.Background(), client, newSource(t, "https://example.com"))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("Fetch error = %v, want a timeout", err)
 	}
 }
