@@ -260,28 +260,30 @@ func invalidToken(cause error) *Error {
 	return newError(CodeInvalidToken, tokenDescription(cause), cause)
 }
 
-// tokenDescription says why a token was refused, in fixed words: nothing
-// from the token reaches the response.
+// tokenDescriptions say why a token was refused, in fixed words: nothing
+// from the token reaches the response. The first cause that matches wins.
+var tokenDescriptions = []struct {
+	cause error
+	desc  string
+}{
+	{discovery.ErrTokenExpired, "the token is expired"},
+	{discovery.ErrTokenNotYetValid, "the token is not valid yet"},
+	{discovery.ErrTokenIssuedInFuture, "the token is issued in the future"},
+	{discovery.ErrTokenAudience, "the token is not meant for this API (aud)"},
+	{discovery.ErrTokenIssuer, "the token's issuer is not trusted"},
+	{ErrUnknownIssuer, "the token's issuer is not trusted"},
+	{ErrProviderRefused, "the token's issuer is not accepted here"},
+	{discovery.ErrUnsupportedAlgorithm, "the token's signing algorithm is not accepted"},
+	{discovery.ErrInvalidSignature, "the token's signature does not verify"},
+	{discovery.ErrUnknownKey, "the token's signing key is unknown"},
+	{discovery.ErrMalformedToken, "the token is not a signed JWT"},
+	{ErrTokenType, "the token is not an access token of an accepted type"},
+	{ErrSenderConstrained, "the token is sender-constrained and cannot be used as a bearer token"},
+}
+
 func tokenDescription(cause error) string {
-	for _, d := range []struct {
-		err  error
-		desc string
-	}{
-		{discovery.ErrTokenExpired, "the token is expired"},
-		{discovery.ErrTokenNotYetValid, "the token is not valid yet"},
-		{discovery.ErrTokenIssuedInFuture, "the token is issued in the future"},
-		{discovery.ErrTokenAudience, "the token is not meant for this API (aud)"},
-		{discovery.ErrTokenIssuer, "the token's issuer is not trusted"},
-		{ErrUnknownIssuer, "the token's issuer is not trusted"},
-		{ErrProviderRefused, "the token's issuer is not accepted here"},
-		{discovery.ErrUnsupportedAlgorithm, "the token's signing algorithm is not accepted"},
-		{discovery.ErrInvalidSignature, "the token's signature does not verify"},
-		{discovery.ErrUnknownKey, "the token's signing key is unknown"},
-		{discovery.ErrMalformedToken, "the token is not a signed JWT"},
-		{ErrTokenType, "the token is not an access token of an accepted type"},
-		{ErrSenderConstrained, "the token is sender-constrained and cannot be used as a bearer token"},
-	} {
-		if errors.Is(cause, d.err) {
+	for _, d := range tokenDescriptions {
+		if errors.Is(cause, d.cause) {
 			return d.desc
 		}
 	}

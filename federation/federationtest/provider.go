@@ -270,10 +270,23 @@ func (p *Provider) routes() http.Handler {
 	mux.HandleFunc("GET /jwks", p.jwks)
 	mux.HandleFunc("GET /authorize", p.authorize)
 	mux.HandleFunc("POST /authorize", p.authorize)
-	mux.HandleFunc("POST /token", p.token)
-	mux.HandleFunc("GET /userinfo", p.userinfo)
+	mux.HandleFunc("POST /token", p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.TokenEndpoint }, p.token))
+	mux.HandleFunc("GET /userinfo", p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.UserinfoEndpoint }, p.userinfo))
 	mux.HandleFunc("GET /end_session", p.endSession)
 	return mux
+}
+
+// replaceable serves h, or the Misbehavior's replacement for it when set.
+func (p *Provider) replaceable(replacement func(Misbehavior) http.HandlerFunc, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		alt := replacement(p.bad)
+		p.mu.Unlock()
+		if alt != nil {
+			h = alt
+		}
+		h(w, r)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -394,13 +407,6 @@ func randomString() string {
 }
 
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
-	p.mu.Lock()
-	replace := p.bad.TokenEndpoint
-	p.mu.Unlock()
-	if replace != nil {
-		replace(w, r)
-		return
-	}
 	fail := func(status int, code, desc string) {
 		writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
 	}
@@ -588,13 +594,6 @@ func profileClaims(u User, scopes []string) map[string]any {
 }
 
 func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
-	p.mu.Lock()
-	replace := p.bad.UserinfoEndpoint
-	p.mu.Unlock()
-	if replace != nil {
-		replace(w, r)
-		return
-	}
 	if r.URL.Query().Has("access_token") {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "the access token belongs in the Authorization header"})
 		return
