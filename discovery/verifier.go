@@ -140,20 +140,21 @@ func (v *Verifier) classify(raw string, res *verifyResult, err error) error {
 	if c.Iss != v.cfg.Issuer {
 		return tokenErr(ErrTokenIssuer, "iss %q, want %q", c.Iss, v.cfg.Issuer)
 	}
-	var aud oidcAudience
+	var aud Audience
 	if json.Unmarshal(c.Aud, &aud) != nil || !slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(v.cfg.Audiences, a) }) {
 		return tokenErr(ErrTokenAudience, "aud %s, want one of %q", c.Aud, v.cfg.Audiences)
 	}
 	return tokenErr(ErrInvalidClaim, "%v", err)
 }
 
-// oidcAudience decodes aud, a string or an array of strings (RFC 7519 §4.1.3).
-type oidcAudience []string
+// Audience decodes a JWT's aud, a string or an array of strings (RFC 7519
+// §4.1.3).
+type Audience []string
 
-func (a *oidcAudience) UnmarshalJSON(b []byte) error {
+func (a *Audience) UnmarshalJSON(b []byte) error {
 	var s string
 	if json.Unmarshal(b, &s) == nil {
-		*a = oidcAudience{s}
+		*a = Audience{s}
 		return nil
 	}
 	return json.Unmarshal(b, (*[]string)(a))

@@ -124,7 +124,7 @@ func NewBearer(reg *Registry, cfg BearerConfig) (*Bearer, error) {
 	if cfg.Realm == "" {
 		cfg.Realm = "api"
 	}
-	if strings.ContainsFunc(cfg.Realm, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '"' || r == '\\' }) {
+	if strings.ContainsFunc(cfg.Realm, func(r rune) bool { return isControl(r) || r == '"' || r == '\\' }) {
 		errs = append(errs, fmt.Errorf("federation: bearer: Realm %q must not contain quotes, backslashes or control characters", cfg.Realm))
 	}
 	for _, s := range cfg.Scopes {
@@ -304,8 +304,8 @@ func (r *Registry) verifyBearer(ctx context.Context, raw string) (*Principal, er
 		Typ string `json:"typ"`
 	}
 	var body struct {
-		Iss string          `json:"iss"`
-		Aud json.RawMessage `json:"aud"`
+		Iss string             `json:"iss"`
+		Aud discovery.Audience `json:"aud"`
 	}
 	h, payload, _ := strings.Cut(raw, ".")
 	payload, _, _ = strings.Cut(payload, ".")
@@ -339,7 +339,7 @@ func (r *Registry) verifyBearer(ctx context.Context, raw string) (*Principal, er
 	if _, bound := tok.Claims["cnf"]; bound {
 		return nil, invalidToken(ErrSenderConstrained)
 	}
-	p, err := prov.principal(tok, st.md.Issuer, hdr.Typ)
+	p, err := prov.principal(tok, hdr.Typ)
 	if err != nil {
 		return nil, invalidToken(err)
 	}
@@ -366,13 +366,7 @@ func normalizeTyp(t string) string {
 // additional issuers) is iss; among several, the first (by key) whose
 // audiences include one of aud, else the first. It grants nothing: the
 // provider's verifier checks the signed token.
-func (r *Registry) providerForIssuer(iss string, rawAud json.RawMessage) *Provider {
-	var aud []string
-	if json.Unmarshal(rawAud, &aud) != nil {
-		var one string
-		_ = json.Unmarshal(rawAud, &one)
-		aud = []string{one}
-	}
+func (r *Registry) providerForIssuer(iss string, aud []string) *Provider {
 	var first *Provider
 	for _, k := range r.Keys() {
 		p, _ := r.Lookup(k)
@@ -390,13 +384,12 @@ func (r *Registry) providerForIssuer(iss string, rawAud json.RawMessage) *Provid
 }
 
 // principal maps a verified token.
-func (p *Provider) principal(tok *discovery.Token, issuer, typ string) (*Principal, error) {
+func (p *Provider) principal(tok *discovery.Token, typ string) (*Principal, error) {
 	user, err := p.mapper.User(tok.Claims)
 	if err != nil {
 		return nil, err
 	}
-	iss, _ := tok.Claims["iss"].(string)
-	user.Provider, user.Issuer = p.key, iss
+	user.Provider, user.Issuer = p.key, tok.IDToken.Issuer // verified: the discovered or an additional issuer
 	roles, err := p.mapper.Roles(tok.Claims)
 	if err != nil {
 		return nil, err
