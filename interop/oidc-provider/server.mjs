@@ -1,0 +1,83 @@
+// A panva/oidc-provider instance for oidcfed's interop suite.
+//
+//   node oidc-provider/server.mjs CONFIG.json
+//
+// CONFIG (written by the Go test): {
+//   "port": 0,                       // 0 picks a free loopback port
+//   "keys": [ private JWKs ],        // the signing keys, RS256 and ES256
+//   "clients": [ client metadata ],  // RFC 7591 names
+//   "conformIdTokenClaims": true,    // true: profile/email claims only at userinfo
+//   "apiResource": "https://api.example"  // resource for JWT access tokens
+// }
+//
+// Prints "listening <issuer>" on stdout once it serves requests. Users are
+// fixed: "alice" (verified email, groups) and "bob" (unverified email). Any
+// password is accepted by the provider's development login page.
+import { createServer } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import Provider from 'oidc-provider';
+
+const config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+
+const accounts = {
+  alice: {
+    email: 'alice@example.com', email_verified: true,
+    name: 'Alice Liddell', given_name: 'Alice', family_name: 'Liddell',
+    groups: ['admins', 'staff'],
+  },
+  bob: {
+    email: 'bob@example.com', email_verified: false,
+    name: 'Bob Builder', given_name: 'Bob', family_name: 'Builder',
+    groups: [],
+  },
+};
+
+const server = createServer();
+server.listen(config.port || 0, '127.0.0.1', () => {
+  const issuer = `http://127.0.0.1:${server.address().port}`;
+  const provider = new Provider(issuer, {
+    clients: config.clients,
+    jwks: { keys: config.keys },
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    pkce: { required: () => true },
+    conformIdTokenClaims: config.conformIdTokenClaims,
+    scopes: ['openid', 'offline_access', 'email', 'profile', 'groups', 'api:read'],
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name', 'given_name', 'family_name'],
+      groups: ['groups'],
+    },
+    async findAccount(_ctx, sub) {
+      const claims = accounts[sub];
+      if (!claims) return undefined;
+      return { accountId: sub, claims: async () => ({ sub, ...claims }) };
+    },
+    features: {
+      devInteractions: { enabled: true },
+      rpInitiatedLogout: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        // Only the client that asks for api:read gets a JWT access token
+        // for the API; the others keep opaque tokens usable at userinfo.
+        defaultResource: (_ctx, client) =>
+          client.scope?.split(' ').includes('api:read') ? config.apiResource : undefined,
+        useGrantedResource: () => true,
+        getResourceServerInfo: () => ({
+          scope: 'api:read',
+          audience: config.apiResource,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: 'RS256' } },
+        }),
+      },
+    },
+  });
+  // Log every error the provider reports: the Go test prints this output
+  // when a case fails.
+  for (const event of ['server_error', 'authorization.error', 'grant.error', 'end_session.error', 'userinfo.error']) {
+    provider.on(event, (_ctx, err) => console.error(`${event}: ${err.name}: ${err.message} ${err.error_description ?? ''}`));
+  }
+  server.on('request', provider.callback());
+  console.log(`listening ${issuer}`);
+});
