@@ -176,31 +176,27 @@ func testLogin(t *testing.T, k opKind) {
 
 // testClaimsInIDToken: the claims come from the ID token alone; userinfo
 // is not called.
-func testClaimsInIDToken(t *testing.T, k opKind) {
-	rp, op := setUp(t, k, true)
-	login, _ := rp.signIn(newBrowser(t), federation.Key(op.plain), op.fill)
-	wantUser(t, login.Result.User, op.user, op.plain, op.proc.issuer)
-	if _, payload := header(t, login.Result.Tokens.IDToken.Reveal()); payload["email"] == nil {
-		t.Errorf("the ID token has no email: %v", keys(payload))
-	}
-	md := discoveryOf(t, op.proc.issuer)
-	if n := len(rp.requests(md.UserinfoEndpoint)); n != 0 {
-		t.Errorf("userinfo called %d times; the ID token had every claim", n)
-	}
-}
+func testClaimsInIDToken(t *testing.T, k opKind) { testClaims(t, k, true) }
 
 // testClaimsAtUserinfo: the ID token has only sub; the profile and email
-// come from userinfo.
-func testClaimsAtUserinfo(t *testing.T, k opKind) {
-	rp, op := setUp(t, k, false)
+// come from userinfo, called once.
+func testClaimsAtUserinfo(t *testing.T, k opKind) { testClaims(t, k, false) }
+
+func testClaims(t *testing.T, k opKind, inIDToken bool) {
+	rp, op := setUp(t, k, inIDToken)
 	login, _ := rp.signIn(newBrowser(t), federation.Key(op.plain), op.fill)
 	wantUser(t, login.Result.User, op.user, op.plain, op.proc.issuer)
-	if _, payload := header(t, login.Result.Tokens.IDToken.Reveal()); payload["email"] != nil || payload["name"] != nil {
-		t.Errorf("the ID token carries profile claims, so userinfo was not tested: %v", keys(payload))
+	_, payload := header(t, login.Result.Tokens.IDToken.Reveal())
+	if hasProfile := payload["email"] != nil && payload["name"] != nil; hasProfile != inIDToken {
+		t.Errorf("ID token claims %v; want email and name in it: %t", keys(payload), inIDToken)
+	}
+	wantCalls := 1
+	if inIDToken {
+		wantCalls = 0
 	}
 	md := discoveryOf(t, op.proc.issuer)
-	if n := len(rp.requests(md.UserinfoEndpoint)); n != 1 {
-		t.Errorf("userinfo called %d times, want 1", n)
+	if n := len(rp.requests(md.UserinfoEndpoint)); n != wantCalls {
+		t.Errorf("userinfo called %d times, want %d", n, wantCalls)
 	}
 }
 
