@@ -28,6 +28,7 @@ var alice = federationtest.User{Subject: "alice", Email: "alice@example.com", Em
 type rp struct {
 	srv    *httptest.Server
 	op     *federationtest.Provider
+	reg    *federation.Registry
 	logs   *bytes.Buffer // every log line, debug included
 	mu     sync.Mutex
 	wire   bytes.Buffer // every response's headers and body
@@ -70,6 +71,7 @@ func newRPWith(t *testing.T, o rpOptions) *rp {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.reg = reg
 	store, _ := session.NewCookieStore(session.CookieConfig{Keys: [][]byte{bytes.Repeat([]byte{7}, 32)}, Now: o.now})
 	h, err := federation.NewHandler(federation.HandlerConfig{Registry: reg, BaseURL: r.srv.URL, Flows: store,
 		Accounts: federation.SignInOrCreate{Store: federation.NewMemoryAccounts()},

@@ -276,31 +276,15 @@ func (p *Provider) Complete(ctx context.Context, f *session.FlowState, code, red
 	start := p.reg.opts.now()
 	tok, err := p.oauth2Config(st, redirectURI).Exchange(httpx.WithClient(ctx, p.reg.exchange), code, f.Verifier.ExchangeOption())
 	if err != nil {
-		var re *oauth2.RetrieveError
-		if errors.As(err, &re) && re.ErrorCode != "" {
-			return nil, newError(safeCode(re.ErrorCode), "the identity provider refused the sign-in", fmt.Errorf("token endpoint: %s", re.ErrorCode))
-		}
-		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-			return nil, newError(CodeProviderUnavailable, "the identity provider did not answer in time", redactURLError(err))
-		}
-		return nil, newError(CodeProviderUnavailable, "the identity provider could not complete the sign-in", redactURLError(err))
+		return nil, tokenEndpointError(err, "the identity provider refused the sign-in", "the identity provider could not complete the sign-in")
 	}
-	if !strings.EqualFold(tok.TokenType, "bearer") {
-		return nil, newError(CodeInvalidToken, "the identity provider sent an unusable token", fmt.Errorf("token_type %q, want Bearer", tok.TokenType))
-	}
-	rawID, _ := tok.Extra("id_token").(string)
-	if rawID == "" {
-		return nil, newError(CodeInvalidToken, "the identity provider sent no ID token", ErrNoIDToken)
-	}
-	vt, err := st.verifier.Verify(ctx, rawID)
+	vt, rawID, err := p.verifyTokenResponse(ctx, st, tok, true)
 	if err != nil {
-		if errors.Is(err, discovery.ErrKeysUnavailable) {
-			return nil, newError(CodeProviderUnavailable, "the identity provider's keys could not be fetched", err)
-		}
-		return nil, newError(CodeInvalidToken, "the identity provider's ID token was rejected", err)
+		return nil, err
 	}
-	if err := p.checkIDToken(vt, f, tok.AccessToken); err != nil {
-		return nil, newError(CodeInvalidToken, "the identity provider's ID token was rejected", err)
+	nonce, _ := vt.Claims["nonce"].(string)
+	if subtle.ConstantTimeCompare([]byte(nonce), []byte(f.Nonce)) != 1 || nonce == "" {
+		return nil, newError(CodeInvalidToken, "the identity provider's ID token was rejected", ErrNonceMismatch)
 	}
 	all := vt.Claims
 	if st.md.UserinfoEndpoint != "" && p.needsUserinfo(all) {
@@ -325,29 +309,61 @@ func (p *Provider) Complete(ctx context.Context, f *session.FlowState, code, red
 	return res, nil
 }
 
-// checkIDToken adds the ID-token rules of OpenID Connect Core 1.0 §3.1.3.7
-// that the generic verifier does not know: nonce, azp, untrusted audiences
-// and at_hash.
-func (p *Provider) checkIDToken(vt *discovery.Token, f *session.FlowState, accessToken string) error {
-	nonce, _ := vt.Claims["nonce"].(string)
-	if subtle.ConstantTimeCompare([]byte(nonce), []byte(f.Nonce)) != 1 || nonce == "" {
-		return ErrNonceMismatch
+// tokenEndpointError turns a failed token request into an *Error: the
+// provider's own error code when it sent a plain one (with refused as the
+// description), else provider_unavailable (with failed).
+func tokenEndpointError(err error, refused, failed string) *Error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.ErrorCode != "" {
+		return newError(safeCode(re.ErrorCode), refused, fmt.Errorf("token endpoint: %s", re.ErrorCode))
+	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return newError(CodeProviderUnavailable, "the identity provider did not answer in time", redactURLError(err))
+	}
+	return newError(CodeProviderUnavailable, failed, redactURLError(err))
+}
+
+// verifyTokenResponse checks a token response: token_type Bearer, and the
+// ID token (required unless needID is false and there is none) verified
+// with the rules of OpenID Connect Core 1.0 §3.1.3.7 that do not depend on
+// the flow: signature, iss, aud, exp, iat, azp, untrusted audiences and
+// at_hash. It returns nil and "" when there is no ID token.
+func (p *Provider) verifyTokenResponse(ctx context.Context, st *resolved, tok *oauth2.Token, needID bool) (*discovery.Token, string, error) {
+	if !strings.EqualFold(tok.TokenType, "bearer") {
+		return nil, "", newError(CodeInvalidToken, "the identity provider sent an unusable token", fmt.Errorf("token_type %q, want Bearer", tok.TokenType))
+	}
+	rawID, _ := tok.Extra("id_token").(string)
+	if rawID == "" {
+		if !needID {
+			return nil, "", nil
+		}
+		return nil, "", newError(CodeInvalidToken, "the identity provider sent no ID token", ErrNoIDToken)
+	}
+	vt, err := st.verifier.Verify(ctx, rawID)
+	if err != nil {
+		if errors.Is(err, discovery.ErrKeysUnavailable) {
+			return nil, "", newError(CodeProviderUnavailable, "the identity provider's keys could not be fetched", err)
+		}
+		return nil, "", newError(CodeInvalidToken, "the identity provider's ID token was rejected", err)
 	}
 	azp, hasAZP := vt.Claims["azp"]
 	if hasAZP && azp != p.cfg.ClientID || !hasAZP && len(vt.IDToken.Audience) > 1 {
-		return fmt.Errorf("%w: azp %v, audiences %q", ErrAZPMismatch, azp, vt.IDToken.Audience)
+		err = fmt.Errorf("%w: azp %v, audiences %q", ErrAZPMismatch, azp, vt.IDToken.Audience)
 	}
 	for _, a := range vt.IDToken.Audience {
-		if a != p.cfg.ClientID && !slices.Contains(p.cfg.TrustedAudiences, a) {
-			return fmt.Errorf("%w: %q", ErrUntrustedAudience, a)
+		if err == nil && a != p.cfg.ClientID && !slices.Contains(p.cfg.TrustedAudiences, a) {
+			err = fmt.Errorf("%w: %q", ErrUntrustedAudience, a)
 		}
 	}
-	if vt.IDToken.AccessTokenHash != "" {
-		if err := vt.IDToken.VerifyAccessToken(accessToken); err != nil {
-			return fmt.Errorf("%w: %v", ErrAtHash, err)
+	if err == nil && vt.IDToken.AccessTokenHash != "" {
+		if e := vt.IDToken.VerifyAccessToken(tok.AccessToken); e != nil {
+			err = fmt.Errorf("%w: %v", ErrAtHash, e)
 		}
 	}
-	return nil
+	if err != nil {
+		return nil, "", newError(CodeInvalidToken, "the identity provider's ID token was rejected", err)
+	}
+	return vt, rawID, nil
 }
 
 // needsUserinfo reports whether the ID token lacks a claim the requested

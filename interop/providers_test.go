@@ -89,9 +89,7 @@ var oidcProvider = opKind{
 	start: func(t *testing.T, rpBase string, claimsInIDToken bool) *runningOP {
 		return startOIDCProvider(t, rpBase, claimsInIDToken, 0)
 	},
-	cannot: map[string]string{
-		"refresh": "Provider.Refresh does not exist yet (issue 11, session lifecycle)",
-	},
+	cannot: map[string]string{},
 }
 
 const apiResource = "https://api.interop.test"
@@ -188,7 +186,6 @@ var zitadel = opKind{
 	cannot: map[string]string{
 		"es256":        "the example OP signs only with RS256 (id_token_signing_alg_values_supported is [RS256])",
 		"second-login": "the example OP keeps no login session: every authorization request shows its login page",
-		"refresh":      "Provider.Refresh does not exist yet (issue 11, session lifecycle)",
 	},
 }
 
@@ -197,7 +194,9 @@ func startZitadel(t *testing.T, rpBase string, claimsInIDToken bool, port string
 	proc := startProcess(t, "zitadel-op", exec.Command(zitadelBinary, "-port", port, "-base", rpBase))
 	providers := map[string]federation.ProviderConfig{}
 	for _, id := range []string{"zitadel", "zitadel-idtoken", "zitadel-api"} {
-		providers[id] = federation.ProviderConfig{Issuer: proc.issuer, ClientID: id, ClientSecret: "secret"}
+		// The example issues refresh tokens only for offline_access.
+		providers[id] = federation.ProviderConfig{Issuer: proc.issuer, ClientID: id, ClientSecret: "secret",
+			Scopes: []string{"openid", "email", "profile", "offline_access"}}
 	}
 	plain := "zitadel"
 	if claimsInIDToken {

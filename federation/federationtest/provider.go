@@ -96,6 +96,10 @@ type Options struct {
 	// AccessTokenAudience is the aud of issued access tokens. Default: the
 	// client ID.
 	AccessTokenAudience string
+	// KeepRefreshTokens keeps a refresh token valid after use and sends no
+	// new one. By default each refresh rotates it: the response carries a
+	// new refresh token and the used one is refused from then on.
+	KeepRefreshTokens bool
 }
 
 // Provider is a running OpenID Provider.
@@ -112,7 +116,8 @@ type Provider struct {
 	users    []User
 	codes    map[string]*grant
 	tokens   map[string]*grant
-	authSeen []string // token endpoint auth methods received, in order
+	refresh  map[string]*grant // by refresh token
+	authSeen []string          // token endpoint auth methods received, in order
 	bad      Misbehavior
 	now      func() time.Time
 }
@@ -131,6 +136,7 @@ type grant struct {
 	challenge   string
 	scopes      []string
 	expires     time.Time
+	authTime    time.Time
 }
 
 // New starts a provider on a loopback port. With a non-nil t it is closed
@@ -168,7 +174,7 @@ func Start(opts Options) (*Provider, error) {
 		return nil, err
 	}
 	p := &Provider{opts: opts, ln: ln, issuer: "http://" + ln.Addr().String(), clients: map[string]Client{},
-		codes: map[string]*grant{}, tokens: map[string]*grant{}, now: time.Now}
+		codes: map[string]*grant{}, tokens: map[string]*grant{}, refresh: map[string]*grant{}, now: time.Now}
 	if p.key, err = newSigningKey(opts.Algorithm); err != nil {
 		return nil, err
 	}
@@ -305,6 +311,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"jwks_uri":                                       p.issuer + "/jwks",
 		"end_session_endpoint":                           p.issuer + "/end_session",
 		"response_types_supported":                       []string{"code"},
+		"grant_types_supported":                          []string{"authorization_code", "refresh_token"},
 		"subject_types_supported":                        []string{"public"},
 		"id_token_signing_alg_values_supported":          []string{"RS256", "ES256", "EdDSA"},
 		"code_challenge_methods_supported":               []string{"S256"},
@@ -386,7 +393,8 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		code := randomString()
 		p.mu.Lock()
 		p.codes[code] = &grant{client: client.ID, redirectURI: q.Get("redirect_uri"), user: user, nonce: q.Get("nonce"),
-			challenge: q.Get("code_challenge"), scopes: strings.Fields(q.Get("scope")), expires: p.now().Add(time.Minute)}
+			challenge: q.Get("code_challenge"), scopes: strings.Fields(q.Get("scope")), expires: p.now().Add(time.Minute),
+			authTime: p.now()}
 		p.mu.Unlock()
 		resp.Set("code", code)
 	}
@@ -425,24 +433,52 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	p.authSeen = append(p.authSeen, method)
 	client, known := p.clients[id]
-	g := p.codes[r.PostForm.Get("code")]
-	delete(p.codes, r.PostForm.Get("code")) // single use
 	now := p.now()
 	p.mu.Unlock()
-	switch {
-	case !known || client.Secret != secret || !slices.Contains(p.opts.TokenAuthMethods, method):
+	if !known || client.Secret != secret || !slices.Contains(p.opts.TokenAuthMethods, method) {
 		fail(http.StatusUnauthorized, "invalid_client", "client authentication failed")
-	case r.PostForm.Get("grant_type") != "authorization_code":
-		fail(http.StatusBadRequest, "unsupported_grant_type", "")
-	case g == nil || g.client != id || now.After(g.expires):
-		fail(http.StatusBadRequest, "invalid_grant", "unknown, used or expired code")
-	case r.PostForm.Get("redirect_uri") != g.redirectURI:
-		fail(http.StatusBadRequest, "invalid_grant", "redirect_uri differs from the authorization request")
-	case s256(r.PostForm.Get("code_verifier")) != g.challenge:
-		fail(http.StatusBadRequest, "invalid_grant", "PKCE verification failed")
-	default:
-		p.issueTokens(w, id, g, now)
+		return
 	}
+	switch r.PostForm.Get("grant_type") {
+	case "authorization_code":
+		p.mu.Lock()
+		g := p.codes[r.PostForm.Get("code")]
+		delete(p.codes, r.PostForm.Get("code")) // single use
+		p.mu.Unlock()
+		switch {
+		case g == nil || g.client != id || now.After(g.expires):
+			fail(http.StatusBadRequest, "invalid_grant", "unknown, used or expired code")
+		case r.PostForm.Get("redirect_uri") != g.redirectURI:
+			fail(http.StatusBadRequest, "invalid_grant", "redirect_uri differs from the authorization request")
+		case s256(r.PostForm.Get("code_verifier")) != g.challenge:
+			fail(http.StatusBadRequest, "invalid_grant", "PKCE verification failed")
+		default:
+			p.issueTokens(w, id, g, now, false)
+		}
+	case "refresh_token":
+		rt := r.PostForm.Get("refresh_token")
+		p.mu.Lock()
+		g := p.refresh[rt]
+		if g != nil && g.client == id && !p.opts.KeepRefreshTokens {
+			delete(p.refresh, rt) // rotated: single use
+		}
+		p.mu.Unlock()
+		if g == nil || g.client != id {
+			fail(http.StatusBadRequest, "invalid_grant", "unknown, used or revoked refresh token")
+			return
+		}
+		p.issueTokens(w, id, g, now, true)
+	default:
+		fail(http.StatusBadRequest, "unsupported_grant_type", "")
+	}
+}
+
+// RevokeRefreshTokens makes every refresh token issued so far invalid, as
+// when the user signs out at the provider or an admin ends the session.
+func (p *Provider) RevokeRefreshTokens() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	clear(p.refresh)
 }
 
 func s256(verifier string) string {
@@ -450,7 +486,10 @@ func s256(verifier string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-func (p *Provider) issueTokens(w http.ResponseWriter, clientID string, g *grant, now time.Time) {
+// issueTokens answers a token request for g. A refresh (OpenID Connect
+// Core 1.0 §12.2) keeps auth_time, sends no nonce and, unless
+// KeepRefreshTokens, a new refresh token.
+func (p *Provider) issueTokens(w http.ResponseWriter, clientID string, g *grant, now time.Time, refresh bool) {
 	p.mu.Lock()
 	key, bad := p.key, p.bad
 	p.mu.Unlock()
@@ -461,10 +500,10 @@ func (p *Provider) issueTokens(w http.ResponseWriter, clientID string, g *grant,
 
 	claims := map[string]any{
 		"iss": p.issuer, "sub": g.user.Subject, "aud": clientID, "azp": clientID,
-		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "auth_time": now.Unix(),
+		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "auth_time": g.authTime.Unix(),
 		"at_hash": atHash(access, key.alg),
 	}
-	if g.nonce != "" {
+	if g.nonce != "" && !refresh {
 		claims["nonce"] = g.nonce
 	}
 	if !p.opts.ProfileInUserinfoOnly {
@@ -484,6 +523,13 @@ func (p *Provider) issueTokens(w http.ResponseWriter, clientID string, g *grant,
 	}
 	body := map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": 300, "id_token": idToken,
 		"scope": strings.Join(g.scopes, " ")}
+	if !refresh || !p.opts.KeepRefreshTokens {
+		rt := randomString()
+		p.mu.Lock()
+		p.refresh[rt] = g
+		p.mu.Unlock()
+		body["refresh_token"] = rt
+	}
 	if bad.TokenResponse != nil {
 		bad.TokenResponse(body)
 	}

@@ -41,6 +41,9 @@ server.listen(config.port || 0, '127.0.0.1', () => {
     jwks: { keys: config.keys },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     pkce: { required: () => true },
+    // Refresh tokens for every client allowed the grant, not only with
+    // offline_access (which needs prompt=consent).
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     conformIdTokenClaims: config.conformIdTokenClaims,
     scopes: ['openid', 'offline_access', 'email', 'profile', 'groups', 'api:read'],
     claims: {
