@@ -90,6 +90,11 @@ type ProviderConfig struct {
 	EmailTrust string `json:"emailTrust,omitempty"`
 	// AllowSignup (default true) lets a sign-in create an account.
 	AllowSignup *bool `json:"allowSignup,omitempty"`
+	// PostLogoutRedirectURIs are the exact URLs [Provider.LogoutURL] may
+	// send the browser back to, as registered at the provider. URLs under
+	// the registry's allowedRedirects are accepted too, and
+	// [Handler.LogoutURL] also accepts the application's own origin.
+	PostLogoutRedirectURIs []string `json:"postLogoutRedirectURIs,omitempty"`
 }
 
 // Email trust values: how far a provider's email claim is believed when
@@ -199,6 +204,11 @@ func (p ProviderConfig) validate(name string) []error {
 			fail("additionalIssuers", "%v", err)
 		} else if iss == p.Issuer || slices.Contains(p.AdditionalIssuers[:i], iss) {
 			fail("additionalIssuers", "%q is listed twice", iss)
+		}
+	}
+	for _, u := range p.PostLogoutRedirectURIs {
+		if _, err := urlcheck.Endpoint(u); err != nil {
+			fail("postLogoutRedirectURIs", "%v", err)
 		}
 	}
 	if strings.ContainsFunc(p.ScopePrefix, unicode.IsSpace) {

@@ -29,6 +29,7 @@ type rp struct {
 	srv    *httptest.Server
 	op     *federationtest.Provider
 	reg    *federation.Registry
+	h      *federation.Handler
 	logs   *bytes.Buffer // every log line, debug included
 	mu     sync.Mutex
 	wire   bytes.Buffer // every response's headers and body
@@ -85,6 +86,7 @@ func newRPWith(t *testing.T, o rpOptions) *rp {
 		t.Fatal(err)
 	}
 	mux.Handle("/auth/oauth/", h)
+	r.h = h
 	return r
 }
 

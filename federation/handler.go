@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -279,16 +280,29 @@ func (h *Handler) checkRedirectTo(s string) (string, error) {
 	if u.Scheme == "" || u.Host == "" || u.User != nil || u.Opaque != "" {
 		return "", bad
 	}
-	origin := strings.ToLower(u.Scheme + "://" + u.Host)
-	if origin == strings.ToLower(h.base.String()) {
+	if h.sameOrigin(u) || h.cfg.Registry.allows(u) {
 		return s, nil
 	}
-	for _, a := range h.cfg.Registry.allowed {
-		if origin == a.origin && (a.prefix == "" || u.EscapedPath() == a.prefix || strings.HasPrefix(u.EscapedPath(), a.prefix+"/")) {
-			return s, nil
-		}
-	}
 	return "", bad
+}
+
+// sameOrigin reports whether u is on the application's origin.
+func (h *Handler) sameOrigin(u *url.URL) bool {
+	return strings.EqualFold(u.Scheme+"://"+u.Host, h.base.String())
+}
+
+// LogoutURL is [Provider.LogoutURL] for the provider key, where the
+// post-logout redirect may also be a path on the application ("/" for its
+// home page) or any URL on its origin.
+func (h *Handler) LogoutURL(ctx context.Context, key string, req LogoutRequest) (string, error) {
+	p, ok := h.cfg.Registry.Lookup(key)
+	if !ok {
+		return "", newError(CodeUnknownProvider, "no such provider", fmt.Errorf("provider %q", key))
+	}
+	if to := req.PostLogoutRedirectURI; strings.HasPrefix(to, "/") && !strings.HasPrefix(to, "//") && !strings.ContainsRune(to, '\\') {
+		req.PostLogoutRedirectURI = h.base.String() + to
+	}
+	return p.logoutURL(ctx, req, h.sameOrigin)
 }
 
 func (h *Handler) callback(w http.ResponseWriter, r *http.Request, p *Provider, link bool) {

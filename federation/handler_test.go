@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -291,47 +292,96 @@ func TestLogoutURL(t *testing.T) {
 	r := newRP(t, federationtest.Options{})
 	r.signIn(newBrowser(t), "/")
 	idToken := r.logins[0].Result.Tokens.IDToken.Reveal()
-	reg, err := federation.NewRegistry(federation.Config{Providers: map[string]federation.ProviderConfig{
-		"acme": {Issuer: r.op.Issuer(), ClientID: "client-1", ClientSecret: "s3cret-value"},
-		"static": {Issuer: r.op.Issuer(), ClientID: "client-1", ClientSecret: "s3cret-value", Endpoints: discovery.Endpoints{
-			Authorization: r.op.Issuer() + "/authorize", Token: r.op.Issuer() + "/token", JWKS: r.op.Issuer() + "/jwks"}},
-	}})
+	reg, err := federation.NewRegistry(federation.Config{
+		AllowedRedirects: []string{"https://app.example/after"},
+		Providers: map[string]federation.ProviderConfig{
+			"acme": {Issuer: r.op.Issuer(), ClientID: "client-1", ClientSecret: "s3cret-value",
+				PostLogoutRedirectURIs: []string{r.srv.URL + "/bye"}},
+			"static": {Issuer: r.op.Issuer(), ClientID: "client-1", ClientSecret: "s3cret-value", Endpoints: discovery.Endpoints{
+				Authorization: r.op.Issuer() + "/authorize", Token: r.op.Issuer() + "/token", JWKS: r.op.Issuer() + "/jwks"}},
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p, _ := reg.Lookup("oidc:acme")
 	ctx := context.Background()
 
-	got, err := p.LogoutURL(ctx, idToken, r.srv.URL+"/")
+	got, err := p.LogoutURL(ctx, federation.LogoutRequest{IDTokenHint: idToken, PostLogoutRedirectURI: r.srv.URL + "/bye",
+		State: "st-1", UILocales: []string{"fr-CA", "en"}, LogoutHint: "alice@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(got)
-	q := u.Query()
-	if u.Scheme+"://"+u.Host+u.Path != r.op.Issuer()+"/end_session" || q.Get("id_token_hint") != idToken ||
-		q.Get("post_logout_redirect_uri") != r.srv.URL+"/" || q.Get("client_id") != "client-1" || len(q) != 3 {
-		t.Fatalf("LogoutURL = %s", got)
+	want := url.Values{"client_id": {"client-1"}, "id_token_hint": {idToken}, "post_logout_redirect_uri": {r.srv.URL + "/bye"},
+		"state": {"st-1"}, "ui_locales": {"fr-CA en"}, "logout_hint": {"alice@example.com"}}
+	if u.Scheme+"://"+u.Host+u.Path != r.op.Issuer()+"/end_session" || !reflect.DeepEqual(u.Query(), want) {
+		t.Fatalf("LogoutURL = %s\nwant the end_session endpoint with %v", got, want)
 	}
 	// The provider sends the browser back to the post-logout redirect.
 	resp := newBrowser(t).get(got, func(*url.URL) bool { return true })
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != r.srv.URL+"/" {
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != r.srv.URL+"/bye?state=st-1" {
 		t.Fatalf("end_session answered %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if got, err := p.LogoutURL(ctx, "", ""); err != nil || got != r.op.Issuer()+"/end_session?client_id=client-1" {
-		t.Fatalf("LogoutURL without hint or redirect = %q, %v", got, err)
+	if got, err := p.LogoutURL(ctx, federation.LogoutRequest{}); err != nil || got != r.op.Issuer()+"/end_session?client_id=client-1" {
+		t.Fatalf("LogoutURL without parameters = %q, %v", got, err)
+	}
+	if _, err := p.LogoutURL(ctx, federation.LogoutRequest{PostLogoutRedirectURI: "https://app.example/after/x"}); err != nil {
+		t.Errorf("a URL under allowedRedirects: %v", err)
 	}
 
-	if _, err := p.LogoutURL(ctx, idToken, "http://evil.example/"); !errors.Is(err, urlcheck.ErrInsecureURL) {
-		t.Fatalf("an http post-logout redirect off loopback: %v, want ErrInsecureURL", err)
+	for _, tc := range []struct {
+		name, to string
+		want     error
+	}{
+		{"http off loopback", "http://evil.example/", urlcheck.ErrInsecureURL},
+		{"another origin", "https://evil.example/bye", federation.ErrPostLogoutRedirect},
+		{"the registered URL with another path", r.srv.URL + "/bye/more", federation.ErrPostLogoutRedirect},
+		{"outside the allowed prefix", "https://app.example/afterwards", federation.ErrPostLogoutRedirect},
+		{"the application's origin, which only the Handler knows", r.srv.URL + "/", federation.ErrPostLogoutRedirect},
+	} {
+		if _, err := p.LogoutURL(ctx, federation.LogoutRequest{PostLogoutRedirectURI: tc.to}); !errors.Is(err, tc.want) {
+			t.Errorf("%s (%s): %v, want %v", tc.name, tc.to, err, tc.want)
+		}
 	}
-	if _, err := p.LogoutURL(ctx, idToken, "/relative"); err == nil {
-		t.Fatal("a relative post-logout redirect was accepted")
+	if _, err := p.LogoutURL(ctx, federation.LogoutRequest{PostLogoutRedirectURI: "/relative"}); err == nil {
+		t.Error("Provider.LogoutURL accepted a relative post-logout redirect")
+	}
+	if _, err := p.LogoutURL(ctx, federation.LogoutRequest{UILocales: []string{"en us"}}); err == nil {
+		t.Error("a ui_locales tag with a space was accepted")
 	}
 	static, _ := reg.Lookup("oidc:static")
-	if got, err := static.LogoutURL(ctx, idToken, r.srv.URL+"/"); !errors.Is(err, federation.ErrNoEndSession) || got != "" ||
+	if got, err := static.LogoutURL(ctx, federation.LogoutRequest{IDTokenHint: idToken}); !errors.Is(err, federation.ErrNoEndSession) || got != "" ||
 		strings.Contains(err.Error(), idToken) {
 		t.Fatalf("a provider without end_session_endpoint: %q, %v; want ErrNoEndSession", got, err)
 	}
+}
+
+// TestHandlerLogoutURL: through the Handler, a path on the application
+// and its origin are allowed as the post-logout redirect.
+func TestHandlerLogoutURL(t *testing.T) {
+	r := newRP(t, federationtest.Options{})
+	ctx := context.Background()
+	for _, tc := range []struct{ to, want string }{
+		{"/", r.srv.URL + "/"},
+		{"/signed-out?x=1", r.srv.URL + "/signed-out?x=1"},
+		{r.srv.URL + "/bye", r.srv.URL + "/bye"},
+	} {
+		got, err := r.h.LogoutURL(ctx, "oidc:acme", federation.LogoutRequest{PostLogoutRedirectURI: tc.to})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.to, err)
+		}
+		u, _ := url.Parse(got)
+		if u.Query().Get("post_logout_redirect_uri") != tc.want {
+			t.Errorf("%s: post_logout_redirect_uri %q, want %q", tc.to, u.Query().Get("post_logout_redirect_uri"), tc.want)
+		}
+	}
+	for _, to := range []string{"//evil.example/", "https://evil.example/", "/\\evil.example"} {
+		if _, err := r.h.LogoutURL(ctx, "oidc:acme", federation.LogoutRequest{PostLogoutRedirectURI: to}); err == nil {
+			t.Errorf("%q was accepted", to)
+		}
+	}
+	_, err := r.h.LogoutURL(ctx, "oidc:nope", federation.LogoutRequest{})
+	wantCode(t, err, federation.CodeUnknownProvider)
 }
 
 func TestRouteTable(t *testing.T) {

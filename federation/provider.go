@@ -212,16 +212,55 @@ func (p *Provider) AuthCodeURL(ctx context.Context, f *session.FlowState, redire
 		oauth2.SetAuthURLParam("nonce", f.Nonce)), nil
 }
 
-// LogoutURL returns the provider's end_session_endpoint URL for
-// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2) with
-// client_id, and id_token_hint and post_logout_redirect_uri when given.
-// postLogoutRedirect must be an absolute https URL (http on loopback), as
-// registered at the provider. It fails with [ErrNoEndSession] when the
-// provider has none: the host then ends its own session only.
-func (p *Provider) LogoutURL(ctx context.Context, idTokenHint, postLogoutRedirect string) (string, error) {
-	if postLogoutRedirect != "" {
-		if _, err := urlcheck.Endpoint(postLogoutRedirect); err != nil {
+// LogoutRequest is an RP-initiated logout (OpenID Connect RP-Initiated
+// Logout 1.0 §2). Every field is optional.
+type LogoutRequest struct {
+	// IDTokenHint is the ID token from sign-in. Providers use it to find
+	// the session, and many require it to honour PostLogoutRedirectURI.
+	IDTokenHint string
+	// PostLogoutRedirectURI is where the provider sends the browser after
+	// logout. It must be registered at the provider, and allowed here: see
+	// ProviderConfig.PostLogoutRedirectURIs.
+	PostLogoutRedirectURI string
+	// State is returned to PostLogoutRedirectURI as the state parameter.
+	State string
+	// UILocales are the preferred languages of the logout page, as BCP 47
+	// tags, most preferred first.
+	UILocales []string
+	// LogoutHint tells the provider which account to sign out, e.g. an
+	// email address.
+	LogoutHint string
+}
+
+// ErrPostLogoutRedirect: the post-logout redirect URI is not in the
+// provider's postLogoutRedirectURIs, under allowedRedirects or (through
+// the Handler) on the application's origin.
+var ErrPostLogoutRedirect = errors.New("federation: the post-logout redirect URI is not allowed")
+
+// LogoutURL returns the provider's end_session_endpoint URL for req, with
+// client_id. The post-logout redirect must be an absolute https URL (http
+// on loopback) that is one of ProviderConfig.PostLogoutRedirectURIs or
+// under Config.AllowedRedirects; [Handler.LogoutURL] also accepts paths on
+// the application. It fails with [ErrNoEndSession] when the provider has
+// no end_session_endpoint: the host then ends its own session only.
+func (p *Provider) LogoutURL(ctx context.Context, req LogoutRequest) (string, error) {
+	return p.logoutURL(ctx, req, nil)
+}
+
+func (p *Provider) logoutURL(ctx context.Context, req LogoutRequest, sameOrigin func(*url.URL) bool) (string, error) {
+	if req.PostLogoutRedirectURI != "" {
+		u, err := urlcheck.Endpoint(req.PostLogoutRedirectURI)
+		if err != nil {
 			return "", fmt.Errorf("federation: %s: post-logout redirect: %w", p.key, err)
+		}
+		if !slices.Contains(p.cfg.PostLogoutRedirectURIs, req.PostLogoutRedirectURI) && !p.reg.allows(u) &&
+			(sameOrigin == nil || !sameOrigin(u)) {
+			return "", fmt.Errorf("%w (%s): %q; add it to postLogoutRedirectURIs", ErrPostLogoutRedirect, p.key, req.PostLogoutRedirectURI)
+		}
+	}
+	for _, tag := range req.UILocales {
+		if tag == "" || strings.ContainsFunc(tag, func(r rune) bool { return r <= ' ' || r > '~' }) {
+			return "", fmt.Errorf("federation: %s: ui_locales: %q is not a language tag", p.key, tag)
 		}
 	}
 	st, err := p.resolve(ctx)
@@ -237,11 +276,11 @@ func (p *Provider) LogoutURL(ctx context.Context, idTokenHint, postLogoutRedirec
 	}
 	q := u.Query()
 	q.Set("client_id", p.cfg.ClientID)
-	if idTokenHint != "" {
-		q.Set("id_token_hint", idTokenHint)
-	}
-	if postLogoutRedirect != "" {
-		q.Set("post_logout_redirect_uri", postLogoutRedirect)
+	for name, v := range map[string]string{"id_token_hint": req.IDTokenHint, "post_logout_redirect_uri": req.PostLogoutRedirectURI,
+		"state": req.State, "ui_locales": strings.Join(req.UILocales, " "), "logout_hint": req.LogoutHint} {
+		if v != "" {
+			q.Set(name, v)
+		}
 	}
 	u.RawQuery = q.Encode()
 	return u.String(), nil

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -89,6 +91,17 @@ func NewRegistry(cfg Config, opts ...Option) (*Registry, error) {
 		r.providers[Key(name)] = &Provider{key: Key(name), cfg: pc, src: src, reg: r, mapper: mapper, scopes: pc.scopes()}
 	}
 	return r, nil
+}
+
+// allows reports whether u is under one of Config.AllowedRedirects.
+func (r *Registry) allows(u *url.URL) bool {
+	origin := strings.ToLower(u.Scheme + "://" + u.Host)
+	for _, a := range r.allowed {
+		if origin == a.origin && (a.prefix == "" || u.EscapedPath() == a.prefix || strings.HasPrefix(u.EscapedPath(), a.prefix+"/")) {
+			return true
+		}
+	}
+	return false
 }
 
 // maxTokenResponse caps token endpoint responses: ID and access tokens with

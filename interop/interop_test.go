@@ -278,7 +278,8 @@ func testLogout(t *testing.T, k opKind) {
 	rp, op := setUp(t, k, true)
 	b := newBrowser(t)
 	login, _ := rp.signIn(b, federation.Key(op.plain), op.fill)
-	u, err := rp.provider(federation.Key(op.plain)).LogoutURL(context.Background(), login.Result.Tokens.IDToken.Reveal(), rp.base+"/")
+	u, err := rp.handler.LogoutURL(context.Background(), federation.Key(op.plain), federation.LogoutRequest{
+		IDTokenHint: login.Result.Tokens.IDToken.Reveal(), PostLogoutRedirectURI: "/", State: "bye-" + k.name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,6 +296,9 @@ func testLogout(t *testing.T, k opKind) {
 	}
 	if !p.on(rp.base) || p.url.Path != "/" || p.status != http.StatusOK {
 		t.Fatalf("logout ended at %s (HTTP %d): %s", p.url.Redacted(), p.status, p.snippet())
+	}
+	if state := p.url.Query().Get("state"); state != "bye-"+k.name {
+		t.Errorf("back from logout with state %q, want bye-%s", state, k.name)
 	}
 	if _, forms := rp.signIn(b, federation.Key(op.plain), op.fill); len(forms) == 0 {
 		t.Error("after logout the provider signed in without its login page")

@@ -25,10 +25,11 @@ import (
 // page at /. It listens before the provider starts, so the provider can be
 // given its redirect URIs.
 type relyingParty struct {
-	t    *testing.T
-	base string
-	ln   net.Listener
-	reg  *federation.Registry
+	t       *testing.T
+	base    string
+	ln      net.Listener
+	reg     *federation.Registry
+	handler *federation.Handler
 
 	mu     sync.Mutex
 	logins []*federation.Login
@@ -134,6 +135,7 @@ func (rp *relyingParty) serve(providers map[string]federation.ProviderConfig, be
 	if err != nil {
 		t.Fatal(err)
 	}
+	rp.handler = h
 	mux := http.NewServeMux()
 	mux.Handle("/auth/oauth/", h)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "home") })

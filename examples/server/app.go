@@ -124,14 +124,12 @@ func (a *app) me(w http.ResponseWriter, r *http.Request) {
 func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 	to := "/"
 	if s := a.sessions.end(w, r); s != nil {
-		if p, ok := a.reg.Lookup(s.Provider); ok {
-			u, err := p.LogoutURL(r.Context(), s.IDToken.Reveal(), a.base+"/")
-			switch {
-			case err == nil:
-				to = u
-			case !errors.Is(err, federation.ErrNoEndSession):
-				a.log.Warn("logout: the provider's logout URL is unavailable; ended the local session only", "provider", s.Provider, "error", err)
-			}
+		u, err := a.auth.LogoutURL(r.Context(), s.Provider, federation.LogoutRequest{IDTokenHint: s.IDToken.Reveal(), PostLogoutRedirectURI: "/"})
+		switch {
+		case err == nil:
+			to = u
+		case !errors.Is(err, federation.ErrNoEndSession):
+			a.log.Warn("logout: the provider's logout URL is unavailable; ended the local session only", "provider", s.Provider, "error", err)
 		}
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)

@@ -668,6 +668,13 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "post_logout_redirect_uri is not on a registered client's origin", http.StatusBadRequest)
 			return
 		}
+		if st := r.URL.Query().Get("state"); st != "" {
+			pu, _ := url.Parse(u)
+			q := pu.Query()
+			q.Set("state", st)
+			pu.RawQuery = q.Encode()
+			u = pu.String()
+		}
 		http.Redirect(w, r, u, http.StatusFound)
 		return
 	}
