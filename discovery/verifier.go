@@ -34,6 +34,10 @@ type VerifierConfig struct {
 	// Leeway is the clock skew tolerated for exp, nbf and iat. Default:
 	// 1 minute.
 	Leeway time.Duration
+	// SubjectOptional accepts a token without sub, as a back-channel
+	// logout token naming only a session (sid) is. A sub that is present
+	// must still be a non-empty string.
+	SubjectOptional bool
 }
 
 // Verifier verifies signed JWTs from one provider. It builds on go-oidc's
@@ -186,6 +190,7 @@ func (v *Verifier) checkClaims(t *Token) error {
 		return tokenErr(ErrTokenAudience, "aud %q, want one of %q", t.IDToken.Audience, v.cfg.Audiences)
 	}
 	switch sub, ok := t.Claims["sub"]; {
+	case !ok && v.cfg.SubjectOptional:
 	case !ok || sub == nil:
 		return tokenErr(ErrMissingClaim, "sub")
 	case sub == "":

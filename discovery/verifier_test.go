@@ -156,3 +156,34 @@ func TestNewVerifierReportsEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifierSubjectOptional: a logout-token verifier accepts a token
+// without sub, but a sub that is present must still be a non-empty string.
+func TestVerifierSubjectOptional(t *testing.T) {
+	k := newKey(t, "ES256", "k")
+	idp := newIdP(t, k)
+	ks, _ := NewKeySet(KeySetConfig{URI: idp.URL + "/jwks"})
+	v, err := NewVerifier(VerifierConfig{Issuer: idp.URL, Audiences: []string{"client-1"}, KeySet: ks, Algorithms: []string{"ES256"}, SubjectOptional: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, tc := range []struct {
+		name string
+		edit func(c map[string]any)
+		want error
+	}{
+		{"no sub", func(c map[string]any) { delete(c, "sub") }, nil},
+		{"a sub", func(c map[string]any) {}, nil},
+		{"an empty sub", func(c map[string]any) { c["sub"] = "" }, ErrInvalidClaim},
+		{"a numeric sub", func(c map[string]any) { c["sub"] = 7 }, ErrInvalidClaim},
+		{"a null sub", func(c map[string]any) { c["sub"] = nil }, ErrMissingClaim},
+	} {
+		c := claimsFor(idp.URL, "client-1", now)
+		tc.edit(c)
+		_, err := v.Verify(context.Background(), k.sign(t, c))
+		if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}

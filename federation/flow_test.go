@@ -2,6 +2,7 @@ package federation_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
@@ -43,6 +44,7 @@ type rpOptions struct {
 	provider func(*federation.ProviderConfig) // edits the provider's config
 	public   bool                             // a public client: no secret, token endpoint auth "none"
 	opts     []federation.Option              // more registry options
+	onLogout func(context.Context, federation.LogoutEvent) error
 }
 
 func newRP(t *testing.T, opts federationtest.Options) *rp {
@@ -62,7 +64,8 @@ func newRPWith(t *testing.T, o rpOptions) *rp {
 		pc.ClientSecret, pc.TokenEndpointAuthMethod = "", "none"
 	}
 	op.AddClient(federationtest.Client{ID: "client-1", Secret: pc.ClientSecret.Reveal(),
-		RedirectURIs: []string{r.srv.URL + "/auth/oauth/oidc:acme/callback"}})
+		RedirectURIs:         []string{r.srv.URL + "/auth/oauth/oidc:acme/callback"},
+		BackchannelLogoutURI: r.srv.URL + "/auth/oauth/oidc:acme/backchannel-logout"})
 	if o.provider != nil {
 		o.provider(&pc)
 	}
@@ -81,7 +84,8 @@ func newRPWith(t *testing.T, o rpOptions) *rp {
 			defer r.mu.Unlock()
 			r.logins = append(r.logins, l)
 			return nil
-		}})
+		},
+		OnLogout: o.onLogout})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,6 +59,11 @@ type HandlerConfig struct {
 	// CurrentAccount returns the browser's signed-in account from the
 	// host's session. The link routes need it; without it they answer 501.
 	CurrentAccount func(r *http.Request) (CurrentAccount, bool)
+	// OnLogout is called for each verified back-channel logout (POST
+	// oidc:{name}/backchannel-logout): end the host's sessions that match
+	// the event's subject or SID. An error answers the provider 400, and it
+	// may retry. Without OnLogout the route answers 501.
+	OnLogout func(ctx context.Context, e LogoutEvent) error
 	// Logger defaults to the registry's.
 	Logger *slog.Logger
 }
@@ -160,7 +165,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "not_found", "no such route")
 		return
 	case action == "backchannel-logout":
-		writeJSONError(w, http.StatusNotImplemented, "not_implemented", "back-channel logout is not implemented yet")
+		h.serveBackchannel(w, r, key)
 		return
 	}
 	callback := action == "callback"
@@ -209,6 +214,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.start(w, r, p, session.SignIn, "")
 	}
+}
+
+// serveBackchannel checks method and configuration, then serves the
+// back-channel logout route.
+func (h *Handler) serveBackchannel(w http.ResponseWriter, r *http.Request, key string) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeJSONError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
+		return
+	}
+	if h.cfg.OnLogout == nil {
+		writeJSONError(w, http.StatusNotImplemented, "not_implemented", "back-channel logout is not configured (HandlerConfig.OnLogout)")
+		return
+	}
+	p, ok := h.cfg.Registry.Lookup(key)
+	if !ok {
+		writeJSONError(w, http.StatusNotFound, CodeUnknownProvider, "no identity provider is configured under this name")
+		return
+	}
+	h.backchannelLogout(w, r, p)
 }
 
 func writeJSONError(w http.ResponseWriter, status int, code, desc string) {

@@ -45,6 +45,7 @@ type resolved struct {
 	md       *discovery.Metadata
 	keys     *discovery.KeySet
 	verifier *discovery.Verifier            // ID tokens
+	logout   *discovery.Verifier            // back-channel logout tokens
 	bearer   map[string]*discovery.Verifier // bearer tokens, by accepted iss
 	endpoint oauth2.Endpoint
 	authErr  error // why the token endpoint cannot be used, if it cannot
@@ -140,17 +141,21 @@ func (p *Provider) resolve(ctx context.Context) (*resolved, error) {
 			return nil, newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
 		}
 	}
-	verifier := func(issuer string, audiences []string) (*discovery.Verifier, error) {
+	verifier := func(issuer string, audiences []string, subjectOptional bool) (*discovery.Verifier, error) {
 		return discovery.NewVerifier(discovery.VerifierConfig{Issuer: issuer, Audiences: audiences,
-			KeySet: keys, Algorithms: md.Algorithms(), Now: p.reg.opts.now, Leeway: p.reg.opts.leeway})
+			KeySet: keys, Algorithms: md.Algorithms(), Now: p.reg.opts.now, Leeway: p.reg.opts.leeway,
+			SubjectOptional: subjectOptional})
 	}
 	st := &resolved{md: md, keys: keys, bearer: map[string]*discovery.Verifier{}, authErr: authErr, endpoint: oauth2.Endpoint{
 		AuthURL: md.AuthorizationEndpoint, TokenURL: md.TokenEndpoint, AuthStyle: authStyle}}
-	if st.verifier, err = verifier(md.Issuer, []string{p.cfg.ClientID}); err != nil {
+	if st.verifier, err = verifier(md.Issuer, []string{p.cfg.ClientID}, false); err != nil {
+		return nil, newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
+	}
+	if st.logout, err = verifier(md.Issuer, []string{p.cfg.ClientID}, true); err != nil {
 		return nil, newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
 	}
 	for _, iss := range append([]string{md.Issuer}, p.cfg.AdditionalIssuers...) {
-		if st.bearer[iss], err = verifier(iss, p.bearerAudiences()); err != nil {
+		if st.bearer[iss], err = verifier(iss, p.bearerAudiences(), false); err != nil {
 			return nil, newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
 		}
 	}

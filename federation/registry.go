@@ -49,6 +49,7 @@ type Registry struct {
 	opts   options
 	cache  *discovery.Cache
 	tokens *tokenCache
+	jtis   *jtiSet // back-channel logout tokens seen
 	// exchange is the client for token requests, capped below x/oauth2's
 	// own silent 1 MiB read limit so that an oversized response is
 	// reported as too large rather than as truncated JSON.
@@ -76,7 +77,7 @@ func NewRegistry(cfg Config, opts ...Option) (*Registry, error) {
 		o.logger = slog.New(slog.DiscardHandler)
 	}
 	o.now = clock.Or(o.now)
-	r := &Registry{opts: o, providers: map[string]*Provider{}, tokens: newTokenCache(o.cache, o.now),
+	r := &Registry{opts: o, providers: map[string]*Provider{}, tokens: newTokenCache(o.cache, o.now), jtis: newJTISet(),
 		cache: discovery.NewCache(discovery.CacheConfig{Client: o.client, Now: o.now, Logger: o.logger})}
 	ex := *o.client
 	ex.Transport = httpx.Cap(o.client.Transport, maxTokenResponse)
@@ -91,6 +92,14 @@ func NewRegistry(cfg Config, opts ...Option) (*Registry, error) {
 		r.providers[Key(name)] = &Provider{key: Key(name), cfg: pc, src: src, reg: r, mapper: mapper, scopes: pc.scopes()}
 	}
 	return r, nil
+}
+
+// leeway is the clock skew tolerated in token times.
+func (r *Registry) leeway() time.Duration {
+	if r.opts.leeway == 0 {
+		return time.Minute // discovery.VerifierConfig's default
+	}
+	return r.opts.leeway
 }
 
 // allows reports whether u is under one of Config.AllowedRedirects.

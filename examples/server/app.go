@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"html/template"
@@ -65,7 +66,16 @@ func unauthenticated(w http.ResponseWriter) {
 // onLogin is the library's OnLogin hook: the host starts its own session.
 func (a *app) onLogin(w http.ResponseWriter, r *http.Request, l *federation.Login) error {
 	a.sessions.start(w, r, hostSession{AccountID: l.Decision.Account.ID, Provider: l.Provider,
-		User: l.Result.User, IDToken: l.Result.Tokens.IDToken})
+		User: l.Result.User, IDToken: l.Result.Tokens.IDToken, SID: l.Result.SID})
+	return nil
+}
+
+// onLogout is the library's OnLogout hook for back-channel logout: the
+// provider ended a session, so the host ends every session of that
+// subject or provider session.
+func (a *app) onLogout(_ context.Context, e federation.LogoutEvent) error {
+	n := a.sessions.endMatching(e.Provider, e.Subject, e.SID)
+	a.log.Info("back-channel logout", "provider", e.Provider, "subject", e.Subject, "sid", e.SID, "sessions_ended", n)
 	return nil
 }
 

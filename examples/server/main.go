@@ -161,7 +161,7 @@ func newApp(cfg federation.Config, base string, key []byte, log *slog.Logger) (*
 	a := &app{reg: reg, base: base, accounts: federation.NewMemoryAccounts(), sessions: newSessions(secure), log: log}
 	a.auth, err = federation.NewHandler(federation.HandlerConfig{Registry: reg, BaseURL: base, Flows: flows,
 		Accounts: federation.LinkByVerifiedEmail{Store: a.accounts}, OnLogin: a.onLogin, CurrentAccount: a.currentAccount,
-		Logger: log})
+		OnLogout: a.onLogout, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -378,7 +378,7 @@ func TestContractStatusCodes(t *testing.T) {
 		{"POST", "/auth/oauth/link/oidc:demo", nil, http.StatusUnauthorized, "unauthenticated"},
 		{"POST", "/auth/oauth/link/oidc:nobody", nil, http.StatusNotFound, "unknown_provider"},
 		{"GET", "/auth/oauth/link/oidc:demo/callback?state=x", nil, http.StatusBadRequest, "invalid_state"},
-		{"POST", "/auth/oauth/oidc:demo/backchannel-logout", []string{"Sec-Fetch-Site", "cross-site"}, http.StatusNotImplemented, "not_implemented"},
+		{"POST", "/auth/oauth/oidc:demo/backchannel-logout", []string{"Sec-Fetch-Site", "cross-site"}, http.StatusBadRequest, "invalid_request"},
 		{"GET", "/api/whoami", nil, http.StatusUnauthorized, "unauthenticated"},
 		{"GET", "/api/whoami", []string{"Authorization", "Bearer a.b.c"}, http.StatusUnauthorized, "invalid_token"},
 		{"GET", "/auth/oauth/oidc:nobody", nil, http.StatusNotFound, "unknown_provider"},
@@ -445,6 +445,48 @@ func TestConfigFileMode(t *testing.T) {
 		t.Fatalf("/logout: %d to %q", resp.StatusCode, loc)
 	}
 	testWhoami(t, s, op)
+}
+
+// TestBackchannelLogoutEndsSessions: the provider's logout token ends
+// every host session of the subject, and nothing else does.
+func TestBackchannelLogoutEndsSessions(t *testing.T) {
+	op := federationtest.New(t, federationtest.Options{})
+	op.AddUser(federationtest.User{Subject: "carol", Email: "carol@example.com", EmailVerified: true, Name: "Carol"})
+	path := writeConfig(t, `{"providers": {"acme": {"issuer": "`+op.Issuer()+`", "clientId": "client-1", "clientSecret": "s3cret-value"}}}`)
+	s := start(t, "OIDCFED_CONFIG="+path, "OIDCFED_SESSION_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+	op.AddClient(federationtest.Client{ID: "client-1", Secret: "s3cret-value",
+		RedirectURIs:         []string{s.base + "/auth/oauth/oidc:acme/callback"},
+		BackchannelLogoutURI: s.base + "/auth/oauth/oidc:acme/backchannel-logout"})
+	browsers := []*browser{newBrowser(t), newBrowser(t)}
+	for _, b := range browsers {
+		b.follow(s.base+"/auth/oauth/oidc:acme", func(u *url.URL) bool { return !strings.HasPrefix(u.Path, "/auth/oauth/") && u.Path != "/authorize" })
+		if status, _, body := b.me(s); status != http.StatusOK {
+			t.Fatalf("/me after sign-in: %d %s\n%s", status, body, s.logs())
+		}
+	}
+	signedIn := func(want int) {
+		t.Helper()
+		for i, b := range browsers {
+			if status, _, body := b.me(s); status != want {
+				t.Fatalf("browser %d: /me %d %s, want %d", i, status, body, want)
+			}
+		}
+	}
+	bad := op.LogoutToken("client-1", "carol", "", func(c map[string]any) { c["aud"] = "someone-else" })
+	if status, err := op.SendLogoutToken("client-1", bad); err != nil || status != http.StatusBadRequest {
+		t.Fatalf("a logout token for another client: %d %v, want 400", status, err)
+	}
+	if status, err := op.BackchannelLogout("client-1", "", "another-session"); err != nil || status != http.StatusOK {
+		t.Fatalf("a logout of an unknown session: %d %v", status, err)
+	}
+	signedIn(http.StatusOK)
+	if status, err := op.BackchannelLogout("client-1", "carol", ""); err != nil || status != http.StatusOK {
+		t.Fatalf("back-channel logout: %d %v\n%s", status, err, s.logs())
+	}
+	signedIn(http.StatusUnauthorized)
+	if !strings.Contains(s.logs(), "sessions_ended=2") {
+		t.Errorf("the server did not log the two sessions it ended:\n%s", s.logs())
+	}
 }
 
 // testWhoami drives GET /api/whoami with tokens of the configured provider.

@@ -14,12 +14,14 @@ import (
 const sessionLifetime = 12 * time.Hour
 
 // hostSession is the example's own session: what it needs for /, /me and
-// logout. The ID token is kept only as the logout hint.
+// logout. The ID token is kept only as the logout hint; SID (the
+// provider's session) lets a back-channel logout find the session.
 type hostSession struct {
 	AccountID string
 	Provider  string
 	User      claims.User
 	IDToken   federation.Secret
+	SID       string
 	expires   time.Time
 }
 
@@ -94,4 +96,20 @@ func (s *sessions) end(w http.ResponseWriter, r *http.Request) *hostSession {
 	hs := s.m[c.Value]
 	delete(s.m, c.Value)
 	return hs
+}
+
+// endMatching ends every session signed in through provider whose subject
+// is sub or whose provider session is sid (an empty value matches
+// nothing), as a back-channel logout asks, and returns how many ended.
+func (s *sessions) endMatching(provider, sub, sid string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, hs := range s.m {
+		if hs.Provider == provider && (sub != "" && hs.User.Subject == sub || sid != "" && hs.SID == sid) {
+			delete(s.m, k)
+			n++
+		}
+	}
+	return n
 }

@@ -49,6 +49,8 @@ type Client struct {
 	ID           string
 	Secret       string
 	RedirectURIs []string
+	// BackchannelLogoutURI receives logout tokens from [Provider.BackchannelLogout].
+	BackchannelLogoutURI string
 }
 
 // Misbehavior bends the provider's responses. Each nil field leaves the
@@ -137,6 +139,7 @@ type grant struct {
 	scopes      []string
 	expires     time.Time
 	authTime    time.Time
+	sid         string // the provider session, sent as the ID token's sid
 }
 
 // New starts a provider on a loopback port. With a non-nil t it is closed
@@ -312,6 +315,8 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"end_session_endpoint":                           p.issuer + "/end_session",
 		"response_types_supported":                       []string{"code"},
 		"grant_types_supported":                          []string{"authorization_code", "refresh_token"},
+		"backchannel_logout_supported":                   true,
+		"backchannel_logout_session_supported":           true,
 		"subject_types_supported":                        []string{"public"},
 		"id_token_signing_alg_values_supported":          []string{"RS256", "ES256", "EdDSA"},
 		"code_challenge_methods_supported":               []string{"S256"},
@@ -394,7 +399,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.codes[code] = &grant{client: client.ID, redirectURI: q.Get("redirect_uri"), user: user, nonce: q.Get("nonce"),
 			challenge: q.Get("code_challenge"), scopes: strings.Fields(q.Get("scope")), expires: p.now().Add(time.Minute),
-			authTime: p.now()}
+			authTime: p.now(), sid: randomString()}
 		p.mu.Unlock()
 		resp.Set("code", code)
 	}
@@ -501,7 +506,7 @@ func (p *Provider) issueTokens(w http.ResponseWriter, clientID string, g *grant,
 	claims := map[string]any{
 		"iss": p.issuer, "sub": g.user.Subject, "aud": clientID, "azp": clientID,
 		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "auth_time": g.authTime.Unix(),
-		"at_hash": atHash(access, key.alg),
+		"at_hash": atHash(access, key.alg), "sid": g.sid,
 	}
 	if g.nonce != "" && !refresh {
 		claims["nonce"] = g.nonce
@@ -555,6 +560,52 @@ func (p *Provider) accessToken(clientID string, g *grant, now time.Time, key *si
 	}
 	payload, _ := json.Marshal(claims)
 	return signTyped(payload, key.priv, key.kid, key.alg, "at+jwt")
+}
+
+// LogoutToken returns a back-channel logout token (OpenID Connect
+// Back-Channel Logout 1.0 §2.4) for clientID naming sub and sid (either may
+// be empty), typ logout+jwt, valid for two minutes, with a fresh jti. edit,
+// when not nil, changes the claims before signing.
+func (p *Provider) LogoutToken(clientID, sub, sid string, edit func(claims map[string]any)) string {
+	p.mu.Lock()
+	now := p.now()
+	p.mu.Unlock()
+	claims := map[string]any{"iss": p.issuer, "aud": clientID, "iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(),
+		"jti": randomString(), "events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}}}
+	if sub != "" {
+		claims["sub"] = sub
+	}
+	if sid != "" {
+		claims["sid"] = sid
+	}
+	if edit != nil {
+		edit(claims)
+	}
+	return p.SignJWT("logout+jwt", claims)
+}
+
+// BackchannelLogout sends a logout token naming sub and sid to clientID's
+// BackchannelLogoutURI, as a provider does when a session ends, and
+// returns the HTTP status the client answered.
+func (p *Provider) BackchannelLogout(clientID, sub, sid string) (int, error) {
+	return p.SendLogoutToken(clientID, p.LogoutToken(clientID, sub, sid, nil))
+}
+
+// SendLogoutToken posts token to clientID's BackchannelLogoutURI
+// (§2.5) and returns the HTTP status the client answered.
+func (p *Provider) SendLogoutToken(clientID, token string) (int, error) {
+	p.mu.Lock()
+	c, ok := p.clients[clientID]
+	p.mu.Unlock()
+	if !ok || c.BackchannelLogoutURI == "" {
+		return 0, fmt.Errorf("federationtest: client %q has no BackchannelLogoutURI", clientID)
+	}
+	resp, err := http.PostForm(c.BackchannelLogoutURI, url.Values{"logout_token": {token}})
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }
 
 // SignJWT signs claims with the provider's current key under the JOSE

@@ -1,0 +1,183 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/oidcfed/oidcfed/discovery"
+)
+
+// LogoutEvent is a verified back-channel logout request (OpenID Connect
+// Back-Channel Logout 1.0): the provider ended a session and asks the
+// application to end its own. It names a subject, a provider session (SID)
+// or both; end every session that matches what is given.
+type LogoutEvent struct {
+	Provider string // registry key, "oidc:<name>"
+	Issuer   string
+	Subject  string // "" when the token names only a session
+	SID      string // the provider's session ID (Result.SID); "" when not sent
+	IssuedAt time.Time
+}
+
+// backchannelEvent is the member of a logout token's events claim that
+// makes it one (§2.4).
+const backchannelEvent = "http://schemas.openid.net/event/backchannel-logout"
+
+// Reasons a logout token is refused, beyond the signature, iss, aud, exp
+// and iat rules that [discovery.Verifier] applies (errors.Is with
+// discovery's sentinels). OpenID Connect Back-Channel Logout 1.0 §2.6.
+var (
+	ErrLogoutTokenType = errors.New("federation: logout token typ is not logout+jwt (nor absent or JWT)")
+	ErrLogoutEvent     = errors.New("federation: logout token has no back-channel logout event object")
+	ErrLogoutNonce     = errors.New("federation: logout token carries a nonce, so it may be an ID token")
+	ErrLogoutSubject   = errors.New("federation: logout token has neither sub nor sid")
+	ErrLogoutJTI       = errors.New("federation: logout token has no jti")
+	ErrLogoutReplay    = errors.New("federation: logout token was already used (same jti)")
+)
+
+// maxLogoutRequest caps a back-channel logout request body.
+const maxLogoutRequest = 64 << 10
+
+// VerifyLogoutToken verifies a back-channel logout token (OpenID Connect
+// Back-Channel Logout 1.0 §2.6). The checks are: the signature with the
+// provider's keys (never alg none), iss the provider's issuer, aud the
+// client ID, exp and iat with the registry's leeway, a JOSE typ of
+// logout+jwt (or absent or JWT, for older providers), an events claim
+// whose back-channel logout member is an object, sub or sid (or both), no
+// nonce, and a jti not seen before from this provider. The jti is recorded
+// until the token expires; Handler un-records it when the host's OnLogout
+// fails, so the provider can retry.
+func (p *Provider) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutEvent, error) {
+	ev, _, err := p.verifyLogoutToken(ctx, raw)
+	return ev, err
+}
+
+func (p *Provider) verifyLogoutToken(ctx context.Context, raw string) (*LogoutEvent, string, error) {
+	if raw == "" || len(raw) > maxTokenLength || strings.Count(raw, ".") != 2 {
+		return nil, "", fmt.Errorf("%w: not three dot-separated parts of at most %d bytes", discovery.ErrMalformedToken, maxTokenLength)
+	}
+	var hdr struct {
+		Typ string `json:"typ"`
+	}
+	h, _, _ := strings.Cut(raw, ".")
+	if decodeSegment(h, &hdr) != nil {
+		return nil, "", fmt.Errorf("%w: header is not base64url JSON", discovery.ErrMalformedToken)
+	}
+	if t := normalizeTyp(hdr.Typ); t != "" && t != "jwt" && t != "logout+jwt" {
+		return nil, "", fmt.Errorf("%w: %q", ErrLogoutTokenType, hdr.Typ)
+	}
+	st, err := p.resolve(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	tok, err := st.logout.Verify(ctx, raw)
+	if err != nil {
+		return nil, "", err
+	}
+	c := tok.Claims
+	events, _ := c["events"].(map[string]any)
+	if _, ok := events[backchannelEvent].(map[string]any); !ok {
+		return nil, "", ErrLogoutEvent
+	}
+	if _, ok := c["nonce"]; ok {
+		return nil, "", ErrLogoutNonce
+	}
+	sub, _ := c["sub"].(string)
+	sid, sidOK := c["sid"].(string)
+	if _, present := c["sid"]; present && (!sidOK || sid == "") {
+		return nil, "", fmt.Errorf("%w: sid is not a non-empty string", discovery.ErrInvalidClaim)
+	}
+	if sub == "" && sid == "" {
+		return nil, "", ErrLogoutSubject
+	}
+	jti, _ := c["jti"].(string)
+	if jti == "" {
+		return nil, "", ErrLogoutJTI
+	}
+	if !p.reg.jtis.claim(p.key, jti, tok.Expiry.Add(p.reg.leeway()), p.reg.opts.now()) {
+		return nil, "", ErrLogoutReplay
+	}
+	return &LogoutEvent{Provider: p.key, Issuer: st.md.Issuer, Subject: sub, SID: sid, IssuedAt: tok.IssuedAt}, jti, nil
+}
+
+// jtiSet remembers the jti of each accepted logout token until it expires,
+// per provider, in a bounded LRU: a token evicted early by a flood of
+// newer ones would be accepted again, which a provider's short exp makes
+// harmless (ending a session twice).
+type jtiSet struct {
+	mu   sync.Mutex
+	seen *lru.Cache[string, time.Time] // provider+"\x00"+jti → until
+}
+
+const jtiCapacity = 16384
+
+func newJTISet() *jtiSet {
+	c, _ := lru.New[string, time.Time](jtiCapacity)
+	return &jtiSet{seen: c}
+}
+
+// claim records jti until until and reports whether it was new (or its
+// earlier record had expired).
+func (s *jtiSet) claim(provider, jti string, until, now time.Time) bool {
+	k := provider + "\x00" + jti
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if prev, ok := s.seen.Peek(k); ok && now.Before(prev) {
+		return false
+	}
+	s.seen.Add(k, until)
+	return true
+}
+
+// release forgets jti, so a token whose logout failed can be sent again.
+func (s *jtiSet) release(provider, jti string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seen.Remove(provider + "\x00" + jti)
+}
+
+// backchannelLogout serves POST oidc:{name}/backchannel-logout (§2.5, §2.8).
+func (h *Handler) backchannelLogout(w http.ResponseWriter, r *http.Request, p *Provider) {
+	fail := func(desc string, err error) {
+		h.log.Warn("federation: back-channel logout refused", "provider", p.key, "error", err)
+		writeJSONError(w, http.StatusBadRequest, CodeInvalidRequest, desc)
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		fail("the request must be application/x-www-form-urlencoded", fmt.Errorf("content type %q", r.Header.Get("Content-Type")))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxLogoutRequest)
+	if err := r.ParseForm(); err != nil {
+		fail("the request body could not be read", err)
+		return
+	}
+	if len(r.PostForm["logout_token"]) != 1 {
+		fail("the request must carry one logout_token", errors.New("logout_token missing or repeated"))
+		return
+	}
+	ev, jti, err := p.verifyLogoutToken(r.Context(), r.PostForm.Get("logout_token"))
+	if err != nil {
+		if errors.Is(err, discovery.ErrKeysUnavailable) {
+			// The provider retries on errors; a 400 is what the spec allows.
+			fail("the identity provider's keys could not be fetched", err)
+			return
+		}
+		fail("the logout token was rejected", err)
+		return
+	}
+	if err := h.cfg.OnLogout(r.Context(), *ev); err != nil {
+		p.reg.jtis.release(p.key, jti)
+		fail("the logout could not be completed", fmt.Errorf("OnLogout: %w", err))
+		return
+	}
+	h.log.Info("federation: back-channel logout", "provider", p.key, "subject", ev.Subject, "sid", ev.SID)
+	w.WriteHeader(http.StatusOK)
+}
