@@ -41,6 +41,7 @@ var cases = []struct {
 	{"second-login", testSecondLogin},
 	{"key-rotation", testKeyRotation},
 	{"rp-initiated-logout", testLogout},
+	{"backchannel-logout", testBackchannelLogout},
 	{"bearer", testBearer},
 	{"refresh", testRefresh},
 }
@@ -283,6 +284,22 @@ func testLogout(t *testing.T, k opKind) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := logOut(t, b, u, rp)
+	if !p.on(rp.base) || p.url.Path != "/" || p.status != http.StatusOK {
+		t.Fatalf("logout ended at %s (HTTP %d): %s", p.url.Redacted(), p.status, p.snippet())
+	}
+	if state := p.url.Query().Get("state"); state != "bye-"+k.name {
+		t.Errorf("back from logout with state %q, want bye-%s", state, k.name)
+	}
+	if _, forms := rp.signIn(b, federation.Key(op.plain), op.fill); len(forms) == 0 {
+		t.Error("after logout the provider signed in without its login page")
+	}
+}
+
+// logOut follows a logout URL, confirming the provider's logout page,
+// until the browser is back at the RP.
+func logOut(t *testing.T, b *browser, u string, rp *relyingParty) *page {
+	t.Helper()
 	p := b.get(u)
 	for range 3 {
 		if p.on(rp.base) {
@@ -294,14 +311,33 @@ func testLogout(t *testing.T, k opKind) {
 		}
 		p = b.submit(f, nil)
 	}
-	if !p.on(rp.base) || p.url.Path != "/" || p.status != http.StatusOK {
-		t.Fatalf("logout ended at %s (HTTP %d): %s", p.url.Redacted(), p.status, p.snippet())
+	return p
+}
+
+// testBackchannelLogout: logging out at the provider makes it POST a
+// logout token to the RP, which verifies it and calls OnLogout with the
+// subject and the session of the sign-in.
+func testBackchannelLogout(t *testing.T, k opKind) {
+	rp, op := setUp(t, k, true)
+	b := newBrowser(t)
+	login, _ := rp.signIn(b, federation.Key(op.plain), op.fill)
+	if login.Result.SID == "" {
+		t.Fatal("the ID token has no sid, so a logout cannot name the session")
 	}
-	if state := p.url.Query().Get("state"); state != "bye-"+k.name {
-		t.Errorf("back from logout with state %q, want bye-%s", state, k.name)
+	u, err := rp.handler.LogoutURL(context.Background(), federation.Key(op.plain), federation.LogoutRequest{
+		IDTokenHint: login.Result.Tokens.IDToken.Reveal(), PostLogoutRedirectURI: "/"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, forms := rp.signIn(b, federation.Key(op.plain), op.fill); len(forms) == 0 {
-		t.Error("after logout the provider signed in without its login page")
+	logOut(t, b, u, rp)
+	got := rp.logoutsSoFar()
+	if len(got) != 1 {
+		t.Fatalf("%d back-channel logouts, want 1", len(got))
+	}
+	want := federation.LogoutEvent{Provider: federation.Key(op.plain), Issuer: op.proc.issuer, Subject: op.user.Subject, SID: login.Result.SID}
+	got[0].IssuedAt = time.Time{}
+	if got[0] != want {
+		t.Errorf("logout event %+v, want %+v", got[0], want)
 	}
 }
 

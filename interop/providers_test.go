@@ -108,11 +108,14 @@ func startOIDCProvider(t *testing.T, rpBase string, claimsInIDToken bool, port i
 	client := func(id string, extra map[string]any) map[string]any {
 		c := map[string]any{
 			"client_id": id, "client_secret": "secret-" + id + "-0123456789",
-			"redirect_uris":              []string{rpBase + "/auth/oauth/" + federation.Key(id) + "/callback"},
-			"post_logout_redirect_uris":  []string{rpBase + "/"},
-			"token_endpoint_auth_method": "client_secret_basic",
-			"grant_types":                []string{"authorization_code", "refresh_token"},
-			"response_types":             []string{"code"},
+			"redirect_uris":             []string{rpBase + "/auth/oauth/" + federation.Key(id) + "/callback"},
+			"post_logout_redirect_uris": []string{rpBase + "/"},
+			"backchannel_logout_uri":    rpBase + "/auth/oauth/" + federation.Key(id) + "/backchannel-logout",
+			// Puts sid in ID tokens and logout tokens.
+			"backchannel_logout_session_required": true,
+			"token_endpoint_auth_method":          "client_secret_basic",
+			"grant_types":                         []string{"authorization_code", "refresh_token"},
+			"response_types":                      []string{"code"},
 		}
 		for k, v := range extra {
 			c[k] = v
@@ -184,8 +187,9 @@ var zitadel = opKind{
 		return startZitadel(t, rpBase, claimsInIDToken, "0")
 	},
 	cannot: map[string]string{
-		"es256":        "the example OP signs only with RS256 (id_token_signing_alg_values_supported is [RS256])",
-		"second-login": "the example OP keeps no login session: every authorization request shows its login page",
+		"es256":              "the example OP signs only with RS256 (id_token_signing_alg_values_supported is [RS256])",
+		"second-login":       "the example OP keeps no login session: every authorization request shows its login page",
+		"backchannel-logout": "zitadel/oidc's OP library sends no back-channel logout tokens",
 	},
 }
 

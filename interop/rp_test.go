@@ -31,10 +31,11 @@ type relyingParty struct {
 	reg     *federation.Registry
 	handler *federation.Handler
 
-	mu     sync.Mutex
-	logins []*federation.Login
-	sent   []sentRequest // requests the library sent to the provider
-	logs   bytes.Buffer
+	mu      sync.Mutex
+	logins  []*federation.Login
+	logouts []federation.LogoutEvent
+	sent    []sentRequest // requests the library sent to the provider
+	logs    bytes.Buffer
 }
 
 // sentRequest is one request the library made, with its form body.
@@ -131,6 +132,12 @@ func (rp *relyingParty) serve(providers map[string]federation.ProviderConfig, be
 			rp.mu.Unlock()
 			return nil
 		},
+		OnLogout: func(_ context.Context, e federation.LogoutEvent) error {
+			rp.mu.Lock()
+			rp.logouts = append(rp.logouts, e)
+			rp.mu.Unlock()
+			return nil
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -181,6 +188,12 @@ func (rp *relyingParty) signIn(b *browser, key string, fill map[string]string) (
 		t.Fatalf("signing in with %s: %d logins, want %d", key, len(logins), before+1)
 	}
 	return logins[len(logins)-1], forms
+}
+
+func (rp *relyingParty) logoutsSoFar() []federation.LogoutEvent {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	return slices.Clone(rp.logouts)
 }
 
 func (rp *relyingParty) loginsSoFar() []*federation.Login {

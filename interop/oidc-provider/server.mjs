@@ -41,6 +41,13 @@ server.listen(config.port || 0, '127.0.0.1', () => {
     jwks: { keys: config.keys },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     pkce: { required: () => true },
+    // oidc-provider refuses outgoing requests (back-channel logout) to
+    // special-use addresses, loopback included, as an SSRF guard. The
+    // relying party under test is on loopback, so the guard is dropped here.
+    fetch: (url, options) => {
+      delete options.dispatcher;
+      return globalThis.fetch(url, options);
+    },
     // Refresh tokens for every client allowed the grant, not only with
     // offline_access (which needs prompt=consent).
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
@@ -60,6 +67,7 @@ server.listen(config.port || 0, '127.0.0.1', () => {
     features: {
       devInteractions: { enabled: true },
       rpInitiatedLogout: { enabled: true },
+      backchannelLogout: { enabled: true },
       resourceIndicators: {
         enabled: true,
         // Only the client that asks for api:read gets a JWT access token
@@ -78,8 +86,8 @@ server.listen(config.port || 0, '127.0.0.1', () => {
   });
   // Log every error the provider reports: the Go test prints this output
   // when a case fails.
-  for (const event of ['server_error', 'authorization.error', 'grant.error', 'end_session.error', 'userinfo.error']) {
-    provider.on(event, (_ctx, err) => console.error(`${event}: ${err.name}: ${err.message} ${err.error_description ?? ''}`));
+  for (const event of ['server_error', 'authorization.error', 'grant.error', 'end_session.error', 'userinfo.error', 'backchannel.error']) {
+    provider.on(event, (_ctx, err) => console.error(`${event}: ${err.name}: ${err.message} ${err.error_description ?? ''} ${err.cause ?? ''}`));
   }
   server.on('request', provider.callback());
   console.log(`listening ${issuer}`);
