@@ -90,6 +90,12 @@ type ProviderConfig struct {
 	EmailTrust string `json:"emailTrust,omitempty"`
 	// AllowSignup (default true) lets a sign-in create an account.
 	AllowSignup *bool `json:"allowSignup,omitempty"`
+	// PublicClientID is the client ID of a public client (a CLI or native
+	// app: no secret, PKCE) registered at the same provider. The Handler's
+	// GET discovery route publishes it so that a CLI needs only the
+	// server's URL. When the provider itself is configured as a public
+	// client (tokenEndpointAuthMethod "none"), ClientID is published.
+	PublicClientID string `json:"publicClientId,omitempty"`
 	// PostLogoutRedirectURIs are the exact URLs [Provider.LogoutURL] may
 	// send the browser back to, as registered at the provider. URLs under
 	// the registry's allowedRedirects are accepted too, and

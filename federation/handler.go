@@ -75,8 +75,9 @@ type CurrentAccount struct {
 }
 
 // Handler serves the sign-in and link routes under the mount path:
-// GET oidc:{name} (start), GET oidc:{name}/callback, POST link/oidc:{name}
-// and GET link/oidc:{name}/callback.
+// GET oidc:{name} (start), GET oidc:{name}/callback, POST link/oidc:{name},
+// GET link/oidc:{name}/callback, POST oidc:{name}/backchannel-logout and
+// GET discovery (public facts for CLIs, see [ClientDiscovery]).
 type Handler struct {
 	cfg   HandlerConfig
 	base  *url.URL
@@ -156,6 +157,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, h.mount)
 	if !ok {
 		writeJSONError(w, http.StatusNotFound, "not_found", "no such route")
+		return
+	}
+	if rest == "discovery" {
+		h.serveDiscovery(w, r)
 		return
 	}
 	rest, link := strings.CutPrefix(rest, "link/")
