@@ -30,7 +30,8 @@ func TestClientDiscovery(t *testing.T) {
 	want := federation.ClientDiscovery{Providers: []federation.ClientProvider{{
 		Key: "oidc:acme", Issuer: r.op.Issuer(), ClientID: "acme-cli",
 		AuthorizationEndpoint: r.op.Issuer() + "/authorize", TokenEndpoint: r.op.Issuer() + "/token",
-		Scopes: []string{"openid", "email", "profile"},
+		DeviceAuthorizationEndpoint: r.op.Issuer() + "/device_authorization",
+		Scopes:                      []string{"openid", "email", "profile"},
 	}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("discovery:\n got %+v\nwant %+v", got, want)
@@ -58,7 +59,8 @@ func TestClientDiscoveryProviders(t *testing.T) {
 	got := reg.ClientDiscovery(t.Context())
 	want := []federation.ClientProvider{
 		{Key: "oidc:cli", Issuer: op.Issuer(), ClientID: "public-1", AuthorizationEndpoint: op.Issuer() + "/authorize",
-			TokenEndpoint: op.Issuer() + "/token", Scopes: []string{"openid", "offline_access"}},
+			TokenEndpoint: op.Issuer() + "/token", DeviceAuthorizationEndpoint: op.Issuer() + "/device_authorization",
+			Scopes: []string{"openid", "offline_access"}},
 		{Key: "oidc:down", Issuer: downIssuer, Scopes: []string{"openid", "email", "profile"},
 			Error: "the provider's metadata could not be fetched"},
 	}

@@ -98,6 +98,9 @@ type Options struct {
 	// AccessTokenAudience is the aud of issued access tokens. Default: the
 	// client ID.
 	AccessTokenAudience string
+	// DeviceCodeLifetime and DeviceInterval shape device authorizations
+	// (RFC 8628): defaults 10 minutes and 5 seconds.
+	DeviceCodeLifetime, DeviceInterval time.Duration
 	// KeepRefreshTokens keeps a refresh token valid after use and sends no
 	// new one. By default each refresh rotates it: the response carries a
 	// new refresh token and the used one is refused from then on.
@@ -118,8 +121,9 @@ type Provider struct {
 	users    []User
 	codes    map[string]*grant
 	tokens   map[string]*grant
-	refresh  map[string]*grant // by refresh token
-	authSeen []string          // token endpoint auth methods received, in order
+	refresh  map[string]*grant      // by refresh token
+	devices  map[string]*deviceAuth // by device code
+	authSeen []string               // token endpoint auth methods received, in order
 	bad      Misbehavior
 	now      func() time.Time
 }
@@ -177,7 +181,7 @@ func Start(opts Options) (*Provider, error) {
 		return nil, err
 	}
 	p := &Provider{opts: opts, ln: ln, issuer: "http://" + ln.Addr().String(), clients: map[string]Client{},
-		codes: map[string]*grant{}, tokens: map[string]*grant{}, refresh: map[string]*grant{}, now: time.Now}
+		codes: map[string]*grant{}, tokens: map[string]*grant{}, refresh: map[string]*grant{}, devices: map[string]*deviceAuth{}, now: time.Now}
 	if p.key, err = newSigningKey(opts.Algorithm); err != nil {
 		return nil, err
 	}
@@ -282,6 +286,9 @@ func (p *Provider) routes() http.Handler {
 	mux.HandleFunc("POST /token", p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.TokenEndpoint }, p.token))
 	mux.HandleFunc("GET /userinfo", p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.UserinfoEndpoint }, p.userinfo))
 	mux.HandleFunc("GET /end_session", p.endSession)
+	mux.HandleFunc("POST /device_authorization", p.deviceAuthorization)
+	mux.HandleFunc("GET /device", p.device)
+	mux.HandleFunc("POST /device", p.device)
 	return mux
 }
 
@@ -314,7 +321,8 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"jwks_uri":                                       p.issuer + "/jwks",
 		"end_session_endpoint":                           p.issuer + "/end_session",
 		"response_types_supported":                       []string{"code"},
-		"grant_types_supported":                          []string{"authorization_code", "refresh_token"},
+		"device_authorization_endpoint":                  p.issuer + "/device_authorization",
+		"grant_types_supported":                          []string{"authorization_code", "refresh_token", deviceGrant},
 		"backchannel_logout_supported":                   true,
 		"backchannel_logout_session_supported":           true,
 		"subject_types_supported":                        []string{"public"},
@@ -427,24 +435,17 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "invalid_request", "bad form")
 		return
 	}
-	id, secret, method := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret"), "client_secret_post"
-	if u, pw, ok := r.BasicAuth(); ok {
-		id, _ = url.QueryUnescape(u)
-		secret, _ = url.QueryUnescape(pw)
-		method = "client_secret_basic"
-	} else if !r.PostForm.Has("client_secret") {
-		method = "none" // a public client: client_id alone
-	}
-	p.mu.Lock()
-	p.authSeen = append(p.authSeen, method)
-	client, known := p.clients[id]
-	now := p.now()
-	p.mu.Unlock()
-	if !known || client.Secret != secret || !slices.Contains(p.opts.TokenAuthMethods, method) {
+	id, ok := p.authenticate(r)
+	if !ok {
 		fail(http.StatusUnauthorized, "invalid_client", "client authentication failed")
 		return
 	}
+	p.mu.Lock()
+	now := p.now()
+	p.mu.Unlock()
 	switch r.PostForm.Get("grant_type") {
+	case deviceGrant:
+		p.deviceToken(w, id, r.PostForm.Get("device_code"), now)
 	case "authorization_code":
 		p.mu.Lock()
 		g := p.codes[r.PostForm.Get("code")]
@@ -476,6 +477,25 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	default:
 		fail(http.StatusBadRequest, "unsupported_grant_type", "")
 	}
+}
+
+// authenticate checks the client authentication of a parsed token-style
+// request (basic, post, or client_id alone for a public client) against
+// the registered clients and TokenAuthMethods, and records the method.
+func (p *Provider) authenticate(r *http.Request) (clientID string, ok bool) {
+	id, secret, method := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret"), "client_secret_post"
+	if u, pw, ok := r.BasicAuth(); ok {
+		id, _ = url.QueryUnescape(u)
+		secret, _ = url.QueryUnescape(pw)
+		method = "client_secret_basic"
+	} else if !r.PostForm.Has("client_secret") {
+		method = "none" // a public client: client_id alone
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.authSeen = append(p.authSeen, method)
+	client, known := p.clients[id]
+	return id, known && client.Secret == secret && slices.Contains(p.opts.TokenAuthMethods, method)
 }
 
 // RevokeRefreshTokens makes every refresh token issued so far invalid, as
