@@ -330,9 +330,16 @@ func (p *Provider) Complete(ctx context.Context, f *session.FlowState, code, red
 	if subtle.ConstantTimeCompare([]byte(nonce), []byte(f.Nonce)) != 1 || nonce == "" {
 		return nil, newError(CodeInvalidToken, "the identity provider's ID token was rejected", ErrNonceMismatch)
 	}
+	return p.result(hctx, st, tok, vt, rawID, start)
+}
+
+// result maps a verified token response to a Result: userinfo when the ID
+// token lacks mapped claims, then the user; start is when the token
+// request was sent, for the expiry.
+func (p *Provider) result(ctx context.Context, st *resolved, tok *oauth2.Token, vt *discovery.Token, rawID string, start time.Time) (*Result, error) {
 	all := vt.Claims
 	if st.md.UserinfoEndpoint != "" && p.needsUserinfo(all) {
-		ui, err := p.userinfo(hctx, st.md.UserinfoEndpoint, tok.AccessToken)
+		ui, err := p.userinfo(ctx, st.md.UserinfoEndpoint, tok.AccessToken)
 		if err != nil {
 			return nil, err
 		}

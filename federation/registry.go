@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -24,6 +25,7 @@ type options struct {
 	now    func() time.Time
 	leeway time.Duration
 	cache  int // bearer-token cache size
+	sleep  func(ctx context.Context, d time.Duration) error
 }
 
 // WithHTTPClient sets the client for every request to providers. Its
@@ -38,6 +40,13 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 
 // WithLeeway sets the clock skew tolerated for exp, nbf and iat. Default: 1 minute.
 func WithLeeway(d time.Duration) Option { return func(o *options) { o.leeway = d } }
+
+// WithSleep sets how the registry waits (between device-flow polls): it
+// must return after d, or early with ctx's error. Tests pass one that
+// advances a fake clock. Default: a timer.
+func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
+	return func(o *options) { o.sleep = sleep }
+}
 
 // WithBearerCacheSize sets how many verified bearer tokens are remembered
 // (until each one's exp) so that a token sent again is not verified again.
@@ -92,6 +101,21 @@ func NewRegistry(cfg Config, opts ...Option) (*Registry, error) {
 		r.providers[Key(name)] = &Provider{key: Key(name), cfg: pc, src: src, reg: r, mapper: mapper, scopes: pc.scopes()}
 	}
 	return r, nil
+}
+
+// sleep waits d or until ctx ends.
+func (r *Registry) sleep(ctx context.Context, d time.Duration) error {
+	if r.opts.sleep != nil {
+		return r.opts.sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // leeway is the clock skew tolerated in token times.

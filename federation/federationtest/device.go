@@ -72,9 +72,9 @@ func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 }
 
 // deviceToken answers a device_code token request (RFC 8628 §3.4–3.5):
-// authorization_pending until the user decides, slow_down (and 5 s more
-// interval) when polled faster than the interval, access_denied, and
-// expired_token after the lifetime; then the tokens, once.
+// authorization_pending until the user decides, slow_down when polled
+// faster than the interval, access_denied, and expired_token after the
+// lifetime; then the tokens, once.
 func (p *Provider) deviceToken(w http.ResponseWriter, clientID, code string, now time.Time) {
 	fail := func(code string) { writeJSON(w, http.StatusBadRequest, map[string]string{"error": code}) }
 	p.mu.Lock()
@@ -91,7 +91,6 @@ func (p *Provider) deviceToken(w http.ResponseWriter, clientID, code string, now
 	case !now.Before(d.expires):
 		outcome = "expired_token"
 	case tooSoon:
-		d.interval += 5 * time.Second
 		outcome = "slow_down"
 	case d.denied:
 		outcome = "access_denied"
