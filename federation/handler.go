@@ -378,17 +378,7 @@ func (h *Handler) complete(r *http.Request, p *Provider, f *session.FlowState, q
 			return nil, Decision{}, newError(CodeLoginRequired, "sign in again to the account you were linking, then retry", nil)
 		}
 	}
-	if err := p.checkIssParam(ctx, q); err != nil {
-		return nil, Decision{}, err
-	}
-	if e := q.Get("error"); e != "" {
-		return nil, Decision{}, newError(safeCode(e), providerDescription(q.Get("error_description")), nil)
-	}
-	code := q.Get("code")
-	if code == "" {
-		return nil, Decision{}, newError(CodeInvalidRequest, "the identity provider sent no authorization code", nil)
-	}
-	res, err := p.Complete(ctx, f, code, h.redirectURI(p.key, f.Mode != session.SignIn))
+	res, err := p.completeRedirect(ctx, f, q, h.redirectURI(p.key, f.Mode != session.SignIn))
 	if err != nil {
 		return nil, Decision{}, err
 	}

@@ -368,7 +368,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	p.mu.Unlock()
 	// Errors before the redirect URI is known safe are shown, not redirected
 	// (RFC 6749 §4.1.2.1).
-	if !ok || !slices.Contains(client.RedirectURIs, q.Get("redirect_uri")) {
+	if !ok || !slices.ContainsFunc(client.RedirectURIs, func(u string) bool { return redirectMatches(u, q.Get("redirect_uri")) }) {
 		http.Error(w, "unknown client or unregistered redirect_uri", http.StatusBadRequest)
 		return
 	}
@@ -419,6 +419,22 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		bad.AuthorizationResponse(resp)
 	}
 	http.Redirect(w, r, q.Get("redirect_uri")+"?"+resp.Encode(), http.StatusFound)
+}
+
+// redirectMatches compares a registered redirect URI with a requested
+// one: exactly, except that a registered loopback IP URI without a port
+// matches any port (RFC 8252 §7.3), as native apps need.
+func redirectMatches(registered, requested string) bool {
+	if registered == requested {
+		return true
+	}
+	reg, err1 := url.Parse(registered)
+	req, err2 := url.Parse(requested)
+	if err1 != nil || err2 != nil || reg.Scheme != "http" || reg.Port() != "" || req.Scheme != "http" ||
+		(reg.Hostname() != "127.0.0.1" && reg.Hostname() != "::1") || req.Hostname() != reg.Hostname() {
+		return false
+	}
+	return reg.Path == req.Path && reg.RawQuery == req.RawQuery
 }
 
 func randomString() string {
