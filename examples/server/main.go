@@ -75,7 +75,8 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	base = strings.TrimSuffix(base, "/")
 
 	if cfg == nil { // demo mode
-		op, err := federationtest.Start(federationtest.Options{LoginPage: true})
+		op, err := federationtest.Start(federationtest.Options{LoginPage: true,
+			TokenAuthMethods: []string{"client_secret_basic", "none"}})
 		if err != nil {
 			return err
 		}
@@ -83,9 +84,14 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 		op.SetUsers(demoUsers...)
 		secret := rand.Text()
 		op.AddClient(federationtest.Client{ID: "oidcfed-demo", Secret: secret, RedirectURIs: []string{
-			base + "/auth/oauth/oidc:demo/callback", base + "/auth/oauth/link/oidc:demo/callback"}})
+			base + "/auth/oauth/oidc:demo/callback", base + "/auth/oauth/link/oidc:demo/callback"},
+			BackchannelLogoutURI: base + "/auth/oauth/oidc:demo/backchannel-logout"})
+		// examples/cli signs in as this public client, on a loopback
+		// redirect (any port) or with the device flow.
+		op.AddClient(federationtest.Client{ID: "oidcfed-cli", RedirectURIs: []string{"http://127.0.0.1/callback"}})
 		cfg = &federation.Config{Providers: map[string]federation.ProviderConfig{
-			"demo": {Issuer: op.Issuer(), ClientID: "oidcfed-demo", ClientSecret: federation.Secret(secret)}}}
+			"demo": {Issuer: op.Issuer(), ClientID: "oidcfed-demo", ClientSecret: federation.Secret(secret),
+				TokenEndpointAuthMethod: "client_secret_basic", PublicClientID: "oidcfed-cli"}}}
 		log.Info("demo mode: no OIDCFED_CONFIG, so a demo OpenID Provider runs at "+op.Issuer(), "open", base+"/")
 	}
 
