@@ -96,6 +96,11 @@ type ProviderConfig struct {
 	// server's URL. When the provider itself is configured as a public
 	// client (tokenEndpointAuthMethod "none"), ClientID is published.
 	PublicClientID string `json:"publicClientId,omitempty"`
+	// DangerousAllowPasswordGrant lets [Provider.PasswordGrant] run. The
+	// resource-owner password grant bypasses MFA and the provider's login
+	// page and is removed in OAuth 2.1: use it only for CI against test
+	// tenants.
+	DangerousAllowPasswordGrant bool `json:"dangerousAllowPasswordGrant,omitempty"`
 	// PostLogoutRedirectURIs are the exact URLs [Provider.LogoutURL] may
 	// send the browser back to, as registered at the provider. URLs under
 	// the registry's allowedRedirects are accepted too, and

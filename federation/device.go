@@ -149,6 +149,8 @@ func (p *Provider) PollDevice(ctx context.Context, d *DeviceAuthorization) (*Res
 	}
 }
 
+func timeSeconds(n int64) time.Duration { return time.Duration(n) * time.Second }
+
 // tokenBody is a token endpoint response (RFC 6749 §5.1).
 type tokenBody struct {
 	AccessToken  string `json:"access_token"`

@@ -41,7 +41,10 @@ type User struct {
 	GivenName         string
 	FamilyName        string
 	PreferredUsername string
-	Groups            []string
+	// Password enables the resource-owner password grant for the user
+	// (with Options.PasswordGrant); empty never matches.
+	Password string
+	Groups   []string
 }
 
 // Client is a registered relying party.
@@ -101,6 +104,10 @@ type Options struct {
 	// DeviceCodeLifetime and DeviceInterval shape device authorizations
 	// (RFC 8628): defaults 10 minutes and 5 seconds.
 	DeviceCodeLifetime, DeviceInterval time.Duration
+	// PasswordGrant enables the resource-owner password grant (RFC 6749
+	// §4.3) for users with a Password. Client credentials (§4.4) are
+	// always enabled for confidential clients.
+	PasswordGrant bool
 	// KeepRefreshTokens keeps a refresh token valid after use and sends no
 	// new one. By default each refresh rotates it: the response carries a
 	// new refresh token and the used one is refused from then on.
@@ -312,6 +319,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
+// grantTypes are the grant_types_supported.
+func (p *Provider) grantTypes() []string {
+	g := []string{"authorization_code", "refresh_token", deviceGrant, "client_credentials"}
+	if p.opts.PasswordGrant {
+		g = append(g, "password")
+	}
+	return g
+}
+
 func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	doc := map[string]any{
 		"issuer":                                         p.issuer,
@@ -322,7 +338,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"end_session_endpoint":                           p.issuer + "/end_session",
 		"response_types_supported":                       []string{"code"},
 		"device_authorization_endpoint":                  p.issuer + "/device_authorization",
-		"grant_types_supported":                          []string{"authorization_code", "refresh_token", deviceGrant},
+		"grant_types_supported":                          p.grantTypes(),
 		"backchannel_logout_supported":                   true,
 		"backchannel_logout_session_supported":           true,
 		"subject_types_supported":                        []string{"public"},
@@ -490,6 +506,36 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.issueTokens(w, id, g, now, true)
+	case "password":
+		p.mu.Lock()
+		i := slices.IndexFunc(p.users, func(u User) bool {
+			return u.Subject == r.PostForm.Get("username") && u.Password != "" && u.Password == r.PostForm.Get("password")
+		})
+		var user User
+		if i >= 0 {
+			user = p.users[i]
+		}
+		p.mu.Unlock()
+		switch {
+		case !p.opts.PasswordGrant:
+			fail(http.StatusBadRequest, "unsupported_grant_type", "")
+		case i < 0:
+			fail(http.StatusBadRequest, "invalid_grant", "wrong username or password")
+		default:
+			p.issueTokens(w, id, &grant{client: id, user: user, scopes: strings.Fields(r.PostForm.Get("scope")), authTime: now, sid: randomString()}, now, false)
+		}
+	case "client_credentials":
+		p.mu.Lock()
+		public := p.clients[id].Secret == ""
+		key := p.key
+		p.mu.Unlock()
+		if public {
+			fail(http.StatusBadRequest, "unauthorized_client", "public clients cannot use client credentials")
+			return
+		}
+		access := p.accessToken(id, &grant{client: id, user: User{Subject: id}, scopes: strings.Fields(r.PostForm.Get("scope"))}, now, key, Misbehavior{})
+		writeJSON(w, http.StatusOK, map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": 300,
+			"scope": r.PostForm.Get("scope")})
 	default:
 		fail(http.StatusBadRequest, "unsupported_grant_type", "")
 	}
