@@ -197,9 +197,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	p, ok := h.cfg.Registry.Lookup(key)
+	p, ok := h.lookup(w, key)
 	if !ok {
-		writeJSONError(w, http.StatusNotFound, CodeUnknownProvider, "no identity provider is configured under this name")
 		return
 	}
 	switch {
@@ -233,12 +232,18 @@ func (h *Handler) serveBackchannel(w http.ResponseWriter, r *http.Request, key s
 		writeJSONError(w, http.StatusNotImplemented, "not_implemented", "back-channel logout is not configured (HandlerConfig.OnLogout)")
 		return
 	}
+	if p, ok := h.lookup(w, key); ok {
+		h.backchannelLogout(w, r, p)
+	}
+}
+
+// lookup returns the provider for key, or answers 404 unknown_provider.
+func (h *Handler) lookup(w http.ResponseWriter, key string) (*Provider, bool) {
 	p, ok := h.cfg.Registry.Lookup(key)
 	if !ok {
 		writeJSONError(w, http.StatusNotFound, CodeUnknownProvider, "no identity provider is configured under this name")
-		return
 	}
-	h.backchannelLogout(w, r, p)
+	return p, ok
 }
 
 func writeJSONError(w http.ResponseWriter, status int, code, desc string) {
