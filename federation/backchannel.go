@@ -64,15 +64,12 @@ func (p *Provider) verifyLogoutToken(ctx context.Context, raw string) (*LogoutEv
 	if raw == "" || len(raw) > maxTokenLength || strings.Count(raw, ".") != 2 {
 		return nil, "", fmt.Errorf("%w: not three dot-separated parts of at most %d bytes", discovery.ErrMalformedToken, maxTokenLength)
 	}
-	var hdr struct {
-		Typ string `json:"typ"`
-	}
-	h, _, _ := strings.Cut(raw, ".")
-	if decodeSegment(h, &hdr) != nil {
+	typ, err := jwtTyp(raw)
+	if err != nil {
 		return nil, "", fmt.Errorf("%w: header is not base64url JSON", discovery.ErrMalformedToken)
 	}
-	if t := normalizeTyp(hdr.Typ); t != "" && t != "jwt" && t != "logout+jwt" {
-		return nil, "", fmt.Errorf("%w: %q", ErrLogoutTokenType, hdr.Typ)
+	if t := normalizeTyp(typ); t != "" && t != "jwt" && t != "logout+jwt" {
+		return nil, "", fmt.Errorf("%w: %q", ErrLogoutTokenType, typ)
 	}
 	st, err := p.resolve(ctx)
 	if err != nil {

@@ -300,20 +300,18 @@ func (r *Registry) verifyBearer(ctx context.Context, raw string) (*Principal, er
 	if p, ok := r.tokens.get(sum); ok {
 		return p, nil
 	}
-	var hdr struct {
-		Typ string `json:"typ"`
-	}
 	var body struct {
 		Iss string             `json:"iss"`
 		Aud discovery.Audience `json:"aud"`
 	}
-	h, payload, _ := strings.Cut(raw, ".")
+	_, payload, _ := strings.Cut(raw, ".")
 	payload, _, _ = strings.Cut(payload, ".")
-	if decodeSegment(h, &hdr) != nil || decodeSegment(payload, &body) != nil {
+	typ, err := jwtTyp(raw)
+	if err != nil || decodeSegment(payload, &body) != nil {
 		return nil, invalidToken(fmt.Errorf("%w: header or payload is not base64url JSON", discovery.ErrMalformedToken))
 	}
-	if t := normalizeTyp(hdr.Typ); t != "" && t != "jwt" && t != "at+jwt" {
-		return nil, invalidToken(fmt.Errorf("%w: typ %q", ErrTokenType, hdr.Typ))
+	if t := normalizeTyp(typ); t != "" && t != "jwt" && t != "at+jwt" {
+		return nil, invalidToken(fmt.Errorf("%w: typ %q", ErrTokenType, typ))
 	}
 	prov := r.providerForIssuer(body.Iss, body.Aud)
 	if prov == nil {
@@ -339,7 +337,7 @@ func (r *Registry) verifyBearer(ctx context.Context, raw string) (*Principal, er
 	if _, bound := tok.Claims["cnf"]; bound {
 		return nil, invalidToken(ErrSenderConstrained)
 	}
-	p, err := prov.principal(tok, hdr.Typ)
+	p, err := prov.principal(tok, typ)
 	if err != nil {
 		return nil, invalidToken(err)
 	}
@@ -353,6 +351,17 @@ func decodeSegment(seg string, v any) error {
 		return err
 	}
 	return json.Unmarshal(b, v)
+}
+
+// jwtTyp returns the JOSE typ of a compact JWS ("" when absent), read
+// without verification.
+func jwtTyp(raw string) (string, error) {
+	var hdr struct {
+		Typ string `json:"typ"`
+	}
+	h, _, _ := strings.Cut(raw, ".")
+	err := decodeSegment(h, &hdr)
+	return hdr.Typ, err
 }
 
 // normalizeTyp lower-cases a typ and drops the optional "application/"

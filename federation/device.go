@@ -149,7 +149,14 @@ func (p *Provider) PollDevice(ctx context.Context, d *DeviceAuthorization) (*Res
 	}
 }
 
-func timeSeconds(n int64) time.Duration { return time.Duration(n) * time.Second }
+// expiry is when a token with expires_in seconds, requested at start,
+// expires; zero when the provider gave no (positive) lifetime.
+func expiry(start time.Time, expiresIn int64) time.Time {
+	if expiresIn <= 0 {
+		return time.Time{}
+	}
+	return start.Add(time.Duration(expiresIn) * time.Second)
+}
 
 // tokenBody is a token endpoint response (RFC 6749 §5.1).
 type tokenBody struct {

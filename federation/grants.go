@@ -41,11 +41,7 @@ func (p *Provider) ClientCredentials(ctx context.Context, scopes ...string) (Tok
 	if _, _, err := p.verifyTokenResponse(ctx, st, tok, false); err != nil {
 		return Tokens{}, err
 	}
-	out := Tokens{AccessToken: Secret(body.AccessToken)}
-	if body.ExpiresIn > 0 {
-		out.Expiry = start.Add(timeSeconds(body.ExpiresIn))
-	}
-	return out, nil
+	return Tokens{AccessToken: Secret(body.AccessToken), Expiry: expiry(start, body.ExpiresIn)}, nil
 }
 
 // PasswordGrant signs a user in with their username and password (RFC
@@ -77,11 +73,8 @@ func (p *Provider) PasswordGrant(ctx context.Context, username string, password 
 		return nil, err
 	}
 	if vt == nil {
-		res := &Result{Tokens: Tokens{AccessToken: Secret(body.AccessToken), RefreshToken: Secret(body.RefreshToken)}}
-		if body.ExpiresIn > 0 {
-			res.Tokens.Expiry = start.Add(timeSeconds(body.ExpiresIn))
-		}
-		return res, nil
+		return &Result{Tokens: Tokens{AccessToken: Secret(body.AccessToken), RefreshToken: Secret(body.RefreshToken),
+			Expiry: expiry(start, body.ExpiresIn)}}, nil
 	}
 	return p.result(ctx, st, tok, vt, rawID, start)
 }

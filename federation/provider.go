@@ -352,10 +352,8 @@ func (p *Provider) result(ctx context.Context, st *resolved, tok *oauth2.Token, 
 		return nil, newError(CodeInvalidToken, "the identity provider's claims could not be used", err)
 	}
 	user.Provider, user.Issuer = p.key, st.md.Issuer
-	res := &Result{User: user, Tokens: Tokens{AccessToken: Secret(tok.AccessToken), RefreshToken: Secret(tok.RefreshToken), IDToken: Secret(rawID)}}
-	if tok.ExpiresIn > 0 {
-		res.Tokens.Expiry = start.Add(time.Duration(tok.ExpiresIn) * time.Second)
-	}
+	res := &Result{User: user, Tokens: Tokens{AccessToken: Secret(tok.AccessToken), RefreshToken: Secret(tok.RefreshToken),
+		IDToken: Secret(rawID), Expiry: expiry(start, tok.ExpiresIn)}}
 	res.SID, _ = all["sid"].(string)
 	return res, nil
 }

@@ -69,7 +69,7 @@ func (p *Provider) Refresh(ctx context.Context, t Tokens) (Tokens, error) {
 	if err != nil {
 		return Tokens{}, err
 	}
-	out := Tokens{AccessToken: Secret(tok.AccessToken), RefreshToken: t.RefreshToken, IDToken: t.IDToken}
+	out := Tokens{AccessToken: Secret(tok.AccessToken), RefreshToken: t.RefreshToken, IDToken: t.IDToken, Expiry: expiry(start, tok.ExpiresIn)}
 	if tok.RefreshToken != "" {
 		out.RefreshToken = Secret(tok.RefreshToken)
 	}
@@ -78,9 +78,6 @@ func (p *Provider) Refresh(ctx context.Context, t Tokens) (Tokens, error) {
 			return Tokens{}, newError(CodeInvalidToken, "the identity provider's refreshed ID token was rejected", err)
 		}
 		out.IDToken = Secret(rawID)
-	}
-	if tok.ExpiresIn > 0 {
-		out.Expiry = start.Add(time.Duration(tok.ExpiresIn) * time.Second)
 	}
 	return out, nil
 }
