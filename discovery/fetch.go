@@ -67,7 +67,7 @@ func fetch(ctx context.Context, c *http.Client, src *Source) (*Metadata, error) 
 	if err := getJSON(ctx, c, src.discoveryURL, &md); err != nil {
 		return nil, err
 	}
-	if err := md.validate(src.discoveryURL, src.issuer); err != nil {
+	if err := md.validate(src.discoveryURL, src.issuer, src.tenants); err != nil {
 		return nil, err
 	}
 	return md.withOverrides(src.endpoints), nil

@@ -37,7 +37,7 @@ func FuzzMetadata(f *testing.F) {
 		if json.Unmarshal(doc, &md) != nil {
 			return
 		}
-		if err := md.validate(iss.DiscoveryURL(), iss); err != nil {
+		if err := md.validate(iss.DiscoveryURL(), iss, false); err != nil {
 			return
 		}
 		if !iss.Matches(md.Issuer) {

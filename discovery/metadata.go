@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/oidcfed/oidcfed/internal/urlcheck"
 )
@@ -69,13 +70,18 @@ func (m *Metadata) Algorithms() []string {
 }
 
 // validate checks m as fetched from docURL for the configured issuer and
-// pins the issuer. It returns the first problem found.
-func (m *Metadata) validate(docURL string, iss Issuer) error {
+// pins the issuer; tenants accepts a {tenantid} template (see
+// [NewTenantSource]). It returns the first problem found.
+func (m *Metadata) validate(docURL string, iss Issuer, tenants bool) error {
 	fail := func(field string, err error) error { return &MetadataError{URL: docURL, Field: field, Err: err} }
 	if m.Issuer == "" {
 		return fail("issuer", ErrMissingField)
 	}
-	if !iss.Matches(m.Issuer) {
+	if m.TenantTemplate() {
+		if !tenants || !templateMatches(m.Issuer, iss.url) {
+			return fail("issuer", fmt.Errorf("%w: configured %q, document says %q (a multi-tenant template)", ErrIssuerMismatch, iss.String(), m.Issuer))
+		}
+	} else if !iss.Matches(m.Issuer) {
 		return fail("issuer", fmt.Errorf("%w: configured %q, document says %q", ErrIssuerMismatch, iss.String(), m.Issuer))
 	}
 	return m.validateEndpoints(docURL, iss.loopback())
@@ -117,6 +123,41 @@ func (m *Metadata) validateEndpoints(docURL string, loopbackIssuer bool) error {
 		return fail("id_token_signing_alg_values_supported", fmt.Errorf("%w: none of %v is an accepted asymmetric algorithm", ErrUnsupported, m.IDTokenSigningAlgValuesSupported))
 	}
 	return nil
+}
+
+// TenantPlaceholder stands for the tenant in a multi-tenant issuer
+// template.
+const TenantPlaceholder = "{tenantid}"
+
+// TenantTemplate reports whether the issuer is a multi-tenant template,
+// with [TenantPlaceholder] in place of the tenant.
+func (m *Metadata) TenantTemplate() bool { return strings.Count(m.Issuer, TenantPlaceholder) == 1 }
+
+// IssuerMatches reports whether iss is the provider's issuer: equal to it,
+// or for a template, the template with a tenant ID in place of the
+// placeholder. Only a verified token's tid says which tenant is right.
+func (m *Metadata) IssuerMatches(iss string) bool {
+	if !m.TenantTemplate() {
+		return iss == m.Issuer
+	}
+	pre, suf, _ := strings.Cut(m.Issuer, TenantPlaceholder)
+	mid, ok := strings.CutPrefix(iss, pre)
+	if ok {
+		mid, ok = strings.CutSuffix(mid, suf)
+	}
+	return ok && tenantID.MatchString(mid)
+}
+
+// templateMatches reports whether issuer is template with one path
+// segment in place of the placeholder.
+func templateMatches(template, issuer string) bool {
+	pre, suf, _ := strings.Cut(template, TenantPlaceholder)
+	mid, ok := strings.CutPrefix(issuer, pre)
+	if !ok {
+		return false
+	}
+	mid, ok = strings.CutSuffix(mid, suf)
+	return ok && mid != "" && !strings.ContainsAny(mid, "/?#")
 }
 
 // checkEndpoint accepts https URLs, and http ones only when both the

@@ -12,6 +12,7 @@ type Source struct {
 	discoveryURL string
 	endpoints    Endpoints
 	static       *Metadata // set when the manual endpoints make discovery unnecessary
+	tenants      bool      // the document's issuer may be a {tenantid} template
 }
 
 // NewSource validates a provider's metadata source. issuer is required (a
@@ -41,6 +42,25 @@ func NewSource(issuer, discoveryURL string, endpoints Endpoints) (*Source, error
 	return s, nil
 }
 
+// NewTenantSource is [NewSource] for a multi-tenant endpoint such as
+// Microsoft Entra ID's https://login.microsoftonline.com/organizations/v2.0,
+// whose discovery document names the issuer as a template,
+// https://login.microsoftonline.com/{tenantid}/v2.0. The document matches
+// when the template, with the configured issuer's segment in place of
+// {tenantid}, is the configured issuer. Verify its tokens with the
+// template as [VerifierConfig.Issuer].
+func NewTenantSource(issuer, discoveryURL string, endpoints Endpoints) (*Source, error) {
+	s, err := NewSource(issuer, discoveryURL, endpoints)
+	if err != nil {
+		return nil, err
+	}
+	if s.static != nil || s.issuer.bare {
+		return nil, fmt.Errorf("issuer %q: a multi-tenant issuer is learned from discovery and must be a full URL", issuer)
+	}
+	s.tenants = true
+	return s, nil
+}
+
 // Issuer returns the configured issuer.
 func (s *Source) Issuer() Issuer { return s.issuer }
 
@@ -53,6 +73,7 @@ type key struct {
 	url       string
 	issuer    Issuer
 	endpoints Endpoints
+	tenants   bool
 }
 
-func (s *Source) key() key { return key{s.discoveryURL, s.issuer, s.endpoints} }
+func (s *Source) key() key { return key{s.discoveryURL, s.issuer, s.endpoints, s.tenants} }

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -34,6 +36,11 @@ type VerifierConfig struct {
 	// Leeway is the clock skew tolerated for exp, nbf and iat. Default:
 	// 1 minute.
 	Leeway time.Duration
+	// An Issuer with the [TenantPlaceholder] is a multi-tenant template
+	// (from a [NewTenantSource] document): a token's tid must be a tenant
+	// ID and its iss the template with that tid, so that a token of one
+	// tenant cannot claim another.
+
 	// SubjectOptional accepts a token without sub, as a back-channel
 	// logout token naming only a session (sid) is. A sub that is present
 	// must still be a non-empty string.
@@ -95,6 +102,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		SupportedSigningAlgs: cfg.Algorithms,
 		SkipExpiryCheck:      true, // checked in Verify, with leeway
 	}
+	if strings.Count(cfg.Issuer, TenantPlaceholder) == 1 {
+		oc.SkipIssuerCheck = true // checked in Verify against the token's tid
+	}
 	if len(cfg.Audiences) == 1 {
 		oc.ClientID = cfg.Audiences[0]
 	} else {
@@ -122,6 +132,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
 	if err := v.checkClaims(t); err != nil {
 		return nil, err
 	}
+	if err := v.checkTenantIssuer(t); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -141,7 +154,7 @@ func (v *Verifier) classify(raw string, res *verifyResult, err error) error {
 		Aud json.RawMessage `json:"aud"`
 	}
 	_ = json.Unmarshal(res.payload, &c)
-	if c.Iss != v.cfg.Issuer {
+	if c.Iss != v.cfg.Issuer && !strings.Contains(v.cfg.Issuer, TenantPlaceholder) {
 		return tokenErr(ErrTokenIssuer, "iss %q, want %q", c.Iss, v.cfg.Issuer)
 	}
 	var aud Audience
@@ -149,6 +162,29 @@ func (v *Verifier) classify(raw string, res *verifyResult, err error) error {
 		return tokenErr(ErrTokenAudience, "aud %s, want one of %q", c.Aud, v.cfg.Audiences)
 	}
 	return tokenErr(ErrInvalidClaim, "%v", err)
+}
+
+// tenantID is the shape of an Entra tenant ID.
+var tenantID = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// checkTenantIssuer checks, for a template issuer, that iss is the template
+// with the token's own tid.
+func (v *Verifier) checkTenantIssuer(t *Token) error {
+	if !strings.Contains(v.cfg.Issuer, TenantPlaceholder) {
+		return nil
+	}
+	tid, ok := t.Claims["tid"]
+	if !ok {
+		return tokenErr(ErrMissingClaim, "tid (the issuer %q is a multi-tenant template)", v.cfg.Issuer)
+	}
+	s, _ := tid.(string)
+	if !tenantID.MatchString(s) {
+		return tokenErr(ErrInvalidClaim, "tid is not a tenant ID")
+	}
+	if want := strings.Replace(v.cfg.Issuer, TenantPlaceholder, s, 1); t.IDToken.Issuer != want {
+		return tokenErr(ErrTokenIssuer, "iss %q is not the issuer of tid %q (%q)", t.IDToken.Issuer, s, want)
+	}
+	return nil
 }
 
 // Audience decodes a JWT's aud, a string or an array of strings (RFC 7519

@@ -323,6 +323,9 @@ func (r *Registry) verifyBearer(ctx context.Context, raw string) (*Principal, er
 		return nil, err
 	}
 	v := st.bearer[body.Iss]
+	if v == nil && st.md.IssuerMatches(body.Iss) {
+		v = st.bearer[st.md.Issuer] // a tenant of a multi-tenant template
+	}
 	if v == nil {
 		// A bare-domain issuer matched, but not as the provider spells it.
 		return nil, invalidToken(&discovery.TokenError{Err: discovery.ErrTokenIssuer, Detail: fmt.Sprintf("iss %q, want %q", body.Iss, st.md.Issuer)})
@@ -336,6 +339,9 @@ func (r *Registry) verifyBearer(ctx context.Context, raw string) (*Principal, er
 	}
 	if _, bound := tok.Claims["cnf"]; bound {
 		return nil, invalidToken(ErrSenderConstrained)
+	}
+	if err := prov.checkTenant(tok.Claims); err != nil {
+		return nil, invalidToken(err.Err)
 	}
 	p, err := prov.principal(tok, typ)
 	if err != nil {
@@ -376,10 +382,18 @@ func normalizeTyp(t string) string {
 // audiences include one of aud, else the first. It grants nothing: the
 // provider's verifier checks the signed token.
 func (r *Registry) providerForIssuer(iss string, aud []string) *Provider {
+	ix := r.index.Load()
 	var first *Provider
-	for _, k := range r.Keys() {
-		p, _ := r.Lookup(k)
-		if !p.src.Issuer().Matches(iss) && !slices.Contains(p.cfg.AdditionalIssuers, iss) {
+	for _, p := range ix.exact[iss] {
+		if slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(p.bearerAudiences(), a) }) {
+			return p
+		}
+		if first == nil {
+			first = p
+		}
+	}
+	for _, p := range ix.tenants {
+		if !p.tenantIssuer(iss) {
 			continue
 		}
 		if slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(p.bearerAudiences(), a) }) {

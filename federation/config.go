@@ -106,6 +106,55 @@ type ProviderConfig struct {
 	// the registry's allowedRedirects are accepted too, and
 	// [Handler.LogoutURL] also accepts the application's own origin.
 	PostLogoutRedirectURIs []string `json:"postLogoutRedirectURIs,omitempty"`
+
+	// Preset names the kind of provider ("entra", "okta", "google"…; see
+	// [Presets]): it builds the issuer from the fields below and fills in
+	// the provider's quirks. docs/providers has one page per preset.
+	Preset string `json:"preset,omitempty"`
+	// TenantID is the Microsoft Entra ID tenant (its ID or a verified
+	// domain; "organizations" or "common" for any work account, see
+	// AllowedTenants) or the PingOne environment ID.
+	TenantID string `json:"tenantId,omitempty"`
+	// Domain is the Okta, Auth0 or self-managed GitLab host name, or the
+	// PingOne regional host (default auth.pingone.com).
+	Domain string `json:"domain,omitempty"`
+	// AuthorizationServerID selects an Okta custom authorization server
+	// ("default" or its ID); empty means the org authorization server.
+	AuthorizationServerID string `json:"authorizationServerId,omitempty"`
+	// AllowedTenants restricts a multi-tenant Entra provider
+	// (tenantId "organizations" or "common") to these tenant IDs, checked
+	// against the token's tid. Empty: every tenant may sign in.
+	AllowedTenants []string `json:"allowedTenants,omitempty"`
+	// HostedDomain restricts Google sign-in to one Google Workspace
+	// domain: sent as the hd parameter and enforced on the ID token's hd
+	// claim, which a user cannot set.
+	HostedDomain string `json:"hostedDomain,omitempty"`
+
+	// RedirectURL overrides the callback URL computed from the handler's
+	// BaseURL, for a tenant served on its own host or behind a proxy that
+	// rewrites the path. Its path must still end in
+	// /oidc:<name>/callback, so that it routes to the handler.
+	RedirectURL string `json:"redirectURL,omitempty"`
+	// FrontendURL is where the tenant's sign-ins land when the start
+	// request names no redirectTo: a path on the application or an
+	// absolute URL. Its origin and path are also an allowed redirectTo
+	// for this provider, like an allowedRedirects entry.
+	FrontendURL string `json:"frontendURL,omitempty"`
+	// AuthParams are extra authorization request parameters, such as
+	// prompt, acr_values, login_hint, domain_hint or Auth0's audience.
+	// Parameters that oidcfed sets itself (state, nonce, PKCE, scope,
+	// redirect_uri…) cannot be overridden; use MaxAge for max_age.
+	AuthParams map[string]string `json:"authParams,omitempty"`
+	// RequiredACR are the accepted acr values: the ID token's acr must be
+	// one of them. They are requested as acr_values unless AuthParams
+	// sets acr_values.
+	RequiredACR []string `json:"requiredAcr,omitempty"`
+	// MaxAge, in seconds, is the oldest authentication accepted: sent as
+	// max_age, and the ID token's auth_time must be at most this old.
+	MaxAge int `json:"maxAge,omitempty"`
+	// AllowedEmailDomains restricts sign-in to users whose email is
+	// verified (under EmailTrust) and in one of these domains.
+	AllowedEmailDomains []string `json:"allowedEmailDomains,omitempty"`
 }
 
 // Email trust values: how far a provider's email claim is believed when
@@ -130,49 +179,85 @@ var DefaultScopes = []string{"openid", "email", "profile"}
 
 var providerName = regexp.MustCompile(`^[a-z0-9_-]+$`)
 
-// LoadConfig decodes a JSON config, rejecting unknown fields, and validates it.
-func LoadConfig(r io.Reader) (Config, error) {
-	var c Config
-	d := json.NewDecoder(r)
-	d.DisallowUnknownFields()
-	if err := d.Decode(&c); err != nil {
-		return Config{}, fmt.Errorf("federation: config: %w", err)
-	}
-	if d.More() {
-		return Config{}, errors.New("federation: config: trailing data after the JSON object")
-	}
-	return c, c.Validate()
+// ConfigError is one problem with a configuration. Validate and the
+// loaders return every problem at once, joined: use errors.As to get the
+// first, or range over Unwrap() []error for all of them.
+type ConfigError struct {
+	Provider string // the provider name; "" for registry-wide fields
+	Field    string // the provider's field as JSON names it ("clientId", "claims.groups")
+	// Path says where the value was configured: a JSON path
+	// ("providers.acme.clientId") or an environment variable
+	// ("TENANT_OIDC_ACME_CLIENT_ID").
+	Path string
+	Err  error
 }
 
-// Validate reports every problem at once, each naming provider and field.
+func (e *ConfigError) Error() string { return "federation: config: " + e.Path + ": " + e.Err.Error() }
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Validate reports every problem at once, each a *[ConfigError] naming
+// provider and field by JSON path. Presets are applied first, so problems
+// with the fields a preset fills are reported against the preset's inputs.
 func (c Config) Validate() error {
+	_, err := c.effective()
+	return err
+}
+
+// effective applies each provider's preset and validates the result.
+func (c Config) effective() (map[string]ProviderConfig, error) {
 	var errs []error
 	names := make([]string, 0, len(c.Providers))
 	for name := range c.Providers {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	out := make(map[string]ProviderConfig, len(names))
 	for _, name := range names {
-		errs = append(errs, c.Providers[name].validate(name)...)
+		eff, perrs := c.Providers[name].effective(name)
+		for _, e := range perrs {
+			errs = append(errs, e)
+		}
+		out[name] = eff
 	}
-	for _, a := range c.AllowedRedirects {
+	for i, a := range c.AllowedRedirects {
 		if _, err := parseAllowed(a); err != nil {
-			errs = append(errs, fmt.Errorf("federation: allowedRedirects: %w", err))
+			errs = append(errs, &ConfigError{Field: "allowedRedirects", Path: fmt.Sprintf("allowedRedirects[%d]", i), Err: err})
 		}
 	}
-	return errors.Join(errs...)
+	return out, errors.Join(errs...)
 }
 
-func (p ProviderConfig) validate(name string) []error {
-	var errs []error
-	fail := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("federation: provider %q: %s: %s", name, field, fmt.Sprintf(format, args...)))
-	}
+// effective applies p's preset and validates the outcome.
+func (p ProviderConfig) effective(name string) (ProviderConfig, []*ConfigError) {
+	v := validation{name: name}
 	if !providerName.MatchString(name) {
-		fail("name", "must match [a-z0-9_-]+")
+		v.fail("name", "must match [a-z0-9_-]+")
 	}
+	eff := p.applyPreset(&v)
+	eff.validate(&v)
+	return eff, v.errs
+}
+
+// validation collects a provider's problems.
+type validation struct {
+	name string
+	errs []*ConfigError
+	// noIssuer: the preset could not build the issuer and said why.
+	noIssuer bool
+}
+
+func (v *validation) fail(field, format string, args ...any) {
+	v.errs = append(v.errs, &ConfigError{Provider: v.name, Field: field, Path: "providers." + v.name + "." + field,
+		Err: fmt.Errorf(format, args...)})
+}
+
+func (p ProviderConfig) validate(v *validation) {
+	fail := v.fail
 	if p.Issuer == "" {
-		fail("issuer", "is required")
+		if !v.noIssuer {
+			fail("issuer", "is required")
+		}
 	} else if _, err := discovery.ParseIssuer(p.Issuer); err != nil {
 		fail("issuer", "%v", err)
 	} else {
@@ -233,7 +318,7 @@ func (p ProviderConfig) validate(name string) []error {
 	default:
 		fail("emailTrust", "%q: want %q, %q or %q", p.EmailTrust, EmailTrustFromClaim, EmailTrustNever, EmailTrustDangerousAlways)
 	}
-	return errs
+	p.validateSignInOptions(v)
 }
 
 // scopes returns the scopes to request: the configured ones (or the

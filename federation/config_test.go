@@ -65,10 +65,10 @@ func TestLoadConfigRejectsMalformedInput(t *testing.T) {
 		{"an unknown top-level field", `{"providers": {}, "provider": {}}`, `unknown field "provider"`},
 		{"an unknown provider field", `{"providers": {"acme": {"issuer": "https://idp.example.com", "clientId": "c", "clientSecret": "s", "client_id": "c"}}}`, `unknown field "client_id"`},
 		{"an unknown endpoint", `{"providers": {"acme": {"issuer": "https://idp.example.com", "clientId": "c", "clientSecret": "s", "endpoints": {"logout": "https://x"}}}}`, `unknown field "logout"`},
-		{"a field of the wrong type", `{"providers": {"acme": {"issuer": "https://idp.example.com", "clientId": "c", "clientSecret": "s", "scopes": "openid"}}}`, "cannot unmarshal string"},
-		{"trailing data", `{"providers": {}} {}`, "trailing data"},
-		{"not JSON", `providers: {}`, "invalid character"},
-		{"empty input", ``, "EOF"},
+		{"a field of the wrong type", `{"providers": {"acme": {"issuer": "https://idp.example.com", "clientId": "c", "clientSecret": "s", "scopes": "openid"}}}`, "providers.acme.scopes: want an array, got a string"},
+		{"trailing data", `{"providers": {}} {}`, "line 1, column 19: trailing data"},
+		{"not JSON", `providers: {}`, "line 1, column 1: invalid character"},
+		{"empty input", ``, "line 1, column 1: unexpected end of input (EOF)"},
 	}
 	for _, tt := range tests {
 		c, err := LoadConfig(strings.NewReader(tt.json))
@@ -88,35 +88,35 @@ func TestValidateRules(t *testing.T) {
 		edit     func(*ProviderConfig)
 		want     string
 	}{
-		{"an upper-case name", "Acme", nil, `provider "Acme": name: must match [a-z0-9_-]+`},
-		{"a name with a colon", "oidc:acme", nil, `provider "oidc:acme": name: must match [a-z0-9_-]+`},
-		{"an empty name", "", nil, `provider "": name: must match [a-z0-9_-]+`},
-		{"no issuer", "acme", func(p *ProviderConfig) { p.Issuer = "" }, `provider "acme": issuer: is required`},
-		{"an http issuer off loopback", "acme", func(p *ProviderConfig) { p.Issuer = "http://idp.example.com" }, `provider "acme": issuer: issuer: "http://idp.example.com": url must use https`},
-		{"an issuer with a query", "acme", func(p *ProviderConfig) { p.Issuer = "https://idp.example.com?tenant=1" }, `provider "acme": issuer: issuer "https://idp.example.com?tenant=1" must not contain a query`},
-		{"no client ID", "acme", func(p *ProviderConfig) { p.ClientID = "" }, `provider "acme": clientId: is required when issuer is set`},
-		{"no client secret", "acme", func(p *ProviderConfig) { p.ClientSecret = "" }, `provider "acme": clientSecret: is required for a confidential client (a public client sets tokenEndpointAuthMethod "none")`},
-		{"a public client with a secret", "acme", func(p *ProviderConfig) { p.TokenEndpointAuthMethod = "none" }, `provider "acme": clientSecret: must be empty for tokenEndpointAuthMethod "none"`},
+		{"an upper-case name", "Acme", nil, `config: providers.Acme.name: must match [a-z0-9_-]+`},
+		{"a name with a colon", "oidc:acme", nil, `config: providers.oidc:acme.name: must match [a-z0-9_-]+`},
+		{"an empty name", "", nil, `config: providers..name: must match [a-z0-9_-]+`},
+		{"no issuer", "acme", func(p *ProviderConfig) { p.Issuer = "" }, `config: providers.acme.issuer: is required`},
+		{"an http issuer off loopback", "acme", func(p *ProviderConfig) { p.Issuer = "http://idp.example.com" }, `config: providers.acme.issuer: issuer: "http://idp.example.com": url must use https`},
+		{"an issuer with a query", "acme", func(p *ProviderConfig) { p.Issuer = "https://idp.example.com?tenant=1" }, `config: providers.acme.issuer: issuer "https://idp.example.com?tenant=1" must not contain a query`},
+		{"no client ID", "acme", func(p *ProviderConfig) { p.ClientID = "" }, `config: providers.acme.clientId: is required when issuer is set`},
+		{"no client secret", "acme", func(p *ProviderConfig) { p.ClientSecret = "" }, `config: providers.acme.clientSecret: is required for a confidential client (a public client sets tokenEndpointAuthMethod "none")`},
+		{"a public client with a secret", "acme", func(p *ProviderConfig) { p.TokenEndpointAuthMethod = "none" }, `config: providers.acme.clientSecret: must be empty for tokenEndpointAuthMethod "none"`},
 		{"an unknown token endpoint auth method", "acme", func(p *ProviderConfig) { p.TokenEndpointAuthMethod = "private_key_jwt" },
-			`provider "acme": tokenEndpointAuthMethod: "private_key_jwt": want "client_secret_basic", "client_secret_post" or "none"`},
-		{"a scope with a space", "acme", func(p *ProviderConfig) { p.Scopes = []string{"openid email"} }, `provider "acme": scopes: "openid email" is not a scope token`},
-		{"an empty scope", "acme", func(p *ProviderConfig) { p.Scopes = []string{""} }, `provider "acme": scopes: "" is not a scope token`},
-		{"an empty audience", "acme", func(p *ProviderConfig) { p.Audiences = []string{"client-1", ""} }, `provider "acme": audiences: must not contain an empty string`},
-		{"a claim path with an empty segment", "acme", func(p *ProviderConfig) { p.Claims.Groups = "realm..roles" }, `provider "acme": claims: claims: mapping "groups": "realm..roles" is not a claim name or dotted path`},
-		{"an unknown emailTrust", "acme", func(p *ProviderConfig) { p.EmailTrust = "always" }, `provider "acme": emailTrust: "always": want "fromClaim", "never" or "dangerousAlways"`},
-		{"an http discovery URL off loopback", "acme", func(p *ProviderConfig) { p.DiscoveryURL = "http://idp.example.com/.well-known/openid-configuration" }, `provider "acme": discoveryURL: discoveryURL: endpoint must use https`},
+			`config: providers.acme.tokenEndpointAuthMethod: "private_key_jwt": want "client_secret_basic", "client_secret_post" or "none"`},
+		{"a scope with a space", "acme", func(p *ProviderConfig) { p.Scopes = []string{"openid email"} }, `config: providers.acme.scopes: "openid email" is not a scope token`},
+		{"an empty scope", "acme", func(p *ProviderConfig) { p.Scopes = []string{""} }, `config: providers.acme.scopes: "" is not a scope token`},
+		{"an empty audience", "acme", func(p *ProviderConfig) { p.Audiences = []string{"client-1", ""} }, `config: providers.acme.audiences: must not contain an empty string`},
+		{"a claim path with an empty segment", "acme", func(p *ProviderConfig) { p.Claims.Groups = "realm..roles" }, `config: providers.acme.claims: claims: mapping "groups": "realm..roles" is not a claim name or dotted path`},
+		{"an unknown emailTrust", "acme", func(p *ProviderConfig) { p.EmailTrust = "always" }, `config: providers.acme.emailTrust: "always": want "fromClaim", "never" or "dangerousAlways"`},
+		{"an http discovery URL off loopback", "acme", func(p *ProviderConfig) { p.DiscoveryURL = "http://idp.example.com/.well-known/openid-configuration" }, `config: providers.acme.discoveryURL: discoveryURL: endpoint must use https`},
 		{"a bare domain with complete manual endpoints", "acme", func(p *ProviderConfig) {
 			p.Issuer = "example.okta.com"
 			p.Endpoints = discovery.Endpoints{Authorization: "https://example.okta.com/a", Token: "https://example.okta.com/t", JWKS: "https://example.okta.com/k"}
-		}, `provider "acme": endpoints: issuer "example.okta.com": a bare domain needs discovery`},
-		{"an http additional issuer off loopback", "acme", func(p *ProviderConfig) { p.AdditionalIssuers = []string{"http://sts.example.com/t/"} }, `provider "acme": additionalIssuers: "http://sts.example.com/t/": url must use https`},
+		}, `config: providers.acme.endpoints: issuer "example.okta.com": a bare domain needs discovery`},
+		{"an http additional issuer off loopback", "acme", func(p *ProviderConfig) { p.AdditionalIssuers = []string{"http://sts.example.com/t/"} }, `config: providers.acme.additionalIssuers: "http://sts.example.com/t/": url must use https`},
 		{"an additional issuer listed twice", "acme", func(p *ProviderConfig) {
 			p.AdditionalIssuers = []string{"https://sts.example.com/t/", "https://sts.example.com/t/"}
-		}, `provider "acme": additionalIssuers: "https://sts.example.com/t/" is listed twice`},
-		{"an additional issuer equal to the issuer", "acme", func(p *ProviderConfig) { p.AdditionalIssuers = []string{"https://idp.example.com"} }, `provider "acme": additionalIssuers: "https://idp.example.com" is listed twice`},
-		{"a scope prefix with a space", "acme", func(p *ProviderConfig) { p.ScopePrefix = "api://x/ " }, `provider "acme": scopePrefix: "api://x/ " contains white space`},
-		{"a roles claim path with a trailing dot", "acme", func(p *ProviderConfig) { p.Claims.Roles = "realm_access." }, `provider "acme": claims: claims: mapping "roles": "realm_access." is not a claim name or dotted path`},
-		{"an http endpoint off loopback", "acme", func(p *ProviderConfig) { p.Endpoints.Token = "http://idp.example.com/token" }, `provider "acme": endpoints: discovery: configuration: endpoints.token: endpoint must use https`},
+		}, `config: providers.acme.additionalIssuers: "https://sts.example.com/t/" is listed twice`},
+		{"an additional issuer equal to the issuer", "acme", func(p *ProviderConfig) { p.AdditionalIssuers = []string{"https://idp.example.com"} }, `config: providers.acme.additionalIssuers: "https://idp.example.com" is listed twice`},
+		{"a scope prefix with a space", "acme", func(p *ProviderConfig) { p.ScopePrefix = "api://x/ " }, `config: providers.acme.scopePrefix: "api://x/ " contains white space`},
+		{"a roles claim path with a trailing dot", "acme", func(p *ProviderConfig) { p.Claims.Roles = "realm_access." }, `config: providers.acme.claims: claims: mapping "roles": "realm_access." is not a claim name or dotted path`},
+		{"an http endpoint off loopback", "acme", func(p *ProviderConfig) { p.Endpoints.Token = "http://idp.example.com/token" }, `config: providers.acme.endpoints: discovery: configuration: endpoints.token: endpoint must use https`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,8 +164,8 @@ func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
 		lines = append(lines, e.Error())
 	}
-	want := []string{`provider "Other": name:`, `provider "acme": issuer:`, `provider "acme": clientId:`,
-		`provider "acme": clientSecret:`, `provider "acme": emailTrust:`, `allowedRedirects: "http://evil.example"`, `allowedRedirects: "https://app.example.com/?q=1" must not have a query`}
+	want := []string{`config: providers.Other.name:`, `config: providers.acme.issuer:`, `config: providers.acme.clientId:`,
+		`config: providers.acme.clientSecret:`, `config: providers.acme.emailTrust:`, `config: allowedRedirects[0]: "http://evil.example"`, `config: allowedRedirects[1]: "https://app.example.com/?q=1" must not have a query`}
 	if len(lines) != len(want) {
 		t.Fatalf("%d problems, want %d:\n%s", len(lines), len(want), err)
 	}

@@ -19,6 +19,12 @@ const (
 	CodeServerError         = "server_error"
 	CodeSignupDisabled      = "signup_disabled"
 	CodeUnknownProvider     = "unknown_provider"
+	// CodeProviderRemoved: the flow's provider was removed from the
+	// registry while the user was at the provider.
+	CodeProviderRemoved = "provider_removed"
+	// CodeProviderChanged: the flow's provider was replaced with another
+	// configuration while the user was at the provider.
+	CodeProviderChanged = "provider_changed"
 	// CodeIdentityAlreadyLinked: a link found the identity on another account.
 	CodeIdentityAlreadyLinked = "identity_already_linked"
 )

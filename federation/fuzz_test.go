@@ -30,7 +30,7 @@ func FuzzRedirectTo(f *testing.F) {
 	h := &Handler{cfg: HandlerConfig{Registry: reg}}
 	h.base, _ = url.Parse("https://app.example.com")
 	f.Fuzz(func(t *testing.T, s string) {
-		got, err := h.checkRedirectTo(s)
+		got, err := h.checkRedirectTo(&Provider{}, s)
 		if err != nil {
 			return
 		}

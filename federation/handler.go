@@ -133,8 +133,12 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 }
 
 // RedirectURI returns the sign-in callback URL to register at the
-// provider for key.
+// provider for key: its redirectURL when configured, else computed from
+// BaseURL and the mount path.
 func (h *Handler) RedirectURI(key string) string {
+	if p, ok := h.cfg.Registry.Lookup(key); ok && p.cfg.RedirectURL != "" {
+		return p.cfg.RedirectURL
+	}
 	return h.base.String() + h.mount + key + "/callback"
 }
 
@@ -144,11 +148,14 @@ func (h *Handler) LinkRedirectURI(key string) string {
 	return h.base.String() + h.mount + "link/" + key + "/callback"
 }
 
-func (h *Handler) redirectURI(key string, link bool) string {
-	if link {
-		return h.LinkRedirectURI(key)
+func (h *Handler) redirectURI(p *Provider, link bool) string {
+	switch {
+	case link:
+		return h.LinkRedirectURI(p.key)
+	case p.cfg.RedirectURL != "":
+		return p.cfg.RedirectURL
 	}
-	return h.RedirectURI(key)
+	return h.base.String() + h.mount + p.key + "/callback"
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -197,13 +204,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if callback {
+		h.callback(w, r, key, link)
+		return
+	}
 	p, ok := h.lookup(w, key)
 	if !ok {
 		return
 	}
 	switch {
-	case callback:
-		h.callback(w, r, p, link)
 	case link:
 		cur, ok := h.cfg.CurrentAccount(r)
 		if !ok || cur.ID == "" {
@@ -259,14 +268,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // start begins a flow: sign-in (GET, answered 302) or link (POST,
 // answered 303); with Accept: application/json, 200 {"url"} instead.
 func (h *Handler) start(w http.ResponseWriter, r *http.Request, p *Provider, mode session.Mode, accountID string) {
-	redirectTo, err := h.checkRedirectTo(r.URL.Query().Get("redirectTo"))
+	began := time.Now()
+	q := r.URL.Query()
+	redirectTo, err := h.checkRedirectTo(p, q.Get("redirectTo"))
 	if err != nil {
 		writeJSONError(w, http.StatusBadRequest, CodeInvalidRequest, err.Error())
 		return
 	}
+	var extra url.Values
+	if hint := q.Get("login_hint"); hint != "" {
+		if err := checkLoginHint(hint); err != nil {
+			writeJSONError(w, http.StatusBadRequest, CodeInvalidRequest, err.Error())
+			return
+		}
+		extra = url.Values{"login_hint": {hint}}
+	}
 	f := &session.FlowState{Provider: p.key, State: randid.Short(), Nonce: randid.Short(),
-		Verifier: pkce.NewVerifier(), RedirectTo: redirectTo, Mode: mode, AccountID: accountID, Created: h.now()}
-	authURL, err := p.AuthCodeURL(r.Context(), f, h.redirectURI(p.key, mode != session.SignIn))
+		Verifier: pkce.NewVerifier(), RedirectTo: redirectTo, Mode: mode, AccountID: accountID, Created: h.now(),
+		ProviderVersion: p.version}
+	authURL, err := p.authCodeURL(r.Context(), f, h.redirectURI(p, mode != session.SignIn), extra)
 	if err != nil {
 		h.log.Warn("federation: start failed", "provider", p.key, "error", err)
 		writeJSONError(w, http.StatusBadGateway, CodeProviderUnavailable, "the identity provider could not be reached")
@@ -277,7 +297,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request, p *Provider, mod
 		writeJSONError(w, http.StatusInternalServerError, CodeServerError, "the sign-in could not be started")
 		return
 	}
-	h.log.Debug("federation: flow started", "provider", p.key, "mode", mode)
+	h.log.Debug("federation: flow step", "provider", p.key, "step", "start", "mode", mode, "duration", time.Since(began))
 	switch {
 	case wantsJSON(r):
 		writeJSON(w, http.StatusOK, map[string]string{"url": authURL})
@@ -293,9 +313,13 @@ func wantsJSON(r *http.Request) bool {
 }
 
 // checkRedirectTo accepts a same-origin path, or an absolute URL under an
-// allowedRedirects entry. See RFC 9700 §4.11 (open redirectors).
-func (h *Handler) checkRedirectTo(s string) (string, error) {
+// allowedRedirects entry or p's frontendURL. See RFC 9700 §4.11 (open
+// redirectors). An empty one is p's frontendURL, else "/".
+func (h *Handler) checkRedirectTo(p *Provider, s string) (string, error) {
 	if s == "" {
+		if p.cfg.FrontendURL != "" {
+			return p.cfg.FrontendURL, nil
+		}
 		return "/", nil
 	}
 	bad := errors.New("redirectTo must be a path on this site or an allowed URL")
@@ -315,7 +339,7 @@ func (h *Handler) checkRedirectTo(s string) (string, error) {
 	if u.Scheme == "" || u.Host == "" || u.User != nil || u.Opaque != "" {
 		return "", bad
 	}
-	if h.sameOrigin(u) || h.cfg.Registry.allows(u) {
+	if h.sameOrigin(u) || h.cfg.Registry.allows(u) || p.frontend != nil && p.frontend.allows(u) {
 		return s, nil
 	}
 	return "", bad
@@ -340,21 +364,39 @@ func (h *Handler) LogoutURL(ctx context.Context, key string, req LogoutRequest) 
 	return p.logoutURL(ctx, req, h.sameOrigin)
 }
 
-func (h *Handler) callback(w http.ResponseWriter, r *http.Request, p *Provider, link bool) {
+// callback completes a flow. A flow whose provider was removed, or
+// replaced after the flow began, ends at its redirectTo with
+// provider_removed or provider_changed.
+func (h *Handler) callback(w http.ResponseWriter, r *http.Request, key string, link bool) {
+	began := time.Now()
 	q := r.URL.Query()
+	p, known := h.cfg.Registry.Lookup(key)
 	f, err := h.cfg.Flows.Take(w, r, q.Get("state"))
 	switch {
 	case err != nil:
-	case f.Provider != p.key:
-		err = fmt.Errorf("flow of %s completed at %s", f.Provider, p.key)
+	case f.Provider != key:
+		err = fmt.Errorf("flow of %s completed at %s", f.Provider, key)
 	case (f.Mode != session.SignIn) != link:
 		err = fmt.Errorf("a %s flow completed at the wrong callback", f.Mode)
+	case !known:
+		h.log.Info("federation: sign-in failed", "provider", key, "code", CodeProviderRemoved)
+		h.redirectError(w, r, f.RedirectTo, CodeProviderRemoved, "this sign-in's identity provider is no longer configured; choose another way to sign in")
+		return
+	case f.ProviderVersion != "" && f.ProviderVersion != p.version:
+		h.log.Info("federation: sign-in failed", "provider", key, "code", CodeProviderChanged)
+		h.redirectError(w, r, f.RedirectTo, CodeProviderChanged, "this identity provider's configuration changed during the sign-in; please start again")
+		return
 	}
 	if err != nil {
-		h.log.Info("federation: callback refused", "provider", p.key, "code", CodeInvalidState, "error", err)
+		if !known && errors.Is(err, session.ErrNoFlow) {
+			writeJSONError(w, http.StatusNotFound, CodeUnknownProvider, "no identity provider is configured under this name")
+			return
+		}
+		h.log.Info("federation: callback refused", "provider", key, "code", CodeInvalidState, "error", err)
 		writeJSONError(w, http.StatusBadRequest, CodeInvalidState, "the sign-in expired or was already completed; please start again")
 		return
 	}
+	h.log.Debug("federation: flow step", "provider", key, "step", "callback", "mode", f.Mode, "duration", time.Since(began))
 	res, dec, err := h.complete(r, p, f, q)
 	if err != nil {
 		var fe *Error
@@ -370,7 +412,8 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, p *Provider, 
 		h.redirectError(w, r, f.RedirectTo, CodeServerError, "the sign-in could not be completed")
 		return
 	}
-	h.log.Info("federation: signed in", "provider", p.key, "mode", f.Mode, "account", dec.Account.ID, "outcome", dec.Outcome)
+	h.log.Info("federation: signed in", "provider", p.key, "mode", f.Mode, "account", dec.Account.ID, "outcome", dec.Outcome,
+		"duration", time.Since(began))
 	http.Redirect(w, r, f.RedirectTo, http.StatusFound)
 }
 
@@ -383,7 +426,7 @@ func (h *Handler) complete(r *http.Request, p *Provider, f *session.FlowState, q
 			return nil, Decision{}, newError(CodeLoginRequired, "sign in again to the account you were linking, then retry", nil)
 		}
 	}
-	res, err := p.completeRedirect(ctx, f, q, h.redirectURI(p.key, f.Mode != session.SignIn))
+	res, err := p.completeRedirect(ctx, f, q, h.redirectURI(p, f.Mode != session.SignIn))
 	if err != nil {
 		return nil, Decision{}, err
 	}

@@ -29,12 +29,15 @@ import (
 // Provider is one configured OpenID Provider. Its metadata, keys and
 // verifier are derived from the discovery document once per document.
 type Provider struct {
-	key    string
-	cfg    ProviderConfig
-	src    *discovery.Source
-	reg    *Registry
-	mapper *claims.Mapper
-	scopes []string
+	key      string
+	given    ProviderConfig // as configured, before the preset
+	cfg      ProviderConfig // with the preset applied
+	version  string         // identifies cfg across processes: flows of another version fail
+	frontend *allowed       // the origin and path of an absolute frontendURL
+	src      *discovery.Source
+	reg      *Registry
+	mapper   *claims.Mapper
+	scopes   []string
 
 	mu  sync.Mutex
 	cur *resolved
@@ -207,14 +210,22 @@ func (p *Provider) oauth2Config(st *resolved, redirectURI string) *oauth2.Config
 }
 
 // AuthCodeURL returns the authorization URL for f: code flow, PKCE S256,
-// state and nonce.
+// state and nonce, with the provider's authParams, requiredAcr and maxAge.
 func (p *Provider) AuthCodeURL(ctx context.Context, f *session.FlowState, redirectURI string) (string, error) {
+	return p.authCodeURL(ctx, f, redirectURI, nil)
+}
+
+// authCodeURL is AuthCodeURL with per-request parameters (login_hint).
+func (p *Provider) authCodeURL(ctx context.Context, f *session.FlowState, redirectURI string, extra url.Values) (string, error) {
 	st, err := p.signIn(ctx)
 	if err != nil {
 		return "", err
 	}
-	return p.oauth2Config(st, redirectURI).AuthCodeURL(f.State, f.Verifier.AuthCodeOption(),
-		oauth2.SetAuthURLParam("nonce", f.Nonce)), nil
+	opts := []oauth2.AuthCodeOption{f.Verifier.AuthCodeOption(), oauth2.SetAuthURLParam("nonce", f.Nonce)}
+	for k, v := range p.authParams(extra) {
+		opts = append(opts, oauth2.SetAuthURLParam(k, v[0]))
+	}
+	return p.oauth2Config(st, redirectURI).AuthCodeURL(f.State, opts...), nil
 }
 
 // LogoutRequest is an RP-initiated logout (OpenID Connect RP-Initiated
@@ -301,7 +312,7 @@ func (p *Provider) checkIssParam(ctx context.Context, q url.Values) error {
 	if !st.md.AuthorizationResponseISSParameterSupported && !q.Has("iss") {
 		return nil
 	}
-	if got := q.Get("iss"); got != st.md.Issuer {
+	if got := q.Get("iss"); !st.md.IssuerMatches(got) {
 		return newError(CodeInvalidRequest, "the sign-in response came from another identity provider",
 			fmt.Errorf("%w: got %q, want %q", ErrIssMismatch, got, st.md.Issuer))
 	}
@@ -330,6 +341,9 @@ func (p *Provider) Complete(ctx context.Context, f *session.FlowState, code, red
 	if subtle.ConstantTimeCompare([]byte(nonce), []byte(f.Nonce)) != 1 || nonce == "" {
 		return nil, newError(CodeInvalidToken, "the identity provider's ID token was rejected", ErrNonceMismatch)
 	}
+	if err := p.checkAuthentication(vt.Claims); err != nil {
+		return nil, err
+	}
 	return p.result(hctx, st, tok, vt, rawID, start)
 }
 
@@ -351,7 +365,10 @@ func (p *Provider) result(ctx context.Context, st *resolved, tok *oauth2.Token, 
 	if err != nil {
 		return nil, newError(CodeInvalidToken, "the identity provider's claims could not be used", err)
 	}
-	user.Provider, user.Issuer = p.key, st.md.Issuer
+	if err := p.checkIdentity(vt.Claims, user); err != nil {
+		return nil, err
+	}
+	user.Provider, user.Issuer = p.key, vt.IDToken.Issuer // the tenant's own issuer under a template
 	res := &Result{User: user, Tokens: Tokens{AccessToken: Secret(tok.AccessToken), RefreshToken: Secret(tok.RefreshToken),
 		IDToken: Secret(rawID), Expiry: expiry(start, tok.ExpiresIn)}}
 	res.SID, _ = all["sid"].(string)

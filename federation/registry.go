@@ -2,13 +2,20 @@ package federation
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oidcfed/oidcfed/discovery"
@@ -62,10 +69,12 @@ type Registry struct {
 	// exchange is the client for token requests, capped below x/oauth2's
 	// own silent 1 MiB read limit so that an oversized response is
 	// reported as too large rather than as truncated JSON.
-	exchange  *http.Client
-	allowed   []allowed
-	mu        sync.RWMutex
+	exchange *http.Client
+	allowed  []allowed
+
+	mu        sync.RWMutex // guards providers; held for writing while index is rebuilt
 	providers map[string]*Provider
+	index     atomic.Pointer[issuerIndex] // bearer-token issuer → providers
 }
 
 // NewRegistry validates cfg and builds its providers. Nothing is fetched
@@ -95,12 +104,119 @@ func NewRegistry(cfg Config, opts ...Option) (*Registry, error) {
 		al, _ := parseAllowed(a) // validated above
 		r.allowed = append(r.allowed, al)
 	}
-	for name, pc := range cfg.Providers {
-		src, _ := discovery.NewSource(pc.Issuer, pc.DiscoveryURL, pc.Endpoints) // validated above
-		mapper, _ := pc.Claims.Compile()
-		r.providers[Key(name)] = &Provider{key: Key(name), cfg: pc, src: src, reg: r, mapper: mapper, scopes: pc.scopes()}
+	eff, _ := cfg.effective() // validated above
+	for name, pc := range eff {
+		r.providers[Key(name)] = r.newProvider(name, cfg.Providers[name], pc)
 	}
+	r.reindex()
 	return r, nil
+}
+
+// newProvider builds a provider from its validated configuration: as
+// given (for Set's comparison) and with its preset applied.
+func (r *Registry) newProvider(name string, given, pc ProviderConfig) *Provider {
+	newSource := discovery.NewSource
+	if pc.multiTenant() {
+		newSource = discovery.NewTenantSource
+	}
+	src, _ := newSource(pc.Issuer, pc.DiscoveryURL, pc.Endpoints) // validated
+	mapper, _ := pc.Claims.Compile()
+	p := &Provider{key: Key(name), given: given, cfg: pc, src: src, reg: r, mapper: mapper, scopes: pc.scopes(), version: configVersion(pc)}
+	if pc.FrontendURL != "" {
+		u, _ := parseFrontend(pc.FrontendURL)
+		if u.IsAbs() {
+			p.frontend = &allowed{origin: strings.ToLower(u.Scheme + "://" + u.Host), prefix: strings.TrimSuffix(u.EscapedPath(), "/")}
+		}
+	}
+	return p
+}
+
+// configVersion identifies a provider configuration, the same in every
+// process that loads it. The secret is left out (it marshals redacted):
+// rotating it does not strand sign-ins in flight.
+func configVersion(pc ProviderConfig) string {
+	b, _ := json.Marshal(pc)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// Set adds the provider name ("acme" for "oidc:acme") or replaces it, while
+// the registry serves. The config is validated as [Config.Validate] does,
+// with every problem reported. Setting a provider to a config equal to its
+// current one changes nothing: its caches and in-flight sign-ins carry on.
+// After a real change, sign-ins started before it fail at the callback
+// with [CodeProviderChanged], and its cached bearer tokens are dropped.
+func (r *Registry) Set(name string, pc ProviderConfig) error {
+	eff, errs := pc.effective(name)
+	if len(errs) > 0 {
+		all := make([]error, len(errs))
+		for i, e := range errs {
+			all[i] = e
+		}
+		return errors.Join(all...)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := Key(name)
+	if old, ok := r.providers[key]; ok {
+		if reflect.DeepEqual(old.given, pc) {
+			return nil
+		}
+		r.tokens.evict(key, "")
+	}
+	r.providers[key] = r.newProvider(name, pc, eff)
+	r.reindex()
+	r.opts.logger.Info("federation: provider set", "provider", key, "issuer", eff.Issuer)
+	return nil
+}
+
+// Remove removes the provider name while the registry serves, and reports
+// whether it was registered. Sign-ins in flight for it fail at the callback
+// with [CodeProviderRemoved]; its bearer tokens are refused from now on.
+func (r *Registry) Remove(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := Key(name)
+	if _, ok := r.providers[key]; !ok {
+		return false
+	}
+	delete(r.providers, key)
+	r.tokens.evict(key, "")
+	r.reindex()
+	r.opts.logger.Info("federation: provider removed", "provider", key)
+	return true
+}
+
+// issuerIndex finds the providers of a bearer token's iss without scanning.
+type issuerIndex struct {
+	exact   map[string][]*Provider // by every accepted spelling of each issuer, sorted by key
+	tenants []*Provider            // multi-tenant providers, whose iss varies by tenant
+}
+
+// reindex rebuilds the issuer index; r.mu must be held for writing.
+func (r *Registry) reindex() {
+	ix := &issuerIndex{exact: map[string][]*Provider{}}
+	keys := make([]string, 0, len(r.providers))
+	for k := range r.providers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		p := r.providers[k]
+		if p.cfg.multiTenant() {
+			ix.tenants = append(ix.tenants, p)
+			continue
+		}
+		iss := p.src.Issuer().String()
+		names := append([]string{iss}, p.cfg.AdditionalIssuers...)
+		if p.src.Issuer().Bare() {
+			names = append(names, iss+"/")
+		}
+		for _, n := range names {
+			ix.exact[n] = append(ix.exact[n], p)
+		}
+	}
+	r.index.Store(ix)
 }
 
 // sleep waits d or until ctx ends.
@@ -128,13 +244,13 @@ func (r *Registry) leeway() time.Duration {
 
 // allows reports whether u is under one of Config.AllowedRedirects.
 func (r *Registry) allows(u *url.URL) bool {
-	origin := strings.ToLower(u.Scheme + "://" + u.Host)
-	for _, a := range r.allowed {
-		if origin == a.origin && (a.prefix == "" || u.EscapedPath() == a.prefix || strings.HasPrefix(u.EscapedPath(), a.prefix+"/")) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(r.allowed, func(a allowed) bool { return a.allows(u) })
+}
+
+// allows reports whether u is under a.
+func (a allowed) allows(u *url.URL) bool {
+	return strings.ToLower(u.Scheme+"://"+u.Host) == a.origin &&
+		(a.prefix == "" || u.EscapedPath() == a.prefix || strings.HasPrefix(u.EscapedPath(), a.prefix+"/"))
 }
 
 // maxTokenResponse caps token endpoint responses: ID and access tokens with

@@ -117,6 +117,7 @@ type sealedFlow struct {
 	Mode       Mode   `json:"m,omitempty"`
 	AccountID  string `json:"a,omitempty"`
 	Created    int64  `json:"c"`
+	Version    string `json:"pv,omitempty"`
 }
 
 // Save seals f into its cookie.
@@ -126,7 +127,7 @@ func (s *CookieStore) Save(w http.ResponseWriter, r *http.Request, f *FlowState)
 	}
 	name := s.cfg.cookieName(f.State)
 	b, err := json.Marshal(sealedFlow{Provider: f.Provider, Nonce: f.Nonce, Verifier: f.Verifier.Reveal(),
-		RedirectTo: f.RedirectTo, Mode: f.Mode, AccountID: f.AccountID, Created: f.Created.Unix()})
+		RedirectTo: f.RedirectTo, Mode: f.Mode, AccountID: f.AccountID, Created: f.Created.Unix(), Version: f.ProviderVersion})
 	if err != nil {
 		return err
 	}
@@ -155,7 +156,8 @@ func (s *CookieStore) Take(w http.ResponseWriter, r *http.Request, state string)
 		return nil, ErrNoFlow
 	}
 	f := FlowState{Provider: sf.Provider, State: state, Nonce: sf.Nonce, Verifier: pkce.Verifier(sf.Verifier),
-		RedirectTo: sf.RedirectTo, Mode: sf.Mode, AccountID: sf.AccountID, Created: time.Unix(sf.Created, 0)}
+		RedirectTo: sf.RedirectTo, Mode: sf.Mode, AccountID: sf.AccountID, Created: time.Unix(sf.Created, 0),
+		ProviderVersion: sf.Version}
 	now := s.cfg.Now()
 	if now.Sub(f.Created) >= MaxAge || f.Created.After(now.Add(time.Minute)) {
 		return nil, ErrFlowExpired

@@ -46,6 +46,10 @@ type FlowState struct {
 	Mode       Mode
 	AccountID  string // the account a link or upgrade attaches to
 	Created    time.Time
+	// ProviderVersion identifies the provider's configuration when the
+	// flow began, so that a flow cannot complete at a provider replaced in
+	// the meantime. Empty matches any (flows saved before it existed).
+	ProviderVersion string
 }
 
 func (f *FlowState) String() string {

@@ -533,11 +533,11 @@ func TestConfigErrorsExitBeforeListening(t *testing.T) {
 		want   []string
 	}{
 		{"missing fields", `{"providers": {"acme": {"issuer": "https://idp.example.com"}}}`, nil,
-			[]string{`provider "acme": clientId: is required`, `provider "acme": clientSecret: is required`}},
+			[]string{`providers.acme.clientId: is required`, `providers.acme.clientSecret: is required`}},
 		{"an http issuer off loopback", `{"providers": {"acme": {"issuer": "http://idp.example.com", "clientId": "c", "clientSecret": "s"}}}`, nil,
-			[]string{`provider "acme": issuer:`, "https"}},
+			[]string{`providers.acme.issuer:`, "https"}},
 		{"a bad provider name", `{"providers": {"Acme": {"issuer": "https://idp.example.com", "clientId": "c", "clientSecret": "s"}}}`, nil,
-			[]string{`provider "Acme": name: must match [a-z0-9_-]+`}},
+			[]string{`providers.Acme.name: must match [a-z0-9_-]+`}},
 		{"an unknown field", `{"providers": {"acme": {"issuer": "https://idp.example.com", "clientId": "c", "clientSecret": "s", "tenant": "x"}}}`, nil,
 			[]string{`unknown field "tenant"`}},
 		{"a missing file", "", nil, []string{"OIDCFED_CONFIG"}},

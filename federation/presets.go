@@ -1,0 +1,253 @@
+package federation
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/oidcfed/oidcfed/discovery"
+)
+
+// Presets are the values of ProviderConfig.Preset. Each fills the issuer
+// from its own fields and sets the provider's quirks; docs/providers/<preset>.md
+// says what to register in the provider's admin console.
+var Presets = []string{"auth0", "entra", "generic", "gitlab", "google", "jumpcloud", "keycloak", "okta", "ping"}
+
+// Fixed and default hosts of the presets.
+const (
+	entraHost     = "login.microsoftonline.com"
+	googleIssuer  = "https://accounts.google.com"
+	jumpcloudIss  = "https://oauth.id.jumpcloud.com/"
+	pingHost      = "auth.pingone.com"
+	gitlabHost    = "gitlab.com"
+	entraPersonal = "9188040d-6c67-4c5b-b112-36a304b66dad" // the tenant of personal Microsoft accounts
+)
+
+// Entra's multi-tenant endpoints: the discovery document's issuer is a
+// template with {tenantid}, and each token's iss carries its tenant.
+var entraMultiTenant = []string{"organizations", "common"}
+
+var (
+	guid     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	oktaAS   = regexp.MustCompile(`^[A-Za-z0-9]+$`)
+	kcRealm  = regexp.MustCompile(`^(/[^/]+)*/realms/[^/]+$`)
+	hostName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$`)
+)
+
+// presetFields are the fields that only some presets read.
+var presetFields = []struct {
+	field   string
+	set     func(p *ProviderConfig) bool
+	presets []string
+}{
+	{"tenantId", func(p *ProviderConfig) bool { return p.TenantID != "" }, []string{"entra", "ping"}},
+	{"domain", func(p *ProviderConfig) bool { return p.Domain != "" }, []string{"auth0", "entra", "gitlab", "okta", "ping"}},
+	{"authorizationServerId", func(p *ProviderConfig) bool { return p.AuthorizationServerID != "" }, []string{"okta"}},
+	{"allowedTenants", func(p *ProviderConfig) bool { return len(p.AllowedTenants) > 0 }, []string{"entra"}},
+	{"hostedDomain", func(p *ProviderConfig) bool { return p.HostedDomain != "" }, []string{"google"}},
+}
+
+// multiTenant reports an Entra provider for any tenant, whose issuer is a
+// {tenantid} template.
+func (p ProviderConfig) multiTenant() bool {
+	return p.Preset == "entra" && slices.Contains(entraMultiTenant, p.TenantID)
+}
+
+// applyPreset returns p with its preset applied, reporting problems with
+// the preset's own fields to v.
+func (p ProviderConfig) applyPreset(v *validation) ProviderConfig {
+	for _, f := range presetFields {
+		if f.set(&p) && !slices.Contains(f.presets, p.Preset) {
+			v.fail(f.field, "applies only to preset %s", strings.Join(f.presets, ", "))
+		}
+	}
+	// issuer sets the issuer the preset builds, unless it was configured.
+	issuer := func(fields string, build func() (string, bool)) {
+		if p.Issuer != "" {
+			v.fail("issuer", "preset %q builds the issuer from %s; set those or issuer, not both", p.Preset, fields)
+			return
+		}
+		iss, ok := build()
+		if !ok {
+			v.noIssuer = true
+			return
+		}
+		p.Issuer = iss
+	}
+	host := func(def string) (string, bool) {
+		switch {
+		case p.Domain == "" && def == "":
+			v.fail("domain", "is required for preset %q (the host name, e.g. example.%s.com)", p.Preset, p.Preset)
+			return "", false
+		case p.Domain == "":
+			return def, true
+		case !hostName.MatchString(p.Domain):
+			v.fail("domain", "%q is not a host name (no scheme, port or path)", p.Domain)
+			return "", false
+		}
+		return p.Domain, true
+	}
+	switch p.Preset {
+	case "", "generic":
+	case "okta":
+		if p.Issuer == "" || p.Domain != "" {
+			issuer("domain and authorizationServerId", func() (string, bool) {
+				h, ok := host("")
+				switch {
+				case !ok:
+				case p.AuthorizationServerID == "":
+					return "https://" + h, true // the org authorization server
+				case !oktaAS.MatchString(p.AuthorizationServerID):
+					v.fail("authorizationServerId", "%q is not an authorization server ID", p.AuthorizationServerID)
+				default:
+					return "https://" + h + "/oauth2/" + p.AuthorizationServerID, true
+				}
+				return "", false
+			})
+		}
+		if p.AuthorizationServerID == "default" && len(p.Audiences) == 0 {
+			p.Audiences = []string{"api://default"}
+		}
+	case "entra":
+		p.applyEntra(v, issuer, host)
+	case "auth0":
+		if p.Issuer == "" || p.Domain != "" {
+			issuer("domain", func() (string, bool) {
+				h, ok := host("")
+				return "https://" + h + "/", ok
+			})
+		}
+	case "keycloak":
+		if p.Issuer == "" {
+			v.fail("issuer", "is required for preset \"keycloak\": the realm URL, https://<host>/realms/<realm>")
+			v.noIssuer = true
+		} else if iss, err := discovery.ParseIssuer(p.Issuer); err == nil && !iss.Bare() && !kcRealm.MatchString(urlPath(p.Issuer)) {
+			v.fail("issuer", "%q is not a Keycloak realm URL (https://<host>/realms/<realm>)", p.Issuer)
+		}
+		if p.Claims.Groups == "" {
+			p.Claims.Groups = "realm_access.roles"
+		}
+		if p.Claims.Roles == "" {
+			p.Claims.Roles = "realm_access.roles"
+		}
+	case "google":
+		if p.Issuer != "" && p.Issuer != googleIssuer {
+			v.fail("issuer", "preset \"google\" has the issuer %s; leave issuer empty", googleIssuer)
+		}
+		p.Issuer = googleIssuer
+		if p.HostedDomain != "" {
+			if !hostName.MatchString(p.HostedDomain) {
+				v.fail("hostedDomain", "%q is not a domain name", p.HostedDomain)
+			}
+			if hd, ok := p.AuthParams["hd"]; ok && hd != p.HostedDomain {
+				v.fail("authParams.hd", "%q differs from hostedDomain %q; set hostedDomain only", hd, p.HostedDomain)
+			}
+			p.AuthParams = withParam(p.AuthParams, "hd", p.HostedDomain)
+		}
+	case "jumpcloud":
+		if p.Issuer != "" && p.Issuer != jumpcloudIss {
+			v.fail("issuer", "preset \"jumpcloud\" has the issuer %s; leave issuer empty", jumpcloudIss)
+		}
+		p.Issuer = jumpcloudIss
+	case "ping":
+		if p.Issuer == "" || p.TenantID != "" || p.Domain != "" {
+			issuer("tenantId (the PingOne environment ID) and domain", func() (string, bool) {
+				h, ok := host(pingHost)
+				switch {
+				case p.TenantID == "":
+					v.fail("tenantId", "is required for preset \"ping\": the PingOne environment ID (or set issuer for PingFederate)")
+				case !guid.MatchString(p.TenantID):
+					v.fail("tenantId", "%q is not a PingOne environment ID (a UUID)", p.TenantID)
+				case ok:
+					return "https://" + h + "/" + p.TenantID + "/as", true
+				}
+				return "", false
+			})
+		}
+	case "gitlab":
+		if p.Issuer == "" || p.Domain != "" {
+			issuer("domain", func() (string, bool) {
+				h, ok := host(gitlabHost)
+				return "https://" + h, ok
+			})
+		}
+		if p.Claims.Groups == "" {
+			p.Claims.Groups = "groups_direct"
+		}
+	default:
+		v.fail("preset", "%q: want one of %s", p.Preset, strings.Join(Presets, ", "))
+		v.noIssuer = p.Issuer == ""
+	}
+	return p
+}
+
+// applyEntra applies the Microsoft Entra ID preset to p, which issuer and
+// host also read and write.
+func (p *ProviderConfig) applyEntra(v *validation, issuer func(string, func() (string, bool)), host func(string) (string, bool)) {
+	issuer("tenantId and domain", func() (string, bool) {
+		h, ok := host(entraHost)
+		switch {
+		case p.TenantID == "":
+			v.fail("tenantId", "is required for preset \"entra\": the tenant ID, or organizations or common for any tenant")
+		case p.TenantID == "consumers":
+			v.fail("tenantId", "\"consumers\" has no issuer template; for personal Microsoft accounts use %s", entraPersonal)
+		case !guid.MatchString(p.TenantID) && !p.multiTenant():
+			v.fail("tenantId", "%q: want the tenant ID (a UUID; a domain name's tokens carry the ID, which would not match), organizations or common", p.TenantID)
+		case ok:
+			return "https://" + h + "/" + p.TenantID + "/v2.0", true
+		}
+		return "", false
+	})
+	if p.multiTenant() {
+		for _, t := range p.AllowedTenants {
+			if !guid.MatchString(t) {
+				v.fail("allowedTenants", "%q is not a tenant ID (a UUID)", t)
+			}
+		}
+	} else {
+		if len(p.AllowedTenants) > 0 {
+			v.fail("allowedTenants", "applies only to tenantId organizations or common; a single tenant allows only itself")
+		}
+		if guid.MatchString(p.TenantID) && (p.Domain == "" || p.Domain == entraHost) {
+			// Access tokens of v1 APIs carry the v1 issuer.
+			if v1 := "https://sts.windows.net/" + p.TenantID + "/"; !slices.Contains(p.AdditionalIssuers, v1) {
+				p.AdditionalIssuers = append(slices.Clone(p.AdditionalIssuers), v1)
+			}
+		}
+	}
+	// Entra's email claim is whatever the tenant's admin or the user
+	// typed; xms_edov ("email domain owner verified") is true only when
+	// the domain is verified by the tenant. Never link on anything else.
+	switch p.EmailTrust {
+	case EmailTrustDangerousAlways:
+		v.fail("emailTrust", "preset \"entra\" never trusts an email that xms_edov does not vouch for (the nOAuth takeover)")
+	case "":
+		p.EmailTrust = EmailTrustFromClaim
+	}
+	switch p.Claims.EmailVerified {
+	case "":
+		p.Claims.EmailVerified = "xms_edov"
+	case "xms_edov":
+	default:
+		v.fail("claims.emailVerified", "preset \"entra\" reads email verification from xms_edov only")
+	}
+}
+
+// withParam returns params with name set to value, copying the map.
+func withParam(params map[string]string, name, value string) map[string]string {
+	out := make(map[string]string, len(params)+1)
+	for k, v := range params {
+		out[k] = v
+	}
+	out[name] = value
+	return out
+}
+
+// urlPath is the path of an already validated URL.
+func urlPath(raw string) string {
+	_, rest, _ := strings.Cut(raw, "://")
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		return strings.TrimSuffix(rest[i:], "/")
+	}
+	return ""
+}
