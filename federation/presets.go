@@ -184,20 +184,33 @@ func (p ProviderConfig) applyPreset(v *validation) ProviderConfig {
 // applyEntra applies the Microsoft Entra ID preset to p, which issuer and
 // host also read and write.
 func (p *ProviderConfig) applyEntra(v *validation, issuer func(string, func() (string, bool)), host func(string) (string, bool)) {
-	issuer("tenantId and domain", func() (string, bool) {
-		h, ok := host(entraHost)
-		switch {
-		case p.TenantID == "":
-			v.fail("tenantId", "is required for preset \"entra\": the tenant ID, or organizations or common for any tenant")
-		case p.TenantID == "consumers":
-			v.fail("tenantId", "\"consumers\" has no issuer template; for personal Microsoft accounts use %s", entraPersonal)
-		case !guid.MatchString(p.TenantID) && !p.multiTenant():
-			v.fail("tenantId", "%q: want the tenant ID (a UUID; a domain name's tokens carry the ID, which would not match), organizations or common", p.TenantID)
-		case ok:
-			return "https://" + h + "/" + p.TenantID + "/v2.0", true
+	field := "tenantId"
+	if p.Issuer != "" && p.TenantID == "" && p.Domain == "" {
+		// A national cloud's issuer, https://<host>/<tenant>/v2.0, given whole.
+		seg, ok := strings.CutSuffix(urlPath(p.Issuer), "/v2.0")
+		if !ok || strings.Count(seg, "/") != 1 {
+			v.fail("issuer", "%q is not an Entra ID v2.0 issuer, https://<host>/<tenant>/v2.0", p.Issuer)
+			return
 		}
-		return "", false
-	})
+		field, p.TenantID = "issuer", seg[1:]
+	}
+	valid := false
+	switch {
+	case p.TenantID == "":
+		v.fail(field, "is required for preset \"entra\": the tenant ID, or organizations or common for any tenant")
+	case p.TenantID == "consumers":
+		v.fail(field, "\"consumers\" has no issuer template; for personal Microsoft accounts use the tenant %s", entraPersonal)
+	case !guid.MatchString(p.TenantID) && !p.multiTenant():
+		v.fail(field, "%q: want the tenant ID (a UUID; a domain name's tokens carry the ID, which would not match), organizations or common", p.TenantID)
+	default:
+		valid = true
+	}
+	if field == "tenantId" {
+		issuer("tenantId and domain", func() (string, bool) {
+			h, ok := host(entraHost)
+			return "https://" + h + "/" + p.TenantID + "/v2.0", ok && valid
+		})
+	}
 	if p.multiTenant() {
 		for _, t := range p.AllowedTenants {
 			if !guid.MatchString(t) {
@@ -208,7 +221,7 @@ func (p *ProviderConfig) applyEntra(v *validation, issuer func(string, func() (s
 		if len(p.AllowedTenants) > 0 {
 			v.fail("allowedTenants", "applies only to tenantId organizations or common; a single tenant allows only itself")
 		}
-		if guid.MatchString(p.TenantID) && (p.Domain == "" || p.Domain == entraHost) {
+		if guid.MatchString(p.TenantID) && strings.HasPrefix(p.Issuer, "https://"+entraHost+"/") {
 			// Access tokens of v1 APIs carry the v1 issuer.
 			if v1 := "https://sts.windows.net/" + p.TenantID + "/"; !slices.Contains(p.AdditionalIssuers, v1) {
 				p.AdditionalIssuers = append(slices.Clone(p.AdditionalIssuers), v1)
