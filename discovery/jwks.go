@@ -340,6 +340,22 @@ func (ks *KeySet) download(ctx context.Context) ([]jose.JSONWebKey, error) {
 	return keys, nil
 }
 
+// Refresh fetches the keys now, or joins the fetch in flight, and
+// returns its error. After a failure, a new fetch starts only after the
+// cooldown; until then Refresh returns the last error.
+func (ks *KeySet) Refresh(ctx context.Context) error {
+	if _, ok := ks.refetch(ctx, false); ok {
+		return nil
+	}
+	ks.mu.Lock()
+	err := ks.lastErr
+	ks.mu.Unlock()
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
 // KeySetStatus describes a key set, for diagnostics. It holds no key
 // material.
 type KeySetStatus struct {

@@ -28,6 +28,7 @@ func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.home)
 	mux.Handle("/auth/oauth/", a.auth)
+	mux.HandleFunc("GET /auth/oauth/status", a.status)
 	mux.HandleFunc("GET /me", a.me)
 	mux.HandleFunc("POST /logout", a.logout)
 	mux.HandleFunc("POST /auth/anonymous", a.anonymous)
@@ -50,6 +51,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
+}
+
+// status answers the registry's view of every provider's discovery
+// document and keys: issuers, URLs, times, key IDs, errors; no secret.
+func (a *app) status(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]any{"providers": a.reg.Status()})
 }
 
 // whoami answers {"user": User} for the token's principal.

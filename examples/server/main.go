@@ -9,10 +9,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,7 +34,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Getenv, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		os.Exit(1)
 	}
@@ -47,10 +49,25 @@ var demoUsers = []federationtest.User{
 		FamilyName: "Unverified", PreferredUsername: "bob"},
 }
 
+// errCheckFailed is -check's verdict when a provider has problems.
+var errCheckFailed = errors.New("check: some providers have problems (see above)")
+
 // run starts the server and blocks until ctx is done; then it shuts down
-// gracefully. Configuration errors return before anything listens.
-func run(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+// gracefully. Configuration errors return before anything listens. With
+// -check it checks every provider instead, and returns errCheckFailed when
+// one has problems.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet("server", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	check := flags.Bool("check", false, "check every configured provider (discovery, keys, config against its metadata), print the reports and exit: non-zero on problems")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cmp.Or(getenv("OIDCFED_LOG_LEVEL"), "info"))); err != nil {
+		return fmt.Errorf("OIDCFED_LOG_LEVEL: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
@@ -59,45 +76,43 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	addr := getenv("OIDCFED_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:8080"
+	addr := cmp.Or(getenv("OIDCFED_ADDR"), "127.0.0.1:8080")
+	var ln net.Listener
+	if !*check {
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return err
+		}
+		defer ln.Close()
+		addr = ln.Addr().String()
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	base := getenv("OIDCFED_BASE_URL")
-	if base == "" {
-		base = "http://" + ln.Addr().String()
-	}
-	base = strings.TrimSuffix(base, "/")
+	base := strings.TrimSuffix(cmp.Or(getenv("OIDCFED_BASE_URL"), "http://"+addr), "/")
 
 	if cfg == nil { // demo mode
-		op, err := federationtest.Start(federationtest.Options{LoginPage: true,
-			TokenAuthMethods: []string{"client_secret_basic", "none"}})
+		op, demo, err := startDemo(base)
 		if err != nil {
 			return err
 		}
 		defer op.Close()
-		op.SetUsers(demoUsers...)
-		secret := rand.Text()
-		op.AddClient(federationtest.Client{ID: "oidcfed-demo", Secret: secret, RedirectURIs: []string{
-			base + "/auth/oauth/oidc:demo/callback", base + "/auth/oauth/link/oidc:demo/callback"},
-			BackchannelLogoutURI: base + "/auth/oauth/oidc:demo/backchannel-logout"})
-		// examples/cli signs in as this public client, on a loopback
-		// redirect (any port) or with the device flow.
-		op.AddClient(federationtest.Client{ID: "oidcfed-cli", RedirectURIs: []string{"http://127.0.0.1/callback"}})
-		cfg = &federation.Config{Providers: map[string]federation.ProviderConfig{
-			"demo": {Issuer: op.Issuer(), ClientID: "oidcfed-demo", ClientSecret: federation.Secret(secret),
-				TokenEndpointAuthMethod: "client_secret_basic", PublicClientID: "oidcfed-cli"}}}
-		log.Info("demo mode: no OIDCFED_CONFIG, so a demo OpenID Provider runs at "+op.Issuer(), "open", base+"/")
+		cfg = demo
+		if !*check {
+			log.Info("demo mode: no OIDCFED_CONFIG, so a demo OpenID Provider runs at "+op.Issuer(), "open", base+"/")
+		}
 	}
 
 	app, err := newApp(*cfg, base, key, log)
 	if err != nil {
 		return err
+	}
+	if *check {
+		ok := true
+		for _, rep := range app.auth.Check(ctx) {
+			fmt.Fprint(stdout, rep)
+			ok = ok && rep.OK
+		}
+		if !ok {
+			return errCheckFailed
+		}
+		return nil
 	}
 	srv := &http.Server{Handler: app.routes(), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -113,6 +128,27 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)
+}
+
+// startDemo starts the demo OpenID Provider with its users and clients,
+// and returns the config that registers it as oidc:demo.
+func startDemo(base string) (*federationtest.Provider, *federation.Config, error) {
+	op, err := federationtest.Start(federationtest.Options{LoginPage: true,
+		TokenAuthMethods: []string{"client_secret_basic", "none"}})
+	if err != nil {
+		return nil, nil, err
+	}
+	op.SetUsers(demoUsers...)
+	secret := rand.Text()
+	op.AddClient(federationtest.Client{ID: "oidcfed-demo", Secret: secret, RedirectURIs: []string{
+		base + "/auth/oauth/oidc:demo/callback", base + "/auth/oauth/link/oidc:demo/callback"},
+		BackchannelLogoutURI: base + "/auth/oauth/oidc:demo/backchannel-logout"})
+	// examples/cli signs in as this public client, on a loopback
+	// redirect (any port) or with the device flow.
+	op.AddClient(federationtest.Client{ID: "oidcfed-cli", RedirectURIs: []string{"http://127.0.0.1/callback"}})
+	return op, &federation.Config{Providers: map[string]federation.ProviderConfig{
+		"demo": {Issuer: op.Issuer(), ClientID: "oidcfed-demo", ClientSecret: federation.Secret(secret),
+			TokenEndpointAuthMethod: "client_secret_basic", PublicClientID: "oidcfed-cli"}}}, nil
 }
 
 // loadConfig reads OIDCFED_CONFIG; nil means demo mode.

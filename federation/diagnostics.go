@@ -1,0 +1,238 @@
+package federation
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/oidcfed/oidcfed/discovery"
+	"github.com/oidcfed/oidcfed/internal/urlcheck"
+)
+
+// ProviderStatus is what the registry knows of a provider's metadata and
+// keys right now, for an operator's status page. It holds no secret.
+type ProviderStatus struct {
+	Provider     string          `json:"provider"`
+	Issuer       string          `json:"issuer"`
+	DiscoveryURL string          `json:"discoveryURL,omitempty"` // empty with manual endpoints
+	Discovery    DiscoveryStatus `json:"discovery"`
+	// Keys is nil until the provider is first used.
+	Keys *KeysStatus `json:"keys,omitempty"`
+}
+
+// DiscoveryStatus is the cached discovery document's state.
+type DiscoveryStatus struct {
+	FetchedAt time.Time `json:"fetchedAt,omitzero"` // zero: never fetched successfully
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+	Stale     bool      `json:"stale,omitempty"` // served past ExpiresAt because refetches fail
+	LastError string    `json:"lastError,omitempty"`
+}
+
+// KeysStatus is the provider's JWKS state.
+type KeysStatus struct {
+	URI         string    `json:"uri"`
+	FetchedAt   time.Time `json:"fetchedAt,omitzero"`
+	NextRefresh time.Time `json:"nextRefresh,omitzero"` // when the keys pass their TTL; an unknown kid refetches sooner
+	KeyCount    int       `json:"keyCount"`
+	KeyIDs      []string  `json:"keyIDs"`
+	LastError   string    `json:"lastError,omitempty"`
+}
+
+// Status returns every provider's status, sorted by key. It fetches
+// nothing.
+func (r *Registry) Status() []ProviderStatus {
+	var out []ProviderStatus
+	for _, k := range r.Keys() {
+		p, ok := r.Lookup(k)
+		if ok {
+			out = append(out, p.Status())
+		}
+	}
+	return out
+}
+
+// Status returns the provider's status. It fetches nothing.
+func (p *Provider) Status() ProviderStatus {
+	s := ProviderStatus{Provider: p.key, Issuer: p.src.Issuer().String()}
+	if p.cfg.Endpoints.Authorization == "" || p.cfg.Endpoints.Token == "" || p.cfg.Endpoints.JWKS == "" {
+		s.DiscoveryURL = p.src.DiscoveryURL()
+		ds := p.reg.cache.Status(p.src)
+		s.Discovery = DiscoveryStatus{FetchedAt: ds.FetchedAt, ExpiresAt: ds.ExpiresAt, Stale: ds.Stale, LastError: ds.LastError}
+	}
+	p.mu.Lock()
+	cur := p.cur
+	p.mu.Unlock()
+	if cur != nil {
+		ks := cur.keys.Status()
+		s.Keys = &KeysStatus{URI: ks.URI, FetchedAt: ks.FetchedAt, NextRefresh: ks.NextRefresh, KeyCount: len(ks.KeyIDs),
+			KeyIDs: ks.KeyIDs, LastError: ks.LastError}
+		if s.Keys.KeyIDs == nil {
+			s.Keys.KeyIDs = []string{}
+		}
+	}
+	return s
+}
+
+// Check outcomes.
+const (
+	CheckOK   = "ok"
+	CheckWarn = "warn" // works, but worth a look
+	CheckFail = "fail" // sign-in will not work
+	CheckSkip = "skip" // could not be checked
+)
+
+// CheckReport is the outcome of [Provider.Check]. It holds no secret.
+type CheckReport struct {
+	Provider string        `json:"provider"`
+	Issuer   string        `json:"issuer"`
+	OK       bool          `json:"ok"` // no check failed
+	Checks   []CheckResult `json:"checks"`
+}
+
+// CheckResult is one check.
+type CheckResult struct {
+	Name   string `json:"name"` // discovery, jwks, scopes, pkce, token_endpoint_auth, signing_algorithms, redirect_uri
+	Status string `json:"status"`
+	Detail string `json:"detail"`
+}
+
+// Problems returns the failed checks.
+func (c *CheckReport) Problems() []CheckResult {
+	var out []CheckResult
+	for _, r := range c.Checks {
+		if r.Status == CheckFail {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (c *CheckReport) String() string {
+	var b strings.Builder
+	verdict := "ok"
+	if !c.OK {
+		verdict = "PROBLEMS"
+	}
+	fmt.Fprintf(&b, "%s (%s): %s\n", c.Provider, c.Issuer, verdict)
+	for _, r := range c.Checks {
+		fmt.Fprintf(&b, "  %-4s %-19s %s\n", r.Status, r.Name, r.Detail)
+	}
+	return b.String()
+}
+
+// Check fetches the provider's discovery document and JWKS afresh (the
+// registry's caches are neither used nor changed) and checks the
+// configuration against them: scopes supported, PKCE S256 advertised,
+// token endpoint auth method supported, usable signing keys, and the shape
+// of redirectURL when configured. [Handler.Check] also checks the
+// redirect URI the handler computes.
+func (p *Provider) Check(ctx context.Context) *CheckReport {
+	return p.check(ctx, p.cfg.RedirectURL)
+}
+
+// Check runs [Provider.Check] for every provider, with the redirect URI
+// the handler uses for each.
+func (h *Handler) Check(ctx context.Context) []*CheckReport {
+	var out []*CheckReport
+	for _, k := range h.cfg.Registry.Keys() {
+		if p, ok := h.cfg.Registry.Lookup(k); ok {
+			out = append(out, p.check(ctx, h.redirectURI(p, false)))
+		}
+	}
+	return out
+}
+
+func (p *Provider) check(ctx context.Context, redirectURI string) *CheckReport {
+	began := time.Now()
+	rep := &CheckReport{Provider: p.key, Issuer: p.src.Issuer().String()}
+	add := func(name, status, format string, args ...any) {
+		rep.Checks = append(rep.Checks, CheckResult{Name: name, Status: status, Detail: fmt.Sprintf(format, args...)})
+	}
+	md, err := discovery.Fetch(ctx, p.reg.opts.client, p.src)
+	switch {
+	case err != nil:
+		add("discovery", CheckFail, "%v", err)
+	case p.cfg.Endpoints.Authorization != "" && p.cfg.Endpoints.Token != "" && p.cfg.Endpoints.JWKS != "":
+		add("discovery", CheckOK, "manual endpoints, nothing fetched")
+	default:
+		add("discovery", CheckOK, "%s: issuer %s", p.src.DiscoveryURL(), md.Issuer)
+	}
+	if md != nil {
+		p.checkMetadata(ctx, md, add)
+	} else {
+		for _, name := range []string{"jwks", "scopes", "pkce", "token_endpoint_auth", "signing_algorithms"} {
+			add(name, CheckSkip, "needs the discovery document")
+		}
+	}
+	p.checkRedirectURI(redirectURI, add)
+	rep.OK = len(rep.Problems()) == 0
+	p.reg.opts.logger.Debug("federation: flow step", "provider", p.key, "step", "check", "ok", rep.OK, "duration", time.Since(began))
+	return rep
+}
+
+func (p *Provider) checkMetadata(ctx context.Context, md *discovery.Metadata, add func(name, status, format string, args ...any)) {
+	ks, err := discovery.NewKeySet(discovery.KeySetConfig{URI: md.JWKSURI, Client: p.reg.opts.client, Algorithms: md.Algorithms(),
+		Logger: p.reg.opts.logger})
+	if err == nil {
+		err = ks.Refresh(ctx)
+	}
+	if err != nil {
+		add("jwks", CheckFail, "%v", err)
+	} else {
+		ids := ks.Status().KeyIDs
+		add("jwks", CheckOK, "%s: %d usable key(s) %q", md.JWKSURI, len(ids), ids)
+	}
+	var unlisted []string
+	for _, s := range p.scopes {
+		if len(md.ScopesSupported) > 0 && !slices.Contains(md.ScopesSupported, s) {
+			unlisted = append(unlisted, s)
+		}
+	}
+	switch {
+	case len(md.ScopesSupported) == 0:
+		add("scopes", CheckOK, "%q requested; the provider lists no scopes_supported", p.scopes)
+	case len(unlisted) > 0:
+		add("scopes", CheckWarn, "%q not in scopes_supported %q: the provider may refuse or ignore them", unlisted, md.ScopesSupported)
+	default:
+		add("scopes", CheckOK, "%q all supported", p.scopes)
+	}
+	switch {
+	case slices.Contains(md.CodeChallengeMethodsSupported, "S256"):
+		add("pkce", CheckOK, "S256 advertised")
+	default:
+		add("pkce", CheckWarn, "code_challenge_methods_supported does not list S256; oidcfed sends it anyway, so make sure the provider accepts it")
+	}
+	if _, err := p.authStyle(md); err != nil {
+		add("token_endpoint_auth", CheckFail, "%v", err)
+	} else {
+		method := p.cfg.TokenEndpointAuthMethod
+		if method == "" {
+			method = "chosen from " + fmt.Sprint(md.TokenEndpointAuthMethodsSupported)
+		}
+		add("token_endpoint_auth", CheckOK, "%s", method)
+	}
+	add("signing_algorithms", CheckOK, "%q accepted", md.Algorithms())
+}
+
+// checkRedirectURI checks the shape of the sign-in redirect URI.
+func (p *Provider) checkRedirectURI(redirectURI string, add func(name, status, format string, args ...any)) {
+	if redirectURI == "" {
+		add("redirect_uri", CheckSkip, "computed by the handler from its BaseURL: use Handler.Check")
+		return
+	}
+	u, err := urlcheck.Endpoint(redirectURI)
+	switch {
+	case err != nil:
+		add("redirect_uri", CheckFail, "%v", err)
+	case u.RawQuery != "" || u.Fragment != "":
+		add("redirect_uri", CheckFail, "%s has a query or fragment", redirectURI)
+	case !strings.HasSuffix(u.Path, "/"+p.key+"/callback"):
+		add("redirect_uri", CheckFail, "%s does not end in /%s/callback", redirectURI, p.key)
+	case u.Scheme == "http":
+		add("redirect_uri", CheckWarn, "%s is http: fine on loopback for development; production needs https", redirectURI)
+	default:
+		add("redirect_uri", CheckOK, "%s: register it at the provider", redirectURI)
+	}
+}
