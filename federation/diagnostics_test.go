@@ -3,6 +3,7 @@ package federation_test
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -149,4 +150,49 @@ func TestStatusAfterKeyRotation(t *testing.T) {
 	if strings.Contains(string(b), "s3cret") || !strings.Contains(string(b), `"keyIDs":["`+kid2+`"]`) {
 		t.Fatalf("JSON %s", b)
 	}
+}
+
+func TestDebugLogNamesEveryStep(t *testing.T) {
+	r := newRP(t, federationtest.Options{ProfileInUserinfoOnly: true})
+	b := newBrowser(t)
+	r.signIn(b, "/")
+	if r.loginCount() != 1 {
+		t.Fatalf("sign-in failed:\n%s", r.logs)
+	}
+	var steps []string
+	for line := range strings.Lines(r.logs.String()) {
+		if !strings.Contains(line, `msg="federation: flow step"`) {
+			continue
+		}
+		_, rest, _ := strings.Cut(line, " step=")
+		step, _, _ := strings.Cut(rest, " ")
+		if !strings.Contains(line, " provider=oidc:acme ") || !strings.Contains(line, " duration=") {
+			t.Errorf("step line without provider or duration: %s", line)
+		}
+		steps = append(steps, step)
+	}
+	want := []string{"start", "callback", "discovery", "token", "id_token", "userinfo", "accounts", "on_login"}
+	if !slices.Equal(steps, want) {
+		t.Fatalf("steps %q, want %q\n%s", steps, want, r.logs)
+	}
+	tok := r.logins[0].Result.Tokens
+	for _, secret := range []string{"s3cret-value", tok.AccessToken.Reveal(), tok.IDToken.Reveal(), tok.RefreshToken.Reveal()} {
+		if strings.Contains(r.logs.String(), secret) {
+			t.Fatal("the debug log holds a secret or token")
+		}
+	}
+	for _, u := range b.seen {
+		if code := mustQuery(t, u).Get("code"); code != "" && strings.Contains(r.logs.String(), code) {
+			t.Fatal("the debug log holds the authorization code")
+		}
+	}
+}
+
+func mustQuery(t *testing.T, raw string) url.Values {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query()
 }

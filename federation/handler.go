@@ -407,7 +407,9 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, key string, l
 		h.redirectError(w, r, f.RedirectTo, fe.Code, fe.Description)
 		return
 	}
-	if err := h.cfg.OnLogin(w, r, &Login{Provider: p.key, Mode: f.Mode, Result: res, Decision: dec}); err != nil {
+	began = time.Now()
+	err = h.cfg.OnLogin(w, r, &Login{Provider: p.key, Mode: f.Mode, Result: res, Decision: dec})
+	if p.step(r.Context(), "on_login", began, err); err != nil {
 		h.log.Error("federation: OnLogin failed", "provider", p.key, "error", err)
 		h.redirectError(w, r, f.RedirectTo, CodeServerError, "the sign-in could not be completed")
 		return
@@ -430,9 +432,10 @@ func (h *Handler) complete(r *http.Request, p *Provider, f *session.FlowState, q
 	if err != nil {
 		return nil, Decision{}, err
 	}
+	began := time.Now()
 	dec, err := h.cfg.Accounts.Resolve(ctx, Attempt{Mode: f.Mode, User: res.User, Provider: p.key, AccountID: f.AccountID,
 		AllowSignup: p.cfg.AllowSignup == nil || *p.cfg.AllowSignup, EmailTrust: p.cfg.EmailTrust})
-	if err != nil {
+	if p.step(ctx, "accounts", began, err); err != nil {
 		return nil, Decision{}, err
 	}
 	return res, dec, nil

@@ -323,28 +323,50 @@ func (p *Provider) checkIssParam(ctx context.Context, q url.Values) error {
 // token (signature, iss, aud, exp, iat, nbf, nonce, azp, at_hash), fetches
 // userinfo when mapped claims are missing, and maps the user.
 func (p *Provider) Complete(ctx context.Context, f *session.FlowState, code, redirectURI string) (*Result, error) {
+	began := time.Now()
 	st, err := p.signIn(ctx)
+	p.step(ctx, "discovery", began, err)
 	if err != nil {
 		return nil, err
 	}
 	hctx := httpx.WithClient(ctx, p.reg.opts.client)
 	start := p.reg.opts.now()
+	began = time.Now()
 	tok, err := p.oauth2Config(st, redirectURI).Exchange(httpx.WithClient(ctx, p.reg.exchange), code, f.Verifier.ExchangeOption())
 	if err != nil {
-		return nil, tokenEndpointError(err, "the identity provider refused the sign-in", "the identity provider could not complete the sign-in")
+		err = tokenEndpointError(err, "the identity provider refused the sign-in", "the identity provider could not complete the sign-in")
 	}
-	vt, rawID, err := p.verifyTokenResponse(ctx, st, tok, true)
-	if err != nil {
+	if p.step(ctx, "token", began, err); err != nil {
 		return nil, err
 	}
-	nonce, _ := vt.Claims["nonce"].(string)
-	if subtle.ConstantTimeCompare([]byte(nonce), []byte(f.Nonce)) != 1 || nonce == "" {
-		return nil, newError(CodeInvalidToken, "the identity provider's ID token was rejected", ErrNonceMismatch)
+	began = time.Now()
+	vt, rawID, err := p.verifyTokenResponse(ctx, st, tok, true)
+	if err == nil {
+		nonce, _ := vt.Claims["nonce"].(string)
+		if subtle.ConstantTimeCompare([]byte(nonce), []byte(f.Nonce)) != 1 || nonce == "" {
+			err = newError(CodeInvalidToken, "the identity provider's ID token was rejected", ErrNonceMismatch)
+		} else {
+			err = p.checkAuthentication(vt.Claims)
+		}
 	}
-	if err := p.checkAuthentication(vt.Claims); err != nil {
+	if p.step(ctx, "id_token", began, err); err != nil {
 		return nil, err
 	}
 	return p.result(hctx, st, tok, vt, rawID, start)
+}
+
+// step logs a flow step at debug level: provider, step, duration and, when
+// it failed, the error (which never holds a secret).
+func (p *Provider) step(ctx context.Context, step string, began time.Time, err error) {
+	log := p.reg.opts.logger
+	if !log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	if err != nil {
+		log.DebugContext(ctx, "federation: flow step", "provider", p.key, "step", step, "duration", time.Since(began), "error", err)
+		return
+	}
+	log.DebugContext(ctx, "federation: flow step", "provider", p.key, "step", step, "duration", time.Since(began))
 }
 
 // result maps a verified token response to a Result: userinfo when the ID
@@ -353,8 +375,9 @@ func (p *Provider) Complete(ctx context.Context, f *session.FlowState, code, red
 func (p *Provider) result(ctx context.Context, st *resolved, tok *oauth2.Token, vt *discovery.Token, rawID string, start time.Time) (*Result, error) {
 	all := vt.Claims
 	if st.md.UserinfoEndpoint != "" && p.needsUserinfo(all) {
+		began := time.Now()
 		ui, err := p.userinfo(ctx, st.md.UserinfoEndpoint, tok.AccessToken)
-		if err != nil {
+		if p.step(ctx, "userinfo", began, err); err != nil {
 			return nil, err
 		}
 		if all, err = p.mapper.Merge(all, ui); err != nil {
