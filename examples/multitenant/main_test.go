@@ -85,7 +85,9 @@ func TestTenantsFromEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var st struct{ Providers []struct{ Provider, Issuer string } }
+	var st struct {
+		Providers []struct{ Provider, Issuer string }
+	}
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || len(st.Providers) != 1 || st.Providers[0].Issuer != op.Issuer() {
 		t.Fatalf("status %+v, %v", st, err)
 	}
