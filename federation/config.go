@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"unicode"
 
@@ -207,11 +206,7 @@ func (c Config) Validate() error {
 // effective applies each provider's preset and validates the result.
 func (c Config) effective() (map[string]ProviderConfig, error) {
 	var errs []error
-	names := make([]string, 0, len(c.Providers))
-	for name := range c.Providers {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	names := sortedKeys(c.Providers)
 	out := make(map[string]ProviderConfig, len(names))
 	for _, name := range names {
 		eff, perrs := c.Providers[name].effective(name)

@@ -397,19 +397,7 @@ func TestUnknownProviderAndJSONStart(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("unknown provider: %d, want 404", resp.StatusCode)
 	}
-	req, _ := http.NewRequest("GET", r.srv.URL+"/auth/oauth/oidc:acme", nil)
-	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body struct{ URL string }
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 || !strings.HasPrefix(body.URL, r.op.Issuer()+"/authorize?") {
-		t.Fatalf("JSON start: %d %+v %v", resp.StatusCode, body, err)
-	}
-	au, _ := url.Parse(body.URL)
-	if q := au.Query(); q.Get("code_challenge_method") != "S256" || q.Get("nonce") == "" || q.Get("state") == "" || q.Get("scope") != "openid email profile" {
+	if q := startQuery(t, r, ""); q.Get("code_challenge_method") != "S256" || q.Get("nonce") == "" || q.Get("state") == "" || q.Get("scope") != "openid email profile" {
 		t.Fatalf("authorization URL query = %v", q)
 	}
 }

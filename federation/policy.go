@@ -65,12 +65,7 @@ func (p ProviderConfig) validateSignInOptions(v *validation) {
 			v.fail("frontendURL", "%v", err)
 		}
 	}
-	names := make([]string, 0, len(p.AuthParams))
-	for name := range p.AuthParams {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	for _, name := range sortedKeys(p.AuthParams) {
 		val := p.AuthParams[name]
 		switch {
 		case slices.Contains(reservedParams, name) && name == "max_age":

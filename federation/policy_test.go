@@ -201,8 +201,8 @@ func TestRequiredACRAndMaxAge(t *testing.T) {
 	}
 }
 
-// startQuery starts a sign-in (with Accept: application/json) and returns
-// the authorization URL's query.
+// startQuery starts a sign-in with Accept: application/json, checks the
+// 200 {"url"} answer, and returns the authorization URL's query.
 func startQuery(t *testing.T, r *rp, query string) url.Values {
 	t.Helper()
 	req, _ := http.NewRequest("GET", r.srv.URL+"/auth/oauth/oidc:acme"+query, nil)
@@ -213,8 +213,8 @@ func startQuery(t *testing.T, r *rp, query string) url.Values {
 	}
 	defer resp.Body.Close()
 	var body struct{ URL string }
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("start: %d %v", resp.StatusCode, err)
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 || !strings.HasPrefix(body.URL, r.op.Issuer()+"/authorize?") {
+		t.Fatalf("JSON start: %d %+v %v", resp.StatusCode, body, err)
 	}
 	u, _ := url.Parse(body.URL)
 	return u.Query()

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -196,12 +195,7 @@ type issuerIndex struct {
 // reindex rebuilds the issuer index; r.mu must be held for writing.
 func (r *Registry) reindex() {
 	ix := &issuerIndex{exact: map[string][]*Provider{}}
-	keys := make([]string, 0, len(r.providers))
-	for k := range r.providers {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(r.providers) {
 		p := r.providers[k]
 		if p.cfg.multiTenant() {
 			ix.tenants = append(ix.tenants, p)
@@ -272,12 +266,7 @@ func (r *Registry) Lookup(key string) (*Provider, bool) {
 func (r *Registry) Keys() []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	keys := make([]string, 0, len(r.providers))
-	for k := range r.providers {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return sortedKeys(r.providers)
 }
 
 func (r *Registry) String() string { return fmt.Sprintf("federation.Registry%v", r.Keys()) }
