@@ -64,6 +64,10 @@ func NewTenantSource(issuer, discoveryURL string, endpoints Endpoints) (*Source,
 // Issuer returns the configured issuer.
 func (s *Source) Issuer() Issuer { return s.issuer }
 
+// Manual reports whether the manual endpoints make discovery unnecessary:
+// nothing is fetched for this source.
+func (s *Source) Manual() bool { return s.static != nil }
+
 // DiscoveryURL returns the URL the discovery document is fetched from.
 func (s *Source) DiscoveryURL() string { return s.discoveryURL }
 

@@ -56,7 +56,7 @@ func (r *Registry) Status() []ProviderStatus {
 // Status returns the provider's status. It fetches nothing.
 func (p *Provider) Status() ProviderStatus {
 	s := ProviderStatus{Provider: p.key, Issuer: p.src.Issuer().String()}
-	if p.cfg.Endpoints.Authorization == "" || p.cfg.Endpoints.Token == "" || p.cfg.Endpoints.JWKS == "" {
+	if !p.src.Manual() {
 		s.DiscoveryURL = p.src.DiscoveryURL()
 		ds := p.reg.cache.Status(p.src)
 		s.Discovery = DiscoveryStatus{FetchedAt: ds.FetchedAt, ExpiresAt: ds.ExpiresAt, Stale: ds.Stale, LastError: ds.LastError}
@@ -154,7 +154,7 @@ func (p *Provider) check(ctx context.Context, redirectURI string) *CheckReport {
 	switch {
 	case err != nil:
 		add("discovery", CheckFail, "%v", err)
-	case p.cfg.Endpoints.Authorization != "" && p.cfg.Endpoints.Token != "" && p.cfg.Endpoints.JWKS != "":
+	case p.src.Manual():
 		add("discovery", CheckOK, "manual endpoints, nothing fetched")
 	default:
 		add("discovery", CheckOK, "%s: issuer %s", p.src.DiscoveryURL(), md.Issuer)
@@ -228,7 +228,7 @@ func (p *Provider) checkRedirectURI(redirectURI string, add func(name, status, f
 		add("redirect_uri", CheckFail, "%v", err)
 	case u.RawQuery != "" || u.Fragment != "":
 		add("redirect_uri", CheckFail, "%s has a query or fragment", redirectURI)
-	case !strings.HasSuffix(u.Path, "/"+p.key+"/callback"):
+	case !routesToCallback(u, p.key):
 		add("redirect_uri", CheckFail, "%s does not end in /%s/callback", redirectURI, p.key)
 	case u.Scheme == "http":
 		add("redirect_uri", CheckWarn, "%s is http: fine on loopback for development; production needs https", redirectURI)

@@ -56,7 +56,7 @@ func (p ProviderConfig) validateSignInOptions(v *validation) {
 			v.fail("redirectURL", "%v", err)
 		case u.RawQuery != "" || u.Fragment != "":
 			v.fail("redirectURL", "%q must not have a query or fragment", p.RedirectURL)
-		case !strings.HasSuffix(u.EscapedPath(), "/"+Key(v.name)+"/callback") && !strings.HasSuffix(u.Path, "/"+Key(v.name)+"/callback"):
+		case !routesToCallback(u, Key(v.name)):
 			v.fail("redirectURL", "%q does not route to the handler: its path must end in /%s/callback", p.RedirectURL, Key(v.name))
 		}
 	}
@@ -104,6 +104,12 @@ func (p ProviderConfig) validateSignInOptions(v *validation) {
 	if len(p.AllowedEmailDomains) > 0 && p.EmailTrust == EmailTrustNever {
 		v.fail("allowedEmailDomains", "needs a trusted email, but emailTrust is %q", EmailTrustNever)
 	}
+}
+
+// routesToCallback reports whether u's path ends in the sign-in callback
+// route of key, so that it reaches the handler whatever the prefix.
+func routesToCallback(u *url.URL, key string) bool {
+	return strings.HasSuffix(u.Path, "/"+key+"/callback")
 }
 
 // parseFrontend parses a frontendURL: a path on the application or an
