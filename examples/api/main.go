@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/oidcfed/oidcfed/examples/internal/serve"
 	"github.com/oidcfed/oidcfed/federation"
 	"github.com/oidcfed/oidcfed/federation/federationtest"
 )
@@ -71,18 +72,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	if demo != nil {
 		printDemoToken(stderr, demo, ln.Addr().String())
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	fmt.Fprintf(stderr, "listening on http://%s\n", ln.Addr())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdown)
+	return serve.Run(ctx, ln, mux, log, stderr)
 }
 
 // config reads OIDCFED_CONFIG, or starts the demo provider (returned, for

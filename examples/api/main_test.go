@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,33 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oidcfed/oidcfed/examples/internal/servetest"
 	"github.com/oidcfed/oidcfed/federation/federationtest"
 )
 
 // startAPI runs the command in process with env and returns its base URL
 // and the lines it printed before listening.
 func startAPI(t *testing.T, env map[string]string) (string, string) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return env[k] }, pw) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	out, sc := &strings.Builder{}, bufio.NewScanner(pr)
-	for sc.Scan() {
-		out.WriteString(sc.Text() + "\n")
-		if addr, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
-			go io.Copy(io.Discard, pr)
-			return addr, out.String()
-		}
-	}
-	t.Fatalf("the api did not listen:\n%s", out)
-	return "", ""
+	return servetest.Start(t, run, env)
 }
 
 func get(t *testing.T, u, token string) (int, string, string) {

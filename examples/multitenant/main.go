@@ -35,9 +35,9 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/oidcfed/oidcfed/claims"
+	"github.com/oidcfed/oidcfed/examples/internal/serve"
 	"github.com/oidcfed/oidcfed/federation"
 	"github.com/oidcfed/oidcfed/federation/federationtest"
 	"github.com/oidcfed/oidcfed/session"
@@ -56,11 +56,10 @@ func main() {
 }
 
 func run(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cmp.Or(getenv("OIDCFED_LOG_LEVEL"), "info"))); err != nil {
-		return fmt.Errorf("OIDCFED_LOG_LEVEL: %w", err)
+	log, err := serve.Logger(getenv, stderr)
+	if err != nil {
+		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg, err := federation.ConfigFromEnv(EnvPrefix)
 	if err != nil {
 		return err
@@ -86,18 +85,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: h.routes(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	fmt.Fprintf(stderr, "listening on http://%s\n", ln.Addr())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdown)
+	return serve.Run(ctx, ln, h.routes(), log, stderr)
 }
 
 // demoTenant starts a demo provider for the tenant name, whose sign-ins

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,31 +10,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oidcfed/oidcfed/examples/internal/servetest"
 	"github.com/oidcfed/oidcfed/federation/federationtest"
 )
 
 // start runs the command in process and returns its base URL.
 func start(t *testing.T, env map[string]string) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return env[k] }, pw) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() {
-		if addr, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
-			go io.Copy(io.Discard, pr)
-			return addr
-		}
-	}
-	t.Fatal("the command did not listen")
-	return ""
+	base, _ := servetest.Start(t, run, env)
+	return base
 }
 
 // signIn signs in at tenant and returns where it landed and /me's user.

@@ -1,0 +1,40 @@
+// Package servetest runs an example command in process for its tests.
+package servetest
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"strings"
+	"testing"
+)
+
+// Run is an example command's entry point: it serves until ctx is done.
+type Run func(ctx context.Context, getenv func(string) string, stderr io.Writer) error
+
+// Start runs run with env as its environment until the test ends (when it
+// must return nil), and returns its base URL and the lines it printed up
+// to the "listening on" line.
+func Start(t testing.TB, run Run, env map[string]string) (base, printed string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, func(k string) string { return env[k] }, pw) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	out, sc := &strings.Builder{}, bufio.NewScanner(pr)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if addr, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
+			go io.Copy(io.Discard, pr)
+			return addr, out.String()
+		}
+	}
+	t.Fatalf("the command did not listen:\n%s", out)
+	return "", ""
+}
