@@ -7,36 +7,23 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/oidcfed/oidcfed/examples/internal/servetest"
 )
 
 var serverBinary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "oidcfed-cli")
-	if err != nil {
-		panic(err)
-	}
-	serverBinary = filepath.Join(dir, "server")
-	if out, err := exec.Command("go", "build", "-o", serverBinary, "../server").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building examples/server: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { servetest.WithBinary(m, "../server", &serverBinary) }
 
 // startServer runs the example server in demo mode and returns its URL.
 func startServer(t *testing.T) string {

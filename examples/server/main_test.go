@@ -7,7 +7,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -25,24 +24,13 @@ import (
 
 	"github.com/oidcfed/oidcfed/claims"
 	"github.com/oidcfed/oidcfed/federation/federationtest"
+
+	"github.com/oidcfed/oidcfed/examples/internal/servetest"
 )
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "oidcfed-example")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "server")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the example server: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { servetest.WithBinary(m, ".", &binary) }
 
 // server is a running example binary.
 type server struct {

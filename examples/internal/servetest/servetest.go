@@ -4,7 +4,11 @@ package servetest
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -37,4 +41,23 @@ func Start(t testing.TB, run Run, env map[string]string) (base, printed string) 
 	}
 	t.Fatalf("the command did not listen:\n%s", out)
 	return "", ""
+}
+
+// WithBinary is a TestMain body: it builds the command in pkg (a path
+// relative to the test's package) into a temporary directory, sets *path to
+// the binary, runs the tests and exits with their code.
+func WithBinary(m *testing.M, pkg string, path *string) {
+	dir, err := os.MkdirTemp("", "oidcfed-example")
+	if err != nil {
+		panic(err)
+	}
+	*path = filepath.Join(dir, "command")
+	if out, err := exec.Command("go", "build", "-o", *path, pkg).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
