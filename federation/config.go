@@ -298,8 +298,10 @@ func (p ProviderConfig) validate(v *validation) {
 		}
 	}
 	for _, u := range p.PostLogoutRedirectURIs {
-		if _, err := urlcheck.Endpoint(u); err != nil {
+		if pu, err := urlcheck.Endpoint(u); err != nil {
 			fail("postLogoutRedirectURIs", "%v", err)
+		} else if urlcheck.HasDotSegment(pu.EscapedPath()) {
+			fail("postLogoutRedirectURIs", "%q has a . or .. path segment", u)
 		}
 	}
 	if strings.ContainsFunc(p.ScopePrefix, unicode.IsSpace) {
@@ -345,6 +347,9 @@ func parseAllowed(s string) (allowed, error) {
 	}
 	if u.RawQuery != "" {
 		return allowed{}, fmt.Errorf("%q must not have a query", s)
+	}
+	if urlcheck.HasDotSegment(u.EscapedPath()) {
+		return allowed{}, fmt.Errorf("%q has a . or .. path segment", s)
 	}
 	return allowed{origin: u.Scheme + "://" + strings.ToLower(u.Host), prefix: strings.TrimSuffix(u.EscapedPath(), "/")}, nil
 }

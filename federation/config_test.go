@@ -154,7 +154,7 @@ func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 			"acme":  {Issuer: "http://idp.example.com", EmailTrust: "sometimes"},
 			"Other": {Issuer: "https://idp.example.com", ClientID: "c", ClientSecret: "s"},
 		},
-		AllowedRedirects: []string{"http://evil.example", "https://app.example.com/?q=1"},
+		AllowedRedirects: []string{"http://evil.example", "https://app.example.com/?q=1", "https://app.example.com/app/../admin"},
 	}
 	err := c.Validate()
 	if err == nil {
@@ -165,7 +165,8 @@ func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 		lines = append(lines, e.Error())
 	}
 	want := []string{`config: providers.Other.name:`, `config: providers.acme.issuer:`, `config: providers.acme.clientId:`,
-		`config: providers.acme.clientSecret:`, `config: providers.acme.emailTrust:`, `config: allowedRedirects[0]: "http://evil.example"`, `config: allowedRedirects[1]: "https://app.example.com/?q=1" must not have a query`}
+		`config: providers.acme.clientSecret:`, `config: providers.acme.emailTrust:`, `config: allowedRedirects[0]: "http://evil.example"`, `config: allowedRedirects[1]: "https://app.example.com/?q=1" must not have a query`,
+		`config: allowedRedirects[2]: "https://app.example.com/app/../admin" has a . or .. path segment`}
 	if len(lines) != len(want) {
 		t.Fatalf("%d problems, want %d:\n%s", len(lines), len(want), err)
 	}

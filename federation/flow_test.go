@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -44,6 +45,7 @@ type rpOptions struct {
 	provider func(*federation.ProviderConfig) // edits the provider's config
 	public   bool                             // a public client: no secret, token endpoint auth "none"
 	opts     []federation.Option              // more registry options
+	allowed  []string                         // Config.AllowedRedirects
 	onLogout func(context.Context, federation.LogoutEvent) error
 }
 
@@ -69,7 +71,7 @@ func newRPWith(t *testing.T, o rpOptions) *rp {
 	if o.provider != nil {
 		o.provider(&pc)
 	}
-	reg, err := federation.NewRegistry(federation.Config{Providers: map[string]federation.ProviderConfig{"acme": pc}},
+	reg, err := federation.NewRegistry(federation.Config{Providers: map[string]federation.ProviderConfig{"acme": pc}, AllowedRedirects: o.allowed},
 		append([]federation.Option{federation.WithClock(o.now),
 			federation.WithLogger(slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))}, o.opts...)...)
 	if err != nil {
@@ -384,6 +386,50 @@ func TestOpenRedirectsAreRefused(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusFound {
 			t.Errorf("redirectTo %q: %d, want 302 to the provider", good, resp.StatusCode)
+		}
+	}
+}
+
+// TestDotSegmentRedirectsAreRefused: a browser resolves "." and ".."
+// segments, "%2e" being a dot, before it follows a Location; a prefix
+// check on the raw path would let /app/../admin leave /app/. Refused in
+// every encoding, for same-origin paths, allowedRedirects and frontendURL
+// prefixes alike.
+func TestDotSegmentRedirectsAreRefused(t *testing.T) {
+	r := newRPWith(t, rpOptions{allowed: []string{"http://localhost:3000/app/"},
+		provider: func(pc *federation.ProviderConfig) { pc.FrontendURL = "http://localhost:4000/spa/" }})
+	var bad []string
+	for _, prefix := range []string{"http://localhost:3000/app/", "http://localhost:4000/spa/", r.srv.URL + "/", "/app/", "/"} {
+		for _, dots := range []string{"../admin", "%2e%2e/admin", "%2E%2E/admin", ".%2E/x", "%2e./x", "./x", "%2e/x", "..", "x/.%2e"} {
+			bad = append(bad, prefix+dots)
+		}
+	}
+	for _, to := range bad {
+		resp, err := noRedirects.Get(r.srv.URL + "/auth/oauth/oidc:acme?redirectTo=" + url.QueryEscape(to))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Error string }
+		json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || body.Error != federation.CodeInvalidRequest {
+			t.Errorf("redirectTo %q: %d %q, want 400 invalid_request", to, resp.StatusCode, body.Error)
+		}
+	}
+	for _, good := range []string{"http://localhost:3000/app/admin", "http://localhost:4000/spa/...", "/app/..x", "/.well-known/x"} {
+		resp, err := noRedirects.Get(r.srv.URL + "/auth/oauth/oidc:acme?redirectTo=" + url.QueryEscape(good))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusFound {
+			t.Errorf("redirectTo %q: %d, want 302 to the provider", good, resp.StatusCode)
+		}
+	}
+	ctx := context.Background()
+	for _, to := range []string{"/../admin", "/%2e%2e/admin", r.srv.URL + "/x/.%2E/y", "http://localhost:3000/app/../admin", "http://localhost:3000/app/%2e%2e/admin"} {
+		if _, err := r.h.LogoutURL(ctx, "oidc:acme", federation.LogoutRequest{PostLogoutRedirectURI: to}); !errors.Is(err, federation.ErrPostLogoutRedirect) {
+			t.Errorf("post-logout redirect %q: %v, want ErrPostLogoutRedirect", to, err)
 		}
 	}
 }

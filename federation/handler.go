@@ -330,7 +330,7 @@ func (h *Handler) checkRedirectTo(p *Provider, s string) (string, error) {
 		return "", bad
 	}
 	u, err := url.Parse(s)
-	if err != nil {
+	if err != nil || urlcheck.HasDotSegment(u.EscapedPath()) {
 		return "", bad
 	}
 	if strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//") && u.Scheme == "" && u.Host == "" && u.User == nil {

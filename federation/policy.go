@@ -115,6 +115,14 @@ func routesToCallback(u *url.URL, key string) bool {
 // parseFrontend parses a frontendURL: a path on the application or an
 // absolute https URL (http on loopback), without a fragment.
 func parseFrontend(s string) (*url.URL, error) {
+	u, err := parseFrontendURL(s)
+	if err == nil && urlcheck.HasDotSegment(u.EscapedPath()) {
+		return nil, fmt.Errorf("%q has a . or .. path segment", s)
+	}
+	return u, err
+}
+
+func parseFrontendURL(s string) (*url.URL, error) {
 	if strings.HasPrefix(s, "/") {
 		u, err := url.Parse(s)
 		if err != nil || strings.HasPrefix(s, "//") || strings.ContainsRune(s, '\\') || u.Fragment != "" {

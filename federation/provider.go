@@ -269,8 +269,8 @@ func (p *Provider) logoutURL(ctx context.Context, req LogoutRequest, sameOrigin 
 		if err != nil {
 			return "", fmt.Errorf("federation: %s: post-logout redirect: %w", p.key, err)
 		}
-		if !slices.Contains(p.cfg.PostLogoutRedirectURIs, req.PostLogoutRedirectURI) && !p.reg.allows(u) &&
-			(sameOrigin == nil || !sameOrigin(u)) {
+		if urlcheck.HasDotSegment(u.EscapedPath()) || !slices.Contains(p.cfg.PostLogoutRedirectURIs, req.PostLogoutRedirectURI) &&
+			!p.reg.allows(u) && (sameOrigin == nil || !sameOrigin(u)) {
 			return "", fmt.Errorf("%w (%s): %q; add it to postLogoutRedirectURIs", ErrPostLogoutRedirect, p.key, req.PostLogoutRedirectURI)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/oidcfed/oidcfed/discovery"
 	"github.com/oidcfed/oidcfed/internal/clock"
 	"github.com/oidcfed/oidcfed/internal/httpx"
+	"github.com/oidcfed/oidcfed/internal/urlcheck"
 )
 
 // Option configures a [Registry].
@@ -241,9 +242,10 @@ func (r *Registry) allows(u *url.URL) bool {
 	return slices.ContainsFunc(r.allowed, func(a allowed) bool { return a.allows(u) })
 }
 
-// allows reports whether u is under a.
+// allows reports whether u is under a. A path with a dot segment is
+// never under a: a browser resolves it, and may leave the prefix.
 func (a allowed) allows(u *url.URL) bool {
-	return strings.ToLower(u.Scheme+"://"+u.Host) == a.origin &&
+	return strings.ToLower(u.Scheme+"://"+u.Host) == a.origin && !urlcheck.HasDotSegment(u.EscapedPath()) &&
 		(a.prefix == "" || u.EscapedPath() == a.prefix || strings.HasPrefix(u.EscapedPath(), a.prefix+"/"))
 }
 

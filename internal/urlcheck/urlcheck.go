@@ -51,3 +51,20 @@ func Endpoint(raw string) (*url.URL, error) {
 
 // IsLoopbackURL reports whether u's host is a loopback host.
 func IsLoopbackURL(u *url.URL) bool { return IsLoopbackHost(u.Hostname()) }
+
+// HasDotSegment reports whether the escaped path p has a "." or ".."
+// segment in any encoding a browser decodes ("%2e", "%2E", ".%2e", …).
+// A browser resolves such segments before it requests the URL (WHATWG URL
+// Standard, single-dot and double-dot path segments), so a prefix check on
+// the raw path would let "/app/%2e%2e/admin" leave "/app/".
+func HasDotSegment(p string) bool {
+	for seg := range strings.SplitSeq(p, "/") {
+		if len(seg) > len("%2e%2e") {
+			continue
+		}
+		if d := strings.ReplaceAll(strings.ReplaceAll(seg, "%2e", "."), "%2E", "."); d == "." || d == ".." {
+			return true
+		}
+	}
+	return false
+}

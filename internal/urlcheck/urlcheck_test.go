@@ -36,3 +36,32 @@ func TestEndpoint(t *testing.T) {
 		}
 	}
 }
+
+func TestHasDotSegment(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/app/../admin":       true,
+		"/app/%2e%2e/admin":   true,
+		"/app/%2E%2E/admin":   true,
+		"/app/.%2E/x":         true,
+		"/app/%2e./x":         true,
+		"/app/./x":            true,
+		"/app/%2e/x":          true,
+		"/app/..":             true,
+		"/app/%2e%2E":         true,
+		"..":                  true,
+		"/app/x":              false,
+		"/app/...":            false,
+		"/app/..x/y":          false,
+		"/app/%2e%2e%2e":      false,
+		"/app/%252e%252e/x":   false, // a browser does not decode twice
+		"/app/.well-known/x":  false,
+		"/app/file.txt":       false,
+		"":                    false,
+		"/":                   false,
+		"/app/%2e%2e%2fadmin": false, // one segment: %2f is not a separator
+	} {
+		if got := HasDotSegment(p); got != want {
+			t.Errorf("HasDotSegment(%q) = %t, want %t", p, got, want)
+		}
+	}
+}
