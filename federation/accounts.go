@@ -49,7 +49,7 @@ type AccountStore interface {
 }
 
 // LinkingStore is what [LinkByVerifiedEmail] needs besides an AccountStore.
-// Over a database: FindByVerifiedEmail is a lookup on a normalized email
+// Over a database: FindByVerifiedEmail is an exact lookup on an [EmailKey]
 // column filtered by email_verified; AttachIdentity is one transaction that
 // inserts the identity row (the unique index on issuer+subject turns a
 // concurrent attach into ErrConflict) and updates the account's anonymous
@@ -59,7 +59,7 @@ type LinkingStore interface {
 	// Get returns the account with id, or ErrNotFound.
 	Get(ctx context.Context, id string) (*Account, error)
 	// FindByVerifiedEmail returns the one account whose verified email
-	// equals email (compared case-insensitively), or ErrNotFound when there
+	// has the same [EmailKey] as email (ASCII case folded only), or ErrNotFound when there
 	// is none or more than one.
 	FindByVerifiedEmail(ctx context.Context, email string) (*Account, error)
 	// AttachIdentity adds id to the account accountID, atomically. It
@@ -218,7 +218,7 @@ func (p LinkByVerifiedEmail) Resolve(ctx context.Context, a Attempt) (Decision, 
 		switch {
 		// The store promises a verified, matching email; checked again so a
 		// lax host store cannot widen who gets linked.
-		case err == nil && owner.EmailVerified && strings.EqualFold(owner.Email, a.User.Email):
+		case err == nil && owner.EmailVerified && EmailKey(owner.Email) == EmailKey(a.User.Email):
 			acct, err := p.Store.AttachIdentity(ctx, owner.ID, a.Identity(), a.User.Email, true)
 			if err == nil {
 				return Decision{Account: acct, Outcome: Linked}, nil
@@ -314,13 +314,36 @@ func (m *MemoryAccounts) Get(_ context.Context, id string) (*Account, error) {
 	return m.copy(id), nil
 }
 
-// FindByVerifiedEmail implements [LinkingStore].
+// EmailKey is the form in which two email addresses are compared for
+// linking: ASCII letters folded to lower case and nothing else changed.
+// Unicode case folding is not used because it equates distinct addresses:
+// "ſam@example.com" (U+017F) folds to "sam@example.com" and "Kim@" with
+// U+212A KELVIN SIGN to "kim@", so a verified address at one provider
+// would sign in to another person's account. SQL's lower() under a UTF-8
+// locale folds the same way; a [LinkingStore] over SQL stores EmailKey in a
+// column of its own and compares it exactly (docs/linking.md).
+func EmailKey(email string) string {
+	i := strings.IndexFunc(email, func(r rune) bool { return 'A' <= r && r <= 'Z' })
+	if i < 0 {
+		return email
+	}
+	b := []byte(email)
+	for ; i < len(b); i++ {
+		if 'A' <= b[i] && b[i] <= 'Z' {
+			b[i] += 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// FindByVerifiedEmail implements [LinkingStore]: the one verified account
+// whose [EmailKey] equals email's.
 func (m *MemoryAccounts) FindByVerifiedEmail(_ context.Context, email string) (*Account, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var found string
 	for id, a := range m.accounts {
-		if a.EmailVerified && a.Email != "" && strings.EqualFold(a.Email, email) {
+		if a.EmailVerified && a.Email != "" && EmailKey(a.Email) == EmailKey(email) {
 			if found != "" {
 				return nil, ErrNotFound // ambiguous: never guess
 			}

@@ -3,6 +3,7 @@ package federation_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -235,6 +236,64 @@ func TestCreateConflictSignsIn(t *testing.T) {
 		dec, err := policy.Resolve(ctx, federation.Attempt{Mode: session.SignIn, User: u, Provider: "oidc:a", AllowSignup: true})
 		if err != nil || dec.Outcome != federation.SignedIn || dec.Account == nil || dec.Account.Identities[0].Subject != "late" {
 			t.Fatalf("%T: %v %v; want a sign-in to the winner's account", policy, dec, err)
+		}
+	}
+}
+
+func TestEmailKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"alice@example.com":    "alice@example.com",
+		"Alice@Example.COM":    "alice@example.com",
+		"ſam@example.com":      "ſam@example.com",      // U+017F stays: Unicode folding would make it "sam"
+		"\u212Aim@example.com": "\u212Aim@example.com", // KELVIN SIGN stays: Unicode folding would make it "kim"
+		"ÉLODIE@example.com":   "Élodie@example.com",   // only ASCII letters fold
+		"":                     "",
+	} {
+		if got := federation.EmailKey(in); got != want {
+			t.Errorf("EmailKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// laxStore finds accounts by email the way SQL's lower() or
+// strings.EqualFold would: the policy's own re-check must refuse what it
+// returns for a look-alike address.
+type laxStore struct{ *federation.MemoryAccounts }
+
+func (s laxStore) FindByVerifiedEmail(ctx context.Context, email string) (*federation.Account, error) {
+	return s.MemoryAccounts.FindByVerifiedEmail(ctx, strings.ToLower(strings.ToUpper(email)))
+}
+
+// TestUnicodeLookAlikesDoNotLink: a verified "ſam@" or "\u212Aim@" at a
+// second provider is another address than "sam@" or "kim@", in the store
+// and in the policy's re-check of a lax store.
+func TestUnicodeLookAlikesDoNotLink(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct{ local, remote string }{
+		{"sam@example.com", "ſam@example.com"},
+		{"kim@example.com", "\u212Aim@example.com"},
+		{"kim@example.com", "Kim@example.com"}, // ASCII: the same address, linked
+	} {
+		linked := federation.EmailKey(tc.local) == federation.EmailKey(tc.remote)
+		for name, store := range map[string]federation.LinkingStore{"memory": federation.NewMemoryAccounts(), "lax": laxStore{federation.NewMemoryAccounts()}} {
+			first, err := store.CreateWithIdentity(ctx, federation.Account{Email: tc.local, EmailVerified: true},
+				federation.Identity{Provider: "oidc:a", Issuer: issuerA, Subject: "victim"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if name == "memory" {
+				if _, err := store.FindByVerifiedEmail(ctx, tc.remote); linked != (err == nil) || !linked && !errors.Is(err, federation.ErrNotFound) {
+					t.Errorf("%s: FindByVerifiedEmail(%q) with %q stored: %v", name, tc.remote, tc.local, err)
+				}
+			}
+			dec, err := federation.LinkByVerifiedEmail{Store: store}.Resolve(ctx, federation.Attempt{Mode: session.SignIn,
+				User: userFrom(t, issuerB, map[string]any{"sub": "attacker", "email": tc.remote, "email_verified": true}), Provider: "oidc:b", AllowSignup: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]federation.Outcome{true: federation.Linked, false: federation.Created}[linked]; dec.Outcome != want || (dec.Account.ID == first.ID) != linked {
+				t.Errorf("%s store, %q then %q: %v to account %s, want %v", name, tc.local, tc.remote, dec.Outcome, dec.Account.ID, want)
+			}
 		}
 	}
 }

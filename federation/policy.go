@@ -213,7 +213,7 @@ func (p *Provider) checkDomains(c map[string]any, u claims.User) error {
 		}
 	}
 	if len(p.cfg.AllowedEmailDomains) > 0 {
-		_, domain, _ := strings.Cut(strings.ToLower(u.Email), "@")
+		_, domain, _ := strings.Cut(EmailKey(u.Email), "@")
 		trusted := u.EmailVerified || p.cfg.EmailTrust == EmailTrustDangerousAlways
 		if !trusted || !slices.Contains(p.cfg.AllowedEmailDomains, domain) {
 			return newError(CodeAccessDenied, "sign in with a verified email address of an allowed domain",

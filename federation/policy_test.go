@@ -250,9 +250,12 @@ func TestAllowedEmailDomains(t *testing.T) {
 		{"a verified email elsewhere", federationtest.User{Subject: "u3", Email: "u3@example.org", EmailVerified: true}, false},
 		{"a subdomain", federationtest.User{Subject: "u4", Email: "u4@eu.example.com", EmailVerified: true}, false},
 		{"no email", federationtest.User{Subject: "u5"}, false},
+		{"ASCII capitals fold", federationtest.User{Subject: "u6", Email: "u6@EXAMPLE.COM", EmailVerified: true}, true},
+		// strings.ToLower would make U+212A KELVIN SIGN a k: "Kexample.com" is another domain.
+		{"a Kelvin sign does not fold to k", federationtest.User{Subject: "u7", Email: "u7@Kexample.com", EmailVerified: true}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRPWith(t, rpOptions{provider: func(pc *federation.ProviderConfig) { pc.AllowedEmailDomains = []string{"example.com"} }})
+			r := newRPWith(t, rpOptions{provider: func(pc *federation.ProviderConfig) { pc.AllowedEmailDomains = []string{"example.com", "kexample.com"} }})
 			r.op.SetUsers(tc.user)
 			if !tc.signIn {
 				signInFails(t, r, federation.CodeAccessDenied, federation.ErrEmailDomain.Error())
