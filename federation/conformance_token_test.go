@@ -4,7 +4,11 @@ package federation_test
 // §3.1.3.3-3.1.3.4, and what a client must survive from a broken endpoint.
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -52,3 +56,70 @@ func TestTokenResponseRules(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// echoingTokenEndpoint answers like a proxy's error page that echoes the
+// request: the form, with the code and code_verifier or refresh token.
+func echoingTokenEndpoint(status int, contentType string) federationtest.Misbehavior {
+	return federationtest.Misbehavior{TokenEndpoint: func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		w.Header().Set("Content-Type", contentType)
+		w.WriteHeader(status)
+		if contentType == "application/json" {
+			json.NewEncoder(w).Encode(map[string]string{"error": "invalid_request", "error_description": "bad request: " + r.PostForm.Encode()})
+			return
+		}
+		fmt.Fprintf(w, "<html><body>Bad gateway. You sent: %s</body></html>", r.PostForm.Encode())
+	}}
+}
+
+// TestTokenEndpointBodiesAreNotLogged: an error body that echoes the
+// request never reaches the log or the error, at sign-in or refresh; the
+// HTTP status and the OAuth error code do.
+func TestTokenEndpointBodiesAreNotLogged(t *testing.T) {
+	for _, tc := range []struct {
+		name, contentType string
+		status            int
+		code, logged      string
+	}{
+		{"an HTML 502 page", "text/html", 502, federation.CodeProviderUnavailable, "token endpoint: HTTP 502 without an OAuth error"},
+		{"a JSON error with a description", "application/json", 400, federation.CodeInvalidRequest, "token endpoint: HTTP 400 invalid_request"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRP(t, federationtest.Options{})
+			b := newBrowser(t)
+			r.signIn(b, "/")
+			tokens := r.logins[0].Result.Tokens
+			p, _ := r.reg.Lookup("oidc:acme")
+
+			var sent []string
+			record := federationtest.Misbehavior{TokenEndpoint: func(w http.ResponseWriter, req *http.Request) {
+				req.ParseForm()
+				for _, k := range []string{"code", "code_verifier", "refresh_token"} {
+					if v := req.PostForm.Get(k); v != "" {
+						sent = append(sent, v)
+					}
+				}
+				echoingTokenEndpoint(tc.status, tc.contentType).TokenEndpoint(w, req)
+			}}
+			r.op.Misbehave(record)
+			resp := r.signIn(newBrowser(t), "/next")
+			loc, _ := url.Parse(resp.Header.Get("Location"))
+			if loc.Query().Get("error") != tc.code {
+				t.Fatalf("sign-in ended at %q, want error=%s", loc, tc.code)
+			}
+			_, err := p.Refresh(context.Background(), tokens)
+			wantCode(t, err, tc.code)
+			if len(sent) != 3 {
+				t.Fatalf("the token endpoint saw %d secrets, want code, code_verifier and refresh_token", len(sent))
+			}
+			for _, s := range append(sent, "You sent", "bad request") {
+				if strings.Contains(r.logs.String(), s) || strings.Contains(err.Error(), s) || strings.Contains(loc.String(), s) {
+					t.Errorf("%q reached the log, the error or the redirect:\nlog: %s\nerror: %v", s, r.logs, err)
+				}
+			}
+			if !strings.Contains(r.logs.String(), tc.logged) || !strings.Contains(err.Error(), tc.logged) {
+				t.Errorf("the log and the error should say %q:\nlog: %s\nerror: %v", tc.logged, r.logs, err)
+			}
+		})
+	}
+}

@@ -209,7 +209,8 @@ func (p *Provider) post(ctx context.Context, st *resolved, endpoint string, form
 		if e.Error == "" {
 			return newError(CodeProviderUnavailable, "the identity provider answered with an error", fmt.Errorf("HTTP %d", resp.StatusCode))
 		}
-		return newError(safeCode(e.Error), "the identity provider refused the request", fmt.Errorf("%s: HTTP %d %s", endpoint, resp.StatusCode, e.Error))
+		code := safeCode(e.Error)
+		return newError(code, "the identity provider refused the request", fmt.Errorf("%s: HTTP %d %s", endpoint, resp.StatusCode, code))
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
 		return newError(CodeProviderUnavailable, "the identity provider's answer is not JSON", err)

@@ -400,11 +400,21 @@ func (p *Provider) result(ctx context.Context, st *resolved, tok *oauth2.Token, 
 
 // tokenEndpointError turns a failed token request into an *Error: the
 // provider's own error code when it sent a plain one (with refused as the
-// description), else provider_unavailable (with failed).
+// description), else provider_unavailable (with failed). The cause names
+// the HTTP status and the OAuth error code only: the body, which
+// [oauth2.RetrieveError] prints, may echo the request (a code and its
+// code_verifier, or a refresh token), so it never reaches an error or a log.
 func tokenEndpointError(err error, refused, failed string) *Error {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) && re.ErrorCode != "" {
-		return newError(safeCode(re.ErrorCode), refused, fmt.Errorf("token endpoint: %s", re.ErrorCode))
+	if re, ok := errors.AsType[*oauth2.RetrieveError](err); ok {
+		status := 0
+		if re.Response != nil {
+			status = re.Response.StatusCode
+		}
+		if re.ErrorCode == "" {
+			return newError(CodeProviderUnavailable, failed, fmt.Errorf("token endpoint: HTTP %d without an OAuth error", status))
+		}
+		code := safeCode(re.ErrorCode)
+		return newError(code, refused, fmt.Errorf("token endpoint: HTTP %d %s", status, code))
 	}
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
 		return newError(CodeProviderUnavailable, "the identity provider did not answer in time", redactURLError(err))
