@@ -52,7 +52,8 @@ const maxLogoutRequest = 64 << 10
 // client ID, exp and iat with the registry's leeway, a JOSE typ of
 // logout+jwt (or absent or JWT, for older providers), an events claim
 // whose back-channel logout member is an object, sub or sid (or both), no
-// nonce, and a jti not seen before from this provider. The jti is recorded
+// nonce, a tenant in allowedTenants (multi-tenant providers), and a jti
+// not seen before from this provider. The jti is recorded
 // until the token expires; Handler un-records it when the host's OnLogout
 // fails, so the provider can retry.
 func (p *Provider) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutEvent, error) {
@@ -80,6 +81,9 @@ func (p *Provider) verifyLogoutToken(ctx context.Context, raw string) (*LogoutEv
 		return nil, "", err
 	}
 	c := tok.Claims
+	if err := p.checkTenant(c); err != nil {
+		return nil, "", err
+	}
 	events, _ := c["events"].(map[string]any)
 	if _, ok := events[backchannelEvent].(map[string]any); !ok {
 		return nil, "", ErrLogoutEvent
@@ -102,7 +106,8 @@ func (p *Provider) verifyLogoutToken(ctx context.Context, raw string) (*LogoutEv
 	if !p.reg.jtis.claim(p.key, jti, tok.Expiry.Add(p.reg.leeway()), p.reg.opts.now()) {
 		return nil, "", ErrLogoutReplay
 	}
-	return &LogoutEvent{Provider: p.key, Issuer: st.md.Issuer, Subject: sub, SID: sid, IssuedAt: tok.IssuedAt}, jti, nil
+	// The token's own iss: under a multi-tenant template, the tenant's issuer.
+	return &LogoutEvent{Provider: p.key, Issuer: tok.IDToken.Issuer, Subject: sub, SID: sid, IssuedAt: tok.IssuedAt}, jti, nil
 }
 
 // jtiSet remembers the jti of each accepted logout token until it expires,

@@ -121,6 +121,27 @@ func TestEntraMultiTenantSignIn(t *testing.T) {
 	}
 }
 
+// TestEntraMultiTenantBackchannelLogout: a logout token from a tenant
+// outside allowedTenants is refused before OnLogout, and an allowed one
+// is reported with its own issuer, not the {tenantid} template.
+func TestEntraMultiTenantBackchannelLogout(t *testing.T) {
+	r := entraRP(t, []string{tenantA}, nil)
+	p, _ := r.reg.Lookup("oidc:acme")
+	token := func(tenant string) string {
+		return r.op.LogoutToken("client-1", "alice", "", func(c map[string]any) {
+			c["iss"], c["tid"] = r.op.Issuer()+"/"+tenant+"/v2.0", tenant
+		})
+	}
+	ev, err := p.VerifyLogoutToken(context.Background(), token(tenantA))
+	if err != nil || ev.Issuer != r.op.Issuer()+"/"+tenantA+"/v2.0" || ev.Subject != "alice" {
+		t.Fatalf("allowed tenant: %+v, %v; want the tenant's own issuer", ev, err)
+	}
+	_, err = p.VerifyLogoutToken(context.Background(), token(tenantB))
+	if !errors.Is(err, federation.ErrTenantNotAllowed) {
+		t.Fatalf("a tenant outside allowedTenants: %v, want ErrTenantNotAllowed", err)
+	}
+}
+
 func TestEntraMultiTenantBearer(t *testing.T) {
 	r := entraRP(t, []string{tenantA}, nil)
 	b, err := federation.NewBearer(r.reg, federation.BearerConfig{})
