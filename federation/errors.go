@@ -17,8 +17,11 @@ const (
 	CodeLoginRequired       = "login_required"
 	CodeProviderUnavailable = "provider_unavailable"
 	CodeServerError         = "server_error"
-	CodeSignupDisabled      = "signup_disabled"
-	CodeUnknownProvider     = "unknown_provider"
+	// CodeTemporarilyUnavailable: the flow store is full of pending
+	// sign-ins (session.ErrFull); it empties as they expire.
+	CodeTemporarilyUnavailable = "temporarily_unavailable"
+	CodeSignupDisabled         = "signup_disabled"
+	CodeUnknownProvider        = "unknown_provider"
 	// CodeProviderRemoved: the flow's provider was removed from the
 	// registry while the user was at the provider.
 	CodeProviderRemoved = "provider_removed"

@@ -46,6 +46,7 @@ type rpOptions struct {
 	public   bool                             // a public client: no secret, token endpoint auth "none"
 	opts     []federation.Option              // more registry options
 	allowed  []string                         // Config.AllowedRedirects
+	flows    session.FlowStore                // default: a CookieStore
 	onLogout func(context.Context, federation.LogoutEvent) error
 }
 
@@ -78,7 +79,10 @@ func newRPWith(t *testing.T, o rpOptions) *rp {
 		t.Fatal(err)
 	}
 	r.reg = reg
-	store, _ := session.NewCookieStore(session.CookieConfig{Keys: [][]byte{bytes.Repeat([]byte{7}, 32)}, Now: o.now})
+	var store session.FlowStore = o.flows
+	if store == nil {
+		store, _ = session.NewCookieStore(session.CookieConfig{Keys: [][]byte{bytes.Repeat([]byte{7}, 32)}, Now: o.now})
+	}
 	h, err := federation.NewHandler(federation.HandlerConfig{Registry: reg, BaseURL: r.srv.URL, Flows: store,
 		Accounts: federation.SignInOrCreate{Store: federation.NewMemoryAccounts()},
 		OnLogin: func(w http.ResponseWriter, req *http.Request, l *federation.Login) error {
@@ -431,6 +435,29 @@ func TestDotSegmentRedirectsAreRefused(t *testing.T) {
 		if _, err := r.h.LogoutURL(ctx, "oidc:acme", federation.LogoutRequest{PostLogoutRedirectURI: to}); !errors.Is(err, federation.ErrPostLogoutRedirect) {
 			t.Errorf("post-logout redirect %q: %v, want ErrPostLogoutRedirect", to, err)
 		}
+	}
+}
+
+// TestFullFlowStoreAnswers503: a start that the flow store refuses as full
+// is 503 temporarily_unavailable with Retry-After, and sets no cookie.
+func TestFullFlowStoreAnswers503(t *testing.T) {
+	r := newRPWith(t, rpOptions{flows: session.NewMemoryStore(session.CookieConfig{MaxFlows: 1})})
+	start := func() *http.Response {
+		resp, err := noRedirects.Get(r.srv.URL + "/auth/oauth/oidc:acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	if resp := start(); resp.StatusCode != http.StatusFound {
+		t.Fatalf("first start: %d", resp.StatusCode)
+	}
+	resp := start()
+	var body struct{ Error string }
+	json.NewDecoder(resp.Body).Decode(&body)
+	if resp.StatusCode != http.StatusServiceUnavailable || body.Error != federation.CodeTemporarilyUnavailable ||
+		resp.Header.Get("Retry-After") == "" || len(resp.Cookies()) != 0 {
+		t.Fatalf("start into a full store: %d %q, Retry-After %q, %d cookies", resp.StatusCode, body.Error, resp.Header.Get("Retry-After"), len(resp.Cookies()))
 	}
 }
 

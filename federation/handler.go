@@ -292,7 +292,12 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request, p *Provider, mod
 		writeJSONError(w, http.StatusBadGateway, CodeProviderUnavailable, "the identity provider could not be reached")
 		return
 	}
-	if err := h.cfg.Flows.Save(w, r, f); err != nil {
+	if err := h.cfg.Flows.Save(w, r, f); errors.Is(err, session.ErrFull) {
+		h.log.Warn("federation: flow store full", "provider", p.key, "error", err)
+		w.Header().Set("Retry-After", "60")
+		writeJSONError(w, http.StatusServiceUnavailable, CodeTemporarilyUnavailable, "too many sign-ins are in progress; try again in a minute")
+		return
+	} else if err != nil {
 		h.log.Error("federation: saving flow failed", "provider", p.key, "error", err)
 		writeJSONError(w, http.StatusInternalServerError, CodeServerError, "the sign-in could not be started")
 		return

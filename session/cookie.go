@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,9 +25,75 @@ type CookieConfig struct {
 	Secure bool
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
-	// MaxConsumed bounds the set of consumed flow IDs kept to refuse
-	// replays (CookieStore only). Default: 100 000.
+	// MaxConsumed bounds the set of consumed flow IDs a CookieStore keeps
+	// to refuse replays, each until its flow expires (about 180 bytes an
+	// entry: 100 000 take about 17 MiB). Default: 100 000.
 	MaxConsumed int
+	// MaxFlows bounds the flows a MemoryStore holds (about 550 bytes each
+	// plus the redirectTo, at most 512: 10 000 take 5 to 10 MiB).
+	// Default: 10 000.
+	MaxFlows int
+}
+
+// MaxPendingFlows is how many flows one browser may have pending at once,
+// the one being started included. Each pending flow is a cookie; a page
+// that starts sign-ins in a loop would otherwise pile up cookies until the
+// browser evicts the application's own session cookie or the Cookie
+// header outgrows a server's limit (431). Save expires the oldest beyond
+// the cap, so five parallel tabs still all complete.
+const MaxPendingFlows = 5
+
+// isFlowCookie reports whether name is a flow cookie of either kind.
+func isFlowCookie(name string) bool {
+	return strings.HasPrefix(name, "oidcfed-") || strings.HasPrefix(name, "__Host-oidcfed-")
+}
+
+// pendingCookie is one of a request's flow cookies, as capFlows sorts them.
+type pendingCookie struct {
+	name     string
+	created  time.Time
+	readable bool
+}
+
+// capFlows expires the request's oldest flow cookies so that, with the
+// one being saved, at most MaxPendingFlows remain: unreadable ones first,
+// then by their flow's creation time. created opens a cookie; it reports
+// false for one it cannot read. It returns the names it expired.
+func (c *CookieConfig) capFlows(w http.ResponseWriter, r *http.Request, created func(name, value string) (time.Time, bool)) []string {
+	var pending []pendingCookie
+	seen := map[string]bool{}
+	for _, ck := range r.Cookies() {
+		if !isFlowCookie(ck.Name) || seen[ck.Name] {
+			continue
+		}
+		seen[ck.Name] = true
+		t, ok := created(ck.Name, ck.Value)
+		pending = append(pending, pendingCookie{name: ck.Name, created: t, readable: ok})
+	}
+	over := len(pending) - (MaxPendingFlows - 1)
+	if over <= 0 {
+		return nil
+	}
+	slices.SortFunc(pending, func(a, b pendingCookie) int {
+		switch {
+		case a.readable != b.readable:
+			if !a.readable {
+				return -1
+			}
+			return 1
+		case !a.created.Equal(b.created):
+			return a.created.Compare(b.created)
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	expired := make([]string, over)
+	for i, p := range pending[:over] {
+		del := c.cookie(p.name, "", -1)
+		del.Secure = del.Secure || strings.HasPrefix(p.name, "__Host-") // or the browser ignores it
+		http.SetCookie(w, del)
+		expired[i] = p.name
+	}
+	return expired
 }
 
 func (c *CookieConfig) cookieName(state string) string {
@@ -71,18 +139,26 @@ func validState(state string) bool {
 }
 
 // CookieStore seals each flow into a cookie of its own, named after its
-// state, so parallel flows never clobber each other. A sealed cookie cannot
-// be single-use by itself: the store also remembers consumed flow IDs until
-// they expire, in a bounded set. When the set is full it forgets the oldest
-// and from then on refuses every flow created before the forgotten one
-// (failing closed). Several server instances need a shared store instead.
+// state, so parallel flows never clobber each other; a browser keeps at
+// most [MaxPendingFlows] of them. A sealed cookie cannot be single-use by
+// itself: the store also remembers consumed flow IDs until their flows
+// expire, at most MaxConsumed of them. When the set is full it first
+// drops the IDs of expired flows; only when none has expired does it forget
+// the oldest, and then refuses every flow created at or before the
+// forgotten one (failing closed). That refusal ends by itself: it reaches
+// only flows older than the forgotten one, and they expire within
+// [MaxAge]; a sign-in started again succeeds. Several server instances
+// need a shared store instead.
 type CookieStore struct {
 	cfg   CookieConfig
 	codec *Codec
 
-	mu        sync.Mutex
-	consumed  *lru.Cache[string, time.Time] // state → flow creation time
-	watermark time.Time                     // flows created at or before this are refused
+	mu sync.Mutex
+	// consumed maps state → flow creation time, oldest-consumed first (it
+	// is only read with Contains and Peek, which keep that order).
+	consumed  *lru.Cache[string, time.Time]
+	watermark time.Time // flows created at or before this are refused
+	swept     time.Time // the last sweep of the whole set for expired flows
 }
 
 // NewCookieStore returns a store for cfg.
@@ -96,12 +172,38 @@ func NewCookieStore(cfg CookieConfig) (*CookieStore, error) {
 		cfg.MaxConsumed = 100_000
 	}
 	s := &CookieStore{cfg: cfg, codec: codec}
-	s.consumed, _ = lru.NewWithEvict(cfg.MaxConsumed, func(_ string, created time.Time) {
-		if created.After(s.watermark) { // called with s.mu held
-			s.watermark = created
-		}
-	})
+	s.consumed, _ = lru.New[string, time.Time](cfg.MaxConsumed)
 	return s, nil
+}
+
+// consume records state as consumed, with s.mu held. A full set first
+// drops expired flows: those at its oldest end, and, at most once a
+// minute, every other one (a slow flow consumed after a quick one). Only
+// when still full does it forget the oldest live one and raise the
+// watermark to its creation time.
+func (s *CookieStore) consume(state string, created, now time.Time) {
+	expired := func(c time.Time) bool { return now.Sub(c) >= MaxAge }
+	for s.consumed.Len() >= s.cfg.MaxConsumed {
+		_, c, _ := s.consumed.GetOldest()
+		if expired(c) {
+			s.consumed.RemoveOldest()
+			continue
+		}
+		if now.Sub(s.swept) >= time.Minute {
+			s.swept = now
+			for _, k := range s.consumed.Keys() {
+				if c, _ := s.consumed.Peek(k); expired(c) {
+					s.consumed.Remove(k)
+				}
+			}
+			continue
+		}
+		if c.After(s.watermark) {
+			s.watermark = c
+		}
+		s.consumed.RemoveOldest()
+	}
+	s.consumed.Add(state, created)
 }
 
 // SecureCookies reports whether the store's cookies are Secure.
@@ -120,7 +222,8 @@ type sealedFlow struct {
 	Version    string `json:"pv,omitempty"`
 }
 
-// Save seals f into its cookie.
+// Save seals f into its cookie, and expires the browser's oldest flow
+// cookies beyond [MaxPendingFlows].
 func (s *CookieStore) Save(w http.ResponseWriter, r *http.Request, f *FlowState) error {
 	if !validState(f.State) {
 		return fmt.Errorf("session: state must be 16-64 base64url characters")
@@ -135,8 +238,26 @@ func (s *CookieStore) Save(w http.ResponseWriter, r *http.Request, f *FlowState)
 	if err := c.Valid(); err != nil {
 		return fmt.Errorf("session: flow cookie: %w", err)
 	}
+	s.cfg.capFlows(w, r, func(name, value string) (time.Time, bool) {
+		sf, err := s.open(name, value)
+		return time.Unix(sf.Created, 0), err == nil
+	})
 	http.SetCookie(w, c)
 	return nil
+}
+
+// open unseals the flow cookie name.
+func (s *CookieStore) open(name, value string) (sealedFlow, error) {
+	var sf sealedFlow
+	plain, err := s.codec.Open(value, name)
+	if err != nil {
+		return sf, err
+	}
+	// The state is not inside: it is the cookie's name, which the seal binds.
+	if err := json.Unmarshal(plain, &sf); err != nil {
+		return sf, fmt.Errorf("%w: %w", ErrUnsealable, err)
+	}
+	return sf, nil
 }
 
 // Take opens the flow of state from its cookie, deletes the cookie and
@@ -146,14 +267,9 @@ func (s *CookieStore) Take(w http.ResponseWriter, r *http.Request, state string)
 	if err != nil {
 		return nil, err
 	}
-	plain, err := s.codec.Open(value, name)
+	sf, err := s.open(name, value)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoFlow, err)
-	}
-	// The state is not inside: it is the cookie's name, which the seal binds.
-	var sf sealedFlow
-	if err := json.Unmarshal(plain, &sf); err != nil {
-		return nil, ErrNoFlow
 	}
 	f := FlowState{Provider: sf.Provider, State: state, Nonce: sf.Nonce, Verifier: pkce.Verifier(sf.Verifier),
 		RedirectTo: sf.RedirectTo, Mode: sf.Mode, AccountID: sf.AccountID, Created: time.Unix(sf.Created, 0),
@@ -167,9 +283,9 @@ func (s *CookieStore) Take(w http.ResponseWriter, r *http.Request, state string)
 	if !f.Created.After(s.watermark) {
 		return nil, fmt.Errorf("%w: the replay guard is full; flows older than %s are refused", ErrReplayed, s.watermark.UTC().Format(time.RFC3339))
 	}
-	if _, seen := s.consumed.Get(state); seen {
+	if s.consumed.Contains(state) {
 		return nil, ErrReplayed
 	}
-	s.consumed.Add(state, f.Created)
+	s.consume(state, f.Created, now)
 	return &f, nil
 }

@@ -5,9 +5,10 @@
 // [CookieStore] seals each flow into its own cookie with AES-GCM, so that
 // parallel sign-ins in several tabs never overwrite each other and no server
 // storage is needed; a bounded set of consumed flow IDs makes a replayed
-// cookie fail. [MemoryStore] keeps flows in the server process and binds
-// each to the browser with a random cookie. Both refuse flows older than ten
-// minutes. The [Codec] is exported for hosts that want sealed cookies of
+// cookie fail. [MemoryStore] keeps flows in the server process, at most
+// MaxFlows, and binds each to the browser with a random cookie. Both refuse
+// flows older than ten minutes and keep at most [MaxPendingFlows] flow
+// cookies per browser. The [Codec] is exported for hosts that want sealed cookies of
 // their own.
 //
 //	store, err := session.NewCookieStore(session.CookieConfig{Keys: [][]byte{key}, Secure: true})
