@@ -47,6 +47,7 @@ type rpOptions struct {
 	opts     []federation.Option              // more registry options
 	allowed  []string                         // Config.AllowedRedirects
 	flows    session.FlowStore                // default: a CookieStore
+	onError  func(http.ResponseWriter, *http.Request, int, *federation.Error)
 	onLogout func(context.Context, federation.LogoutEvent) error
 }
 
@@ -91,7 +92,7 @@ func newRPWith(t *testing.T, o rpOptions) *rp {
 			r.logins = append(r.logins, l)
 			return nil
 		},
-		OnLogout: o.onLogout})
+		OnLogout: o.onLogout, OnError: o.onError})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,6 +64,18 @@ type HandlerConfig struct {
 	// the event's subject or SID. An error answers the provider 400, and it
 	// may retry. Without OnLogout the route answers 501.
 	OnLogout func(ctx context.Context, e LogoutEvent) error
+	// OnError answers the errors the handler decides itself, before or
+	// instead of a flow: a missing, expired or replayed state
+	// (invalid_state), an unknown provider, a refused redirectTo, a
+	// cross-origin link start, a provider unreachable at the start, a
+	// full flow store, an unknown route or method. e.Description is safe
+	// to show. Set it to render the host's own error page with status.
+	// Default: [WriteError], JSON or, for a browser's navigation, a small
+	// HTML page. Errors after a valid state still go to the flow's
+	// redirectTo with error and error_description query parameters; the
+	// back-channel logout route (but for an unknown provider) and the
+	// discovery route, which servers and CLIs call, always answer JSON.
+	OnError func(w http.ResponseWriter, r *http.Request, status int, e *Error)
 	// Logger defaults to the registry's.
 	Logger *slog.Logger
 }
@@ -163,7 +175,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	rest, ok := strings.CutPrefix(r.URL.Path, h.mount)
 	if !ok {
-		writeJSONError(w, http.StatusNotFound, "not_found", "no such route")
+		h.fail(w, r, http.StatusNotFound, "not_found", "no such route")
 		return
 	}
 	if rest == "discovery" {
@@ -174,7 +186,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key, action, _ := strings.Cut(rest, "/")
 	switch {
 	case !strings.HasPrefix(key, "oidc:") || action != "" && action != "callback" && (link || action != "backchannel-logout"):
-		writeJSONError(w, http.StatusNotFound, "not_found", "no such route")
+		h.fail(w, r, http.StatusNotFound, "not_found", "no such route")
 		return
 	case action == "backchannel-logout":
 		h.serveBackchannel(w, r, key)
@@ -191,16 +203,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			allow = "GET, HEAD"
 		}
 		w.Header().Set("Allow", allow)
-		writeJSONError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use "+want)
+		h.fail(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "use "+want)
 		return
 	}
 	if link && h.cfg.CurrentAccount == nil {
-		writeJSONError(w, http.StatusNotImplemented, "not_implemented", "account linking is not configured")
+		h.fail(w, r, http.StatusNotImplemented, "not_implemented", "account linking is not configured")
 		return
 	}
 	if link && !callback {
 		if err := h.cop.Check(r); err != nil {
-			writeJSONError(w, http.StatusForbidden, "cross_origin", "a link must be started from this site")
+			h.fail(w, r, http.StatusForbidden, "cross_origin", "a link must be started from this site")
 			return
 		}
 	}
@@ -208,7 +220,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.callback(w, r, key, link)
 		return
 	}
-	p, ok := h.lookup(w, key)
+	p, ok := h.lookup(w, r, key)
 	if !ok {
 		return
 	}
@@ -216,7 +228,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case link:
 		cur, ok := h.cfg.CurrentAccount(r)
 		if !ok || cur.ID == "" {
-			writeJSONError(w, http.StatusUnauthorized, "unauthenticated", "sign in before linking an identity")
+			h.fail(w, r, http.StatusUnauthorized, "unauthenticated", "sign in before linking an identity")
 			return
 		}
 		mode := session.Link
@@ -241,16 +253,16 @@ func (h *Handler) serveBackchannel(w http.ResponseWriter, r *http.Request, key s
 		writeJSONError(w, http.StatusNotImplemented, "not_implemented", "back-channel logout is not configured (HandlerConfig.OnLogout)")
 		return
 	}
-	if p, ok := h.lookup(w, key); ok {
+	if p, ok := h.lookup(w, r, key); ok {
 		h.backchannelLogout(w, r, p)
 	}
 }
 
 // lookup returns the provider for key, or answers 404 unknown_provider.
-func (h *Handler) lookup(w http.ResponseWriter, key string) (*Provider, bool) {
+func (h *Handler) lookup(w http.ResponseWriter, r *http.Request, key string) (*Provider, bool) {
 	p, ok := h.cfg.Registry.Lookup(key)
 	if !ok {
-		writeJSONError(w, http.StatusNotFound, CodeUnknownProvider, "no identity provider is configured under this name")
+		h.fail(w, r, http.StatusNotFound, CodeUnknownProvider, "no identity provider is configured under this name")
 	}
 	return p, ok
 }
@@ -272,13 +284,13 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request, p *Provider, mod
 	q := r.URL.Query()
 	redirectTo, err := h.checkRedirectTo(p, q.Get("redirectTo"))
 	if err != nil {
-		writeJSONError(w, http.StatusBadRequest, CodeInvalidRequest, err.Error())
+		h.fail(w, r, http.StatusBadRequest, CodeInvalidRequest, err.Error())
 		return
 	}
 	var extra url.Values
 	if hint := q.Get("login_hint"); hint != "" {
 		if err := checkLoginHint(hint); err != nil {
-			writeJSONError(w, http.StatusBadRequest, CodeInvalidRequest, err.Error())
+			h.fail(w, r, http.StatusBadRequest, CodeInvalidRequest, err.Error())
 			return
 		}
 		extra = url.Values{"login_hint": {hint}}
@@ -289,17 +301,17 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request, p *Provider, mod
 	authURL, err := p.authCodeURL(r.Context(), f, h.redirectURI(p, mode != session.SignIn), extra)
 	if err != nil {
 		h.log.Warn("federation: start failed", "provider", p.key, "error", err)
-		writeJSONError(w, http.StatusBadGateway, CodeProviderUnavailable, "the identity provider could not be reached")
+		h.fail(w, r, http.StatusBadGateway, CodeProviderUnavailable, "the identity provider could not be reached")
 		return
 	}
 	if err := h.cfg.Flows.Save(w, r, f); errors.Is(err, session.ErrFull) {
 		h.log.Warn("federation: flow store full", "provider", p.key, "error", err)
 		w.Header().Set("Retry-After", "60")
-		writeJSONError(w, http.StatusServiceUnavailable, CodeTemporarilyUnavailable, "too many sign-ins are in progress; try again in a minute")
+		h.fail(w, r, http.StatusServiceUnavailable, CodeTemporarilyUnavailable, "too many sign-ins are in progress; try again in a minute")
 		return
 	} else if err != nil {
 		h.log.Error("federation: saving flow failed", "provider", p.key, "error", err)
-		writeJSONError(w, http.StatusInternalServerError, CodeServerError, "the sign-in could not be started")
+		h.fail(w, r, http.StatusInternalServerError, CodeServerError, "the sign-in could not be started")
 		return
 	}
 	h.log.Debug("federation: flow step", "provider", p.key, "step", "start", "mode", mode, "duration", time.Since(began))
@@ -394,11 +406,11 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, key string, l
 	}
 	if err != nil {
 		if !known && errors.Is(err, session.ErrNoFlow) {
-			writeJSONError(w, http.StatusNotFound, CodeUnknownProvider, "no identity provider is configured under this name")
+			h.fail(w, r, http.StatusNotFound, CodeUnknownProvider, "no identity provider is configured under this name")
 			return
 		}
 		h.log.Info("federation: callback refused", "provider", key, "code", CodeInvalidState, "error", err)
-		writeJSONError(w, http.StatusBadRequest, CodeInvalidState, "the sign-in expired or was already completed; please start again")
+		h.fail(w, r, http.StatusBadRequest, CodeInvalidState, "the sign-in expired or was already completed; please start again")
 		return
 	}
 	h.log.Debug("federation: flow step", "provider", key, "step", "callback", "mode", f.Mode, "duration", time.Since(began))
