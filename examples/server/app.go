@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/oidcfed/oidcfed/claims"
 	"github.com/oidcfed/oidcfed/federation"
+	"github.com/oidcfed/oidcfed/session"
 )
 
 // app is the host: it owns sessions and routes; the library owns sign-in
@@ -72,7 +74,15 @@ func unauthenticated(w http.ResponseWriter) {
 }
 
 // onLogin is the library's OnLogin hook: the host starts its own session.
+// A link (Mode Link) keeps the session that started it: the browser is
+// still signed in as before, its account has one identity more. An upgrade
+// of an anonymous account signs the session in as the new identity.
 func (a *app) onLogin(w http.ResponseWriter, r *http.Request, l *federation.Login) error {
+	if l.Mode == session.Link {
+		if s := a.sessions.get(r); s != nil && s.AccountID == l.Decision.Account.ID {
+			return nil
+		}
+	}
 	a.sessions.start(w, r, hostSession{AccountID: l.Decision.Account.ID, Provider: l.Provider,
 		User: l.Result.User, IDToken: l.Result.Tokens.IDToken, SID: l.Result.SID})
 	return nil
@@ -110,6 +120,10 @@ func (a *app) anonymous(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.sessions.start(w, r, hostSession{AccountID: acct.ID})
+	if federation.PrefersHTML(r) { // the home page's form
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"account": acct})
 }
 
@@ -155,14 +169,26 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 
 var homePage = template.Must(template.New("home").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>oidcfed example</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;line-height:1.5}</style></head>
-<body><h1>oidcfed example server</h1>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body { font: 16px/1.5 system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem; color: #1f2328; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.1rem; margin-top: 2rem; }
+form { display: inline-block; margin: 0 .5rem .5rem 0; }
+button { font: inherit; padding: .4rem .9rem; border: 1px solid #c8ccd1; border-radius: 6px; background: #f6f8fa; cursor: pointer; }
+button:hover { background: #eaeef2; }
+code { background: #f3f4f6; padding: .1rem .3rem; border-radius: 4px; }
+[role=alert] { background: #fff1f0; border: 1px solid #ffccc7; padding: .5rem 1rem; border-radius: 6px; }
+</style></head>
+<body><h1><a href="/">oidcfed example server</a></h1>
 {{with .Error}}<p role="alert"><strong>Sign-in failed:</strong> {{.}}</p>{{end}}
-{{with .Session}}<p>{{if .User.Subject}}Signed in as <strong>{{.User.Name}}</strong> &lt;{{.User.Email}}&gt;{{if not .User.EmailVerified}} (email not verified){{end}}
-via {{.Provider}}{{else}}Signed in anonymously{{end}}, account <code>{{.AccountID}}</code>.</p>
-<p><a href="/me">/me</a></p>
+{{with .Account}}<p id="account">Signed in to account <code>{{.ID}}</code>{{if .Anonymous}}, anonymously{{else}}{{with .Email}} ({{.}}{{if not $.Account.EmailVerified}}, not verified{{end}}){{end}}{{end}}.</p>
+{{with $.Session.User.Subject}}<p>This session signed in as <strong>{{$.Session.User.Name}}</strong> via {{$.Session.Provider}}.</p>{{end}}
+{{if .Identities}}<h2>Identities of this account</h2>
+<ul id="identities">{{range .Identities}}<li>{{.Provider}}: <code>{{.Subject}}</code> at {{.Issuer}}</li>{{end}}</ul>{{end}}
+<p><a href="/me">/me</a> (JSON)</p>
 <h2>Link another identity</h2>
-{{range .Providers}}<form method="post" action="/auth/oauth/link/{{.}}?redirectTo=/"><button type="submit">Link {{.}}</button></form>{{end}}
+{{range $.Providers}}<form method="post" action="/auth/oauth/link/{{.}}?redirectTo=/"><button type="submit">Link {{.}}</button></form>{{end}}
+<h2>Sign out</h2>
 <form method="post" action="/logout"><button type="submit">Sign out</button></form>
 {{else}}<p>Not signed in.</p>
 <form method="post" action="/auth/anonymous"><button type="submit">Continue without an account (anonymous)</button></form>{{end}}
@@ -171,14 +197,29 @@ via {{.Provider}}{{else}}Signed in anonymously{{end}}, account <code>{{.AccountI
 </body></html>
 `))
 
+// home renders the page into a buffer first, so that a template error is
+// a 500, not a page cut off under a 200.
 func (a *app) home(w http.ResponseWriter, r *http.Request) {
 	data := struct {
 		Session   *hostSession
+		Account   *federation.Account
 		Providers []string
 		Error     string
-	}{a.sessions.get(r), a.reg.Keys(), r.URL.Query().Get("error_description")}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := homePage.Execute(w, data); err != nil {
-		a.log.Error("home page", "error", err)
+	}{Session: a.sessions.get(r), Providers: a.reg.Keys(), Error: r.URL.Query().Get("error_description")}
+	if data.Session != nil {
+		acct, err := a.accounts.Get(r.Context(), data.Session.AccountID)
+		if err != nil {
+			a.sessions.end(w, r)
+			data.Session = nil
+		}
+		data.Account = acct
 	}
+	var page bytes.Buffer
+	if err := homePage.Execute(&page, data); err != nil {
+		a.log.Error("home page", "error", err)
+		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(page.Bytes())
 }

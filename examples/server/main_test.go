@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -262,6 +263,66 @@ func TestAnonymousUpgradeKeepsTheAccount(t *testing.T) {
 	}
 }
 
+// home gets the home page and checks that it rendered whole: the account,
+// the link form per provider and the sign-out form, each of want, and no
+// template error in the log.
+func home(t *testing.T, s *server, b *browser, want ...string) string {
+	t.Helper()
+	resp, page := b.do("GET", s.base+"/", nil)
+	var forms []string
+	for _, m := range formAction.FindAllStringSubmatch(page, -1) {
+		forms = append(forms, html.UnescapeString(m[1]))
+	}
+	if resp.StatusCode != http.StatusOK || !strings.HasSuffix(strings.TrimSpace(page), "</html>") ||
+		!slices.Equal(forms, []string{"/auth/oauth/link/oidc:demo?redirectTo=/", "/logout"}) || strings.Contains(s.logs(), "home page") {
+		t.Fatalf("GET /: %d, forms %q\n%s\n%s", resp.StatusCode, forms, page, s.logs())
+	}
+	for _, w := range want {
+		if !strings.Contains(page, w) {
+			t.Fatalf("the home page lacks %q:\n%s", w, page)
+		}
+	}
+	return page
+}
+
+// TestLinkedAccountHomePage: after bob is linked into ada's account, the
+// page shows ada's account with both identities, still signed in as ada.
+func TestLinkedAccountHomePage(t *testing.T) {
+	s := start(t)
+	b := newBrowser(t)
+	demoSignIn(t, s, b, "ada")
+	if loc := linkDemo(t, s, b, "bob"); loc.Query().Has("error") {
+		t.Fatalf("linking bob failed: %s", loc)
+	}
+	page := home(t, s, b, "(ada@example.com)", "signed in as <strong>Ada Lovelace</strong>", "<li>oidc:demo: <code>ada</code>", "<li>oidc:demo: <code>bob</code>")
+	if strings.Contains(page, "Bob") {
+		t.Fatalf("the page names bob as the signed-in user:\n%s", page)
+	}
+	_, me, body := b.me(s)
+	if me.User.Subject != "ada" || len(me.Identities) != 2 {
+		t.Fatalf("/me after linking bob: %s", body)
+	}
+}
+
+// TestBrowserForms: the anonymous form answers 303 home, and a bad state
+// reached by a browser's navigation is an HTML page with a link home.
+func TestBrowserForms(t *testing.T) {
+	s := start(t)
+	b := newBrowser(t)
+	const accept = "text/html,application/xhtml+xml,*/*;q=0.8"
+	resp, _ := b.do("POST", s.base+"/auth/anonymous", url.Values{}, "Accept", accept)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		t.Fatalf("POST /auth/anonymous from a form: %d to %q, want 303 to /", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	home(t, s, b, ", anonymously")
+
+	resp, body := b.do("GET", s.base+"/auth/oauth/oidc:demo/callback?state=nope&code=x", nil, "Accept", accept)
+	if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(body, "<code>invalid_state</code>") || !strings.Contains(body, `<a href="/">`) {
+		t.Fatalf("a bad state in a browser: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+}
+
 func TestLinkingAnIdentityOfAnotherAccount(t *testing.T) {
 	s := start(t)
 	owner, other := newBrowser(t), newBrowser(t)
@@ -298,9 +359,7 @@ func TestDemoModeSignInMeLogout(t *testing.T) {
 		me.Identities[0].Issuer != me.User.Issuer || !strings.HasPrefix(me.User.Issuer, "http://127.0.0.1:") {
 		t.Fatalf("/me: %d %s", status, body)
 	}
-	if _, home := b.do("GET", s.base+"/", nil); !strings.Contains(home, "Signed in as <strong>Ada Lovelace</strong>") {
-		t.Fatalf("the home page does not show the account:\n%s", home)
-	}
+	home(t, s, b, "signed in as <strong>Ada Lovelace</strong> via oidc:demo", "(ada@example.com)", "<li>oidc:demo: <code>ada</code>")
 
 	// Logout: 303 to the provider's end_session_endpoint with the ID token
 	// as hint and the base URL to come back to.

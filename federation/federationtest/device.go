@@ -149,7 +149,7 @@ func (p *Provider) deviceByUserCode(userCode string) *deviceAuth {
 }
 
 var devicePage = template.Must(template.New("device").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>Demo identity provider: device sign-in</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>Demo identity provider: device sign-in</title>` + pageStyle + `</head>
 <body><h1>Demo identity provider</h1>
 {{if .Done}}<p>{{.Done}} You can return to your device.</p>{{else}}
 <form method="post" action="/device">

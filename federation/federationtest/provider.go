@@ -368,8 +368,18 @@ func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, set)
 }
 
+// pageStyle keeps the demo provider's pages legible.
+const pageStyle = `<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body { font: 16px/1.5 system-ui, sans-serif; max-width: 32rem; margin: 4rem auto; padding: 0 1rem; color: #1f2328; }
+h1 { font-size: 1.3rem; }
+button { font: inherit; padding: .5rem 1rem; min-width: 16rem; text-align: left; border: 1px solid #c8ccd1; border-radius: 6px; background: #f6f8fa; cursor: pointer; }
+button:hover { background: #eaeef2; }
+input { font: inherit; padding: .3rem; }
+</style>`
+
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>Demo identity provider</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>Demo identity provider</title>` + pageStyle + `</head>
 <body><h1>Demo identity provider</h1><p>Sign in as:</p>
 <form method="post" action="/authorize?{{.Query}}">
 {{range .Users}}<p><button type="submit" name="user" value="{{.Subject}}">{{.Name}} &lt;{{.Email}}&gt;{{if not .EmailVerified}} (email not verified){{end}}</button></p>
@@ -812,7 +822,8 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	fmt.Fprint(w, "<!doctype html><p>Signed out of the demo identity provider.</p>")
+	fmt.Fprint(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title>`+pageStyle+
+		`</head><body><h1>Demo identity provider</h1><p>Signed out of the demo identity provider.</p></body></html>`)
 }
 
 // registeredOrigin reports whether u is on the origin of a registered
