@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/oidcfed/oidcfed/claims"
@@ -16,17 +18,21 @@ import (
 	"github.com/oidcfed/oidcfed/session"
 )
 
-// mount is the README's quick-start code, verbatim (TestREADMEMount checks).
+// mount is the README's quick-start code, verbatim (TestREADMECode checks).
 
 // mount:begin
-func mount(mux *http.ServeMux, baseURL, issuer, clientSecret string, key []byte) error {
+// startSession is your own session: it sets your session cookie for the account.
+type startSession func(w http.ResponseWriter, accountID string, u claims.User) error
+
+func mount(mux *http.ServeMux, baseURL, issuer, clientSecret string, key []byte, start startSession) error {
 	reg, err := federation.NewRegistry(federation.Config{Providers: map[string]federation.ProviderConfig{
 		"acme": {Issuer: issuer, ClientID: "my-app", ClientSecret: federation.Secret(clientSecret)},
 	}})
 	if err != nil {
 		return err
 	}
-	flows, err := session.NewCookieStore(session.CookieConfig{Keys: [][]byte{key}, Secure: true})
+	flows, err := session.NewCookieStore(session.CookieConfig{Keys: [][]byte{key},
+		Secure: strings.HasPrefix(baseURL, "https://")}) // http only on a loopback BaseURL
 	if err != nil {
 		return err
 	}
@@ -34,7 +40,7 @@ func mount(mux *http.ServeMux, baseURL, issuer, clientSecret string, key []byte)
 		Registry: reg, BaseURL: baseURL, Flows: flows,
 		Accounts: federation.SignInOrCreate{Store: federation.NewMemoryAccounts()},
 		OnLogin: func(w http.ResponseWriter, r *http.Request, l *federation.Login) error {
-			return startSession(w, l.Decision.Account.ID, l.Result.User) // your own session
+			return start(w, l.Decision.Account.ID, l.Result.User)
 		},
 	})
 	if err != nil {
@@ -46,10 +52,10 @@ func mount(mux *http.ServeMux, baseURL, issuer, clientSecret string, key []byte)
 
 // mount:end
 
-// startSession stands in for the host's session; a real one keeps the
+// demoSession stands in for the host's session; a real one keeps the
 // account ID server-side behind a random cookie value.
-func startSession(w http.ResponseWriter, accountID string, u claims.User) error {
-	http.SetCookie(w, &http.Cookie{Name: "demo-user", Value: u.Email, Path: "/", Secure: true, HttpOnly: true})
+func demoSession(w http.ResponseWriter, accountID string, u claims.User) error {
+	http.SetCookie(w, &http.Cookie{Name: "demo-user", Value: u.Email, Path: "/", HttpOnly: true})
 	return nil
 }
 
@@ -74,7 +80,7 @@ func Example() {
 
 	key := make([]byte, 32)
 	rand.Read(key)
-	if err := mount(mux, app.URL, op.Issuer(), "my-secret", key); err != nil {
+	if err := mount(mux, app.URL, op.Issuer(), "my-secret", key, demoSession); err != nil {
 		log.Fatal(err)
 	}
 
@@ -86,6 +92,64 @@ func Example() {
 	}
 	resp.Body.Close()
 	// Output: welcome, alice@example.com
+}
+
+// demoProvider is the README's "try it" code, verbatim (TestREADMECode checks).
+
+// demoProvider:begin
+// demoProvider starts an OpenID Provider on a loopback port with a page to
+// pick a user, and registers your app's callback: pass op.Issuer() and
+// "my-secret" to mount. Stop it with op.Close().
+func demoProvider(baseURL string) (*federationtest.Provider, error) {
+	op, err := federationtest.Start(federationtest.Options{LoginPage: true})
+	if err != nil {
+		return nil, err
+	}
+	op.AddUser(federationtest.User{Subject: "ada", Name: "Ada Lovelace", Email: "ada@example.com", EmailVerified: true})
+	op.AddClient(federationtest.Client{ID: "my-app", Secret: "my-secret",
+		RedirectURIs: []string{baseURL + "/auth/oauth/oidc:acme/callback"}})
+	return op, nil
+}
+
+// demoProvider:end
+
+// Over plain http on a loopback host, against the demo provider's login
+// page: mount derives Secure=false from the http BaseURL, so the browser
+// sends the flow cookie back.
+func Example_demoProvider() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/app", func(w http.ResponseWriter, r *http.Request) {
+		if c, err := r.Cookie("demo-user"); err == nil {
+			fmt.Println("welcome,", c.Value)
+		}
+	})
+	app := httptest.NewServer(mux) // http://127.0.0.1:port
+	defer app.Close()
+	op, err := demoProvider(app.URL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer op.Close()
+	key := make([]byte, 32)
+	rand.Read(key)
+	if err := mount(mux, app.URL, op.Issuer(), "my-secret", key, demoSession); err != nil {
+		log.Fatal(err)
+	}
+
+	browser := &http.Client{}
+	browser.Jar, _ = cookiejar.New(nil)
+	page, err := browser.Get(app.URL + "/auth/oauth/oidc:acme?redirectTo=/app") // the login page
+	if err != nil {
+		log.Fatal(err)
+	}
+	page.Body.Close()
+	// The page's form posts the chosen user back to /authorize with the same query.
+	resp, err := browser.PostForm(op.Issuer()+"/authorize?"+page.Request.URL.RawQuery, url.Values{"user": {"ada"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	// Output: welcome, ada@example.com
 }
 
 // protect is the README's bearer-token code, verbatim (TestREADMECode checks).

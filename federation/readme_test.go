@@ -8,7 +8,8 @@ import (
 
 // TestREADMECode keeps the README's code blocks identical to the marked
 // functions of example_test.go, which the Examples run against the test
-// provider: mount (sign-in) and protect (bearer tokens).
+// provider: mount (sign-in), demoProvider (the provider to try it with) and
+// protect (bearer tokens).
 func TestREADMECode(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
@@ -18,7 +19,7 @@ func TestREADMECode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"mount", "protect"} {
+	for _, name := range []string{"mount", "demoProvider", "protect"} {
 		_, rest, ok1 := bytes.Cut(src, []byte("// "+name+":begin\n"))
 		code, _, ok2 := bytes.Cut(rest, []byte("\n// "+name+":end\n"))
 		if !ok1 || !ok2 {

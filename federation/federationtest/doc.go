@@ -8,7 +8,7 @@
 // responses it sends — never as flags the relying party reads, so a test of a
 // rejection proves the relying party rejects what a real provider could send.
 //
-//	op := federationtest.New(t)   // closed when the test ends
+//	op := federationtest.New(t, federationtest.Options{}) // closed when the test ends
 //	op.AddClient(federationtest.Client{ID: "app", Secret: "s", RedirectURIs: []string{cb}})
 //	op.AddUser(federationtest.User{Subject: "alice", Email: "alice@example.com", EmailVerified: true})
 //	op.Misbehave(federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) { c["nonce"] = "x" }})
