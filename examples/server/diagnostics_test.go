@@ -18,7 +18,7 @@ func TestCheckFlag(t *testing.T) {
 		if err != nil {
 			t.Fatalf("exit: %v\n%s", err, out)
 		}
-		if !strings.Contains(string(out), "oidc:demo (http://127.0.0.1:") || !strings.Contains(string(out), "): ok\n") ||
+		if !strings.Contains(string(out), "oidc:demo (http://localhost:") || !strings.Contains(string(out), "): ok\n") ||
 			!strings.Contains(string(out), "ok   jwks") || strings.Contains(string(out), "fail") {
 			t.Fatalf("report:\n%s", out)
 		}

@@ -4,7 +4,7 @@
 // suites drive, is docs/example-server.md.
 //
 // Without OIDCFED_CONFIG it starts a demo OpenID Provider on a free
-// loopback port, so `go run ./examples/server` signs a newcomer in with no
+// port of localhost (another site than the app's 127.0.0.1), so `go run ./examples/server` signs a newcomer in with no
 // set-up.
 package main
 
@@ -119,7 +119,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // startDemo starts the demo OpenID Provider with its users and clients,
 // and returns the config that registers it as oidc:demo.
 func startDemo(base string) (*federationtest.Provider, *federation.Config, error) {
-	op, err := federationtest.Start(federationtest.Options{LoginPage: true,
+	// On localhost, another site than the app on 127.0.0.1: the flow
+	// cookie's SameSite rule is then exercised as with a real provider.
+	op, err := federationtest.Start(federationtest.Options{LoginPage: true, Addr: "localhost:0",
 		TokenAuthMethods: []string{"client_secret_basic", "none"}})
 	if err != nil {
 		return nil, nil, err

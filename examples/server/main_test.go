@@ -356,7 +356,7 @@ func TestDemoModeSignInMeLogout(t *testing.T) {
 	if status != http.StatusOK || me.Account.Email != "ada@example.com" || !me.Account.EmailVerified || me.Account.Anonymous ||
 		me.User.Provider != "oidc:demo" || me.User.Subject != "ada" || me.User.Name != "Ada Lovelace" || !me.User.EmailVerified ||
 		len(me.Identities) != 1 || me.Identities[0].Provider != "oidc:demo" || me.Identities[0].Subject != "ada" ||
-		me.Identities[0].Issuer != me.User.Issuer || !strings.HasPrefix(me.User.Issuer, "http://127.0.0.1:") {
+		me.Identities[0].Issuer != me.User.Issuer || !strings.HasPrefix(me.User.Issuer, "http://localhost:") {
 		t.Fatalf("/me: %d %s", status, body)
 	}
 	home(t, s, b, "signed in as <strong>Ada Lovelace</strong> via oidc:demo", "(ada@example.com)", "<li>oidc:demo: <code>ada</code>")

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -96,7 +97,10 @@ type Options struct {
 	// LoginPage shows a page to pick the user instead of approving the first
 	// user at once.
 	LoginPage bool
-	// Addr is the listen address. Default: 127.0.0.1:0.
+	// Addr is the listen address. Default: 127.0.0.1:0. With the host
+	// localhost ("localhost:0") the issuer is http://localhost:PORT, a
+	// different site from an application on 127.0.0.1, as a real
+	// provider is.
 	Addr string
 	// AccessTokenAudience is the aud of issued access tokens. Default: the
 	// client ID.
@@ -187,7 +191,11 @@ func Start(opts Options) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Provider{opts: opts, ln: ln, issuer: "http://" + ln.Addr().String(), clients: map[string]Client{},
+	issuer := "http://" + ln.Addr().String()
+	if host, _, _ := net.SplitHostPort(opts.Addr); host == "localhost" {
+		issuer = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	}
+	p := &Provider{opts: opts, ln: ln, issuer: issuer, clients: map[string]Client{},
 		codes: map[string]*grant{}, tokens: map[string]*grant{}, refresh: map[string]*grant{}, devices: map[string]*deviceAuth{}, now: time.Now}
 	if p.key, err = newSigningKey(opts.Algorithm); err != nil {
 		return nil, err

@@ -135,3 +135,17 @@ func TestEndSessionIsNotAnOpenRedirector(t *testing.T) {
 		}
 	}
 }
+
+func TestLocalhostIssuer(t *testing.T) {
+	op := New(t, Options{Addr: "localhost:0"})
+	resp, err := http.Get(op.Issuer() + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct{ Issuer string }
+	json.NewDecoder(resp.Body).Decode(&doc)
+	if !strings.HasPrefix(op.Issuer(), "http://localhost:") || doc.Issuer != op.Issuer() {
+		t.Fatalf("issuer %q, document %q; want http://localhost:PORT in both", op.Issuer(), doc.Issuer)
+	}
+}
