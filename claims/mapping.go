@@ -38,8 +38,8 @@ type Mapping struct {
 	Picture           string `json:"picture,omitempty"`
 	Locale            string `json:"locale,omitempty"`
 	Groups            string `json:"groups,omitempty"`
-	// Roles feeds the roles of a bearer token's principal (default
-	// "roles"); sign-in does not use it.
+	// Roles feeds User.Roles, at sign-in and for bearer tokens (default
+	// "roles", where Entra ID puts app roles).
 	Roles string `json:"roles,omitempty"`
 }
 
@@ -149,6 +149,9 @@ func (m *Mapper) User(claims map[string]any) (User, error) {
 		f.set(&u, s)
 	}
 	if u.Groups, err = m.list(claims, m.groups); err != nil {
+		return User{}, err
+	}
+	if u.Roles, err = m.list(claims, m.roles); err != nil {
 		return User{}, err
 	}
 	return u, nil

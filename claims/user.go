@@ -17,6 +17,9 @@ type User struct {
 	Picture           string   `json:"picture,omitempty"`
 	Locale            string   `json:"locale,omitempty"`
 	Groups            []string `json:"groups,omitempty"`
+	// Roles are application roles (Entra app roles, Keycloak realm roles),
+	// from the claim Mapping.Roles names, at sign-in and for bearer tokens.
+	Roles []string `json:"roles,omitempty"`
 
 	Raw map[string]any `json:"-"`
 }

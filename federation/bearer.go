@@ -413,10 +413,6 @@ func (p *Provider) principal(tok *discovery.Token, typ string) (*Principal, erro
 		return nil, err
 	}
 	user.Provider, user.Issuer = p.key, tok.IDToken.Issuer // verified: the discovered or an additional issuer
-	roles, err := p.mapper.Roles(tok.Claims)
-	if err != nil {
-		return nil, err
-	}
 	scopes, err := scopesOf(tok.Claims, p.cfg.ScopePrefix)
 	if err != nil {
 		return nil, err
@@ -425,7 +421,7 @@ func (p *Provider) principal(tok *discovery.Token, typ string) (*Principal, erro
 	if clientID == "" {
 		clientID, _ = tok.Claims["azp"].(string)
 	}
-	return &Principal{Provider: p.key, User: user, Scopes: scopes, Roles: roles, ClientID: clientID,
+	return &Principal{Provider: p.key, User: user, Scopes: scopes, Roles: user.Roles, ClientID: clientID,
 		Audience: tok.IDToken.Audience, TokenType: typ, Expiry: tok.Expiry, IssuedAt: tok.IssuedAt}, nil
 }
 

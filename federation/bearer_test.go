@@ -132,7 +132,7 @@ func TestBearerAcceptsAValidToken(t *testing.T) {
 	now := a.clock.Now()
 	want := federation.Principal{Provider: "oidc:acme", Scopes: []string{"read", "write"}, Roles: []string{"reader", "auditor"},
 		ClientID: "cli-7", Audience: []string{"api-1"}, TokenType: "at+jwt", Expiry: now.Add(5 * time.Minute), IssuedAt: now,
-		User: claims.User{Provider: "oidc:acme", Issuer: a.op.Issuer(), Subject: "alice", Email: "alice@corp.example"}}
+		User: claims.User{Provider: "oidc:acme", Issuer: a.op.Issuer(), Subject: "alice", Email: "alice@corp.example", Roles: []string{"reader", "auditor"}}}
 	got := *p
 	got.User.Raw = nil
 	if !equalJSON(got, want) {

@@ -77,8 +77,10 @@ type ProviderConfig struct {
 	// issuer https://sts.windows.net/<tenant>/ beside the v2 one. ID tokens
 	// must carry the discovered issuer.
 	AdditionalIssuers []string `json:"additionalIssuers,omitempty"`
-	// ScopePrefix is stripped from bearer-token scopes, so handlers see
-	// bare names: "api://<app-id>/" for Entra's "api://<app-id>/read".
+	// ScopePrefix is stripped from bearer-token scopes before they are
+	// compared, for providers whose tokens carry full scope URIs
+	// ("https://api.example.com/" for "https://api.example.com/read").
+	// Entra ID's scp already holds bare names and needs none.
 	ScopePrefix string `json:"scopePrefix,omitempty"`
 	// Claims maps User fields to claim names; default the standard claims.
 	Claims       claims.Mapping      `json:"claims,omitempty"`
@@ -110,9 +112,11 @@ type ProviderConfig struct {
 	// [Presets]): it builds the issuer from the fields below and fills in
 	// the provider's quirks. docs/providers has one page per preset.
 	Preset string `json:"preset,omitempty"`
-	// TenantID is the Microsoft Entra ID tenant (its ID or a verified
-	// domain; "organizations" or "common" for any work account, see
-	// AllowedTenants) or the PingOne environment ID.
+	// TenantID is the Microsoft Entra ID tenant ID, a UUID (not a domain
+	// name: tokens carry the ID, so a domain's issuer would never match);
+	// "organizations" for any work or school account or "common" for
+	// those and personal Microsoft accounts, see AllowedTenants. For
+	// preset ping, the PingOne environment ID.
 	TenantID string `json:"tenantId,omitempty"`
 	// Domain is the Okta, Auth0 or self-managed GitLab host name, or the
 	// PingOne regional host (default auth.pingone.com).

@@ -38,3 +38,31 @@ func TestHostedDomainIsEnforcedOnTheHDClaim(t *testing.T) {
 		}
 	}
 }
+
+// TestNeedsUserinfo: userinfo is called for a claim that the scopes
+// promise or that the config maps, when the ID token lacks it; never for
+// a preset's default mapping of a claim the provider keeps out of ID
+// tokens (Keycloak's realm_access.roles).
+func TestNeedsUserinfo(t *testing.T) {
+	complete := map[string]any{"sub": "u", "email": "u@example.com", "name": "U"}
+	for _, tc := range []struct {
+		name string
+		pc   ProviderConfig
+		want bool
+	}{
+		{"keycloak's default roles claim", ProviderConfig{Preset: "keycloak", Issuer: "https://sso.example.com/realms/staff"}, false},
+		{"a configured roles claim", ProviderConfig{Issuer: "https://idp.example.com", Claims: claims.Mapping{Roles: "app_roles"}}, true},
+		{"a configured groups claim", ProviderConfig{Issuer: "https://idp.example.com", Claims: claims.Mapping{Groups: "teams"}}, true},
+		{"nothing mapped beyond the scopes", ProviderConfig{Issuer: "https://idp.example.com"}, false},
+	} {
+		tc.pc.ClientID, tc.pc.ClientSecret = "c", "s"
+		reg, err := NewRegistry(Config{Providers: map[string]ProviderConfig{"p": tc.pc}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := reg.Lookup("oidc:p")
+		if got := p.needsUserinfo(complete); got != tc.want {
+			t.Errorf("%s: needsUserinfo = %t, want %t", tc.name, got, tc.want)
+		}
+	}
+}

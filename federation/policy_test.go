@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -340,5 +341,32 @@ func proxyPrefix(next http.Handler, from, to string) http.Handler {
 			req.URL.Path = to + rest
 		}
 		next.ServeHTTP(w, req)
+	})
+}
+
+// TestRolesAtSignIn: claims.roles feeds Result.User.Roles at sign-in, as
+// for bearer tokens. A configured roles claim missing from the ID token is
+// fetched from userinfo (a preset's default does not: TestNeedsUserinfo).
+func TestRolesAtSignIn(t *testing.T) {
+	withRoles := func(c map[string]any) { c["roles"] = []string{"Reports.Read", "Admin"} }
+	t.Run("from the ID token's roles claim", func(t *testing.T) {
+		r := newRP(t, federationtest.Options{})
+		r.op.Misbehave(federationtest.Misbehavior{IDTokenClaims: withRoles})
+		if r.signIn(newBrowser(t), "/"); r.loginCount() != 1 {
+			t.Fatalf("logs:\n%s", r.logs)
+		}
+		if got := r.logins[0].Result.User.Roles; !slices.Equal(got, []string{"Reports.Read", "Admin"}) {
+			t.Fatalf("User.Roles = %q", got)
+		}
+	})
+	t.Run("a configured roles claim comes from userinfo when the ID token lacks it", func(t *testing.T) {
+		r := newRPWith(t, rpOptions{provider: func(pc *federation.ProviderConfig) { pc.Claims.Roles = "app_roles" }})
+		r.op.Misbehave(federationtest.Misbehavior{Userinfo: func(c map[string]any) { c["app_roles"] = "editor viewer" }})
+		if r.signIn(newBrowser(t), "/"); r.loginCount() != 1 {
+			t.Fatalf("logs:\n%s", r.logs)
+		}
+		if got := r.logins[0].Result.User.Roles; !slices.Equal(got, []string{"editor", "viewer"}) {
+			t.Fatalf("User.Roles = %q; logs:\n%s", got, r.logs)
+		}
 	})
 }

@@ -27,6 +27,11 @@ const (
 // template with {tenantid}, and each token's iss carries its tenant.
 var entraMultiTenant = []string{"organizations", "common"}
 
+// pingRegions are PingOne's regional authentication hosts (.asia is the
+// legacy Asia-Pacific one). A custom domain is not among them: its issuer,
+// https://<custom domain>/as, has no environment ID and is set whole.
+var pingRegions = []string{"auth.pingone.com", "auth.pingone.eu", "auth.pingone.ca", "auth.pingone.com.au", "auth.pingone.sg", "auth.pingone.asia"}
+
 var (
 	guid     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 	oktaAS   = regexp.MustCompile(`^[A-Za-z0-9]+$`)
@@ -105,6 +110,9 @@ func (p ProviderConfig) applyPreset(v *validation) ProviderConfig {
 				return "", false
 			})
 		}
+		if p.Issuer != "" && p.Domain == "" && p.AuthorizationServerID != "" {
+			v.fail("authorizationServerId", "is read with domain only; with issuer set, give the whole issuer https://<domain>/oauth2/%s instead", p.AuthorizationServerID)
+		}
 		if p.AuthorizationServerID == "default" && len(p.Audiences) == 0 {
 			p.Audiences = []string{"api://default"}
 		}
@@ -121,12 +129,13 @@ func (p ProviderConfig) applyPreset(v *validation) ProviderConfig {
 		if p.Issuer == "" {
 			v.fail("issuer", "is required for preset \"keycloak\": the realm URL, https://<host>/realms/<realm>")
 			v.noIssuer = true
-		} else if iss, err := discovery.ParseIssuer(p.Issuer); err == nil && !iss.Bare() && !kcRealm.MatchString(urlPath(p.Issuer)) {
+		} else if iss, err := discovery.ParseIssuer(p.Issuer); err == nil && (iss.Bare() || !kcRealm.MatchString(urlPath(p.Issuer))) {
 			v.fail("issuer", "%q is not a Keycloak realm URL (https://<host>/realms/<realm>)", p.Issuer)
 		}
-		if p.Claims.Groups == "" {
-			p.Claims.Groups = "realm_access.roles"
-		}
+		// Groups keep the default claim, "groups", which the Group
+		// Membership mapper writes; realm roles are in realm_access.roles,
+		// in the access token by default and in the ID token only when the
+		// realm roles mapper's "Add to ID token" is on (docs/providers/keycloak.md).
 		if p.Claims.Roles == "" {
 			p.Claims.Roles = "realm_access.roles"
 		}
@@ -154,6 +163,8 @@ func (p ProviderConfig) applyPreset(v *validation) ProviderConfig {
 			issuer("tenantId (the PingOne environment ID) and domain", func() (string, bool) {
 				h, ok := host(pingHost)
 				switch {
+				case ok && !slices.Contains(pingRegions, h):
+					v.fail("domain", "%q is not a PingOne region (%s); for a custom domain set issuer https://%s/as instead", h, strings.Join(pingRegions, ", "), h)
 				case p.TenantID == "":
 					v.fail("tenantId", "is required for preset \"ping\": the PingOne environment ID (or set issuer for PingFederate)")
 				case !guid.MatchString(p.TenantID):

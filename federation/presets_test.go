@@ -50,9 +50,8 @@ func TestPresetsFillIssuerAndQuirks(t *testing.T) {
 			p.TenantID, p.EmailTrust, p.Claims.EmailVerified = tenantA, EmailTrustFromClaim, "xms_edov"
 		}},
 		{"auth0", ProviderConfig{Preset: "auth0", Domain: "example.us.auth0.com"}, func(p *ProviderConfig) { p.Issuer = "https://example.us.auth0.com/" }},
-		{"keycloak", ProviderConfig{Preset: "keycloak", Issuer: "https://sso.example.com/realms/staff"}, func(p *ProviderConfig) {
-			p.Claims.Groups, p.Claims.Roles = "realm_access.roles", "realm_access.roles"
-		}},
+		{"keycloak: groups from the groups claim, roles from realm_access.roles", ProviderConfig{Preset: "keycloak", Issuer: "https://sso.example.com/realms/staff"},
+			func(p *ProviderConfig) { p.Claims.Roles = "realm_access.roles" }},
 		{"keycloak with a legacy /auth prefix and own groups", ProviderConfig{Preset: "keycloak", Issuer: "https://sso.example.com/auth/realms/staff",
 			Claims: claims.Mapping{Groups: "groups"}}, func(p *ProviderConfig) { p.Claims.Roles = "realm_access.roles" }},
 		{"google", ProviderConfig{Preset: "google"}, func(p *ProviderConfig) { p.Issuer = "https://accounts.google.com" }},
@@ -62,6 +61,11 @@ func TestPresetsFillIssuerAndQuirks(t *testing.T) {
 		{"jumpcloud", ProviderConfig{Preset: "jumpcloud"}, func(p *ProviderConfig) { p.Issuer = "https://oauth.id.jumpcloud.com/" }},
 		{"pingone", ProviderConfig{Preset: "ping", TenantID: tenantA}, func(p *ProviderConfig) { p.Issuer = "https://auth.pingone.com/" + tenantA + "/as" }},
 		{"pingone europe", ProviderConfig{Preset: "ping", TenantID: tenantA, Domain: "auth.pingone.eu"}, func(p *ProviderConfig) { p.Issuer = "https://auth.pingone.eu/" + tenantA + "/as" }},
+		{"pingone canada", ProviderConfig{Preset: "ping", TenantID: tenantA, Domain: "auth.pingone.ca"}, func(p *ProviderConfig) { p.Issuer = "https://auth.pingone.ca/" + tenantA + "/as" }},
+		{"pingone australia", ProviderConfig{Preset: "ping", TenantID: tenantA, Domain: "auth.pingone.com.au"}, func(p *ProviderConfig) { p.Issuer = "https://auth.pingone.com.au/" + tenantA + "/as" }},
+		{"pingone singapore", ProviderConfig{Preset: "ping", TenantID: tenantA, Domain: "auth.pingone.sg"}, func(p *ProviderConfig) { p.Issuer = "https://auth.pingone.sg/" + tenantA + "/as" }},
+		{"pingone asia (legacy)", ProviderConfig{Preset: "ping", TenantID: tenantA, Domain: "auth.pingone.asia"}, func(p *ProviderConfig) { p.Issuer = "https://auth.pingone.asia/" + tenantA + "/as" }},
+		{"pingone custom domain by issuer", ProviderConfig{Preset: "ping", Issuer: "https://login.example.com/as"}, func(p *ProviderConfig) {}},
 		{"pingfederate by issuer", ProviderConfig{Preset: "ping", Issuer: "https://sso.example.com"}, func(p *ProviderConfig) {}},
 		{"gitlab.com", ProviderConfig{Preset: "gitlab"}, func(p *ProviderConfig) { p.Issuer, p.Claims.Groups = "https://gitlab.com", "groups_direct" }},
 		{"self-managed gitlab", ProviderConfig{Preset: "gitlab", Domain: "git.example.com"}, func(p *ProviderConfig) {
@@ -121,6 +125,11 @@ func TestPresetRules(t *testing.T) {
 			[]string{`issuer: preset "entra" builds the issuer from tenantId and domain; set those or issuer, not both`}},
 		{"auth0 without a domain", ProviderConfig{Preset: "auth0"}, []string{`domain: is required for preset "auth0"`}},
 		{"keycloak without an issuer", ProviderConfig{Preset: "keycloak"}, []string{`issuer: is required for preset "keycloak": the realm URL, https://<host>/realms/<realm>`}},
+		{"keycloak with a bare domain", ProviderConfig{Preset: "keycloak", Issuer: "sso.example.com"}, []string{`issuer: "sso.example.com" is not a Keycloak realm URL (https://<host>/realms/<realm>)`}},
+		{"okta with issuer and an authorization server", ProviderConfig{Preset: "okta", Issuer: "https://example.okta.com", AuthorizationServerID: "default"},
+			[]string{`authorizationServerId: is read with domain only; with issuer set, give the whole issuer https://<domain>/oauth2/default instead`}},
+		{"ping with a custom domain as domain", ProviderConfig{Preset: "ping", TenantID: tenantA, Domain: "login.example.com"},
+			[]string{`domain: "login.example.com" is not a PingOne region (auth.pingone.com, auth.pingone.eu, auth.pingone.ca, auth.pingone.com.au, auth.pingone.sg, auth.pingone.asia); for a custom domain set issuer https://login.example.com/as instead`}},
 		{"keycloak without a realm", ProviderConfig{Preset: "keycloak", Issuer: "https://sso.example.com/auth"}, []string{`issuer: "https://sso.example.com/auth" is not a Keycloak realm URL (https://<host>/realms/<realm>)`}},
 		{"google with another issuer", ProviderConfig{Preset: "google", Issuer: "https://accounts.example.com"}, []string{`issuer: preset "google" has the issuer https://accounts.google.com; leave issuer empty`}},
 		{"google with a bad hosted domain", ProviderConfig{Preset: "google", HostedDomain: "@example.com"}, []string{`hostedDomain: "@example.com" is not a domain name`}},

@@ -479,6 +479,9 @@ func (p *Provider) needsUserinfo(c map[string]any) bool {
 	if p.cfg.Claims.Groups != "" {
 		fields = append(fields, "groups")
 	}
+	if p.given.Claims.Roles != "" { // configured, not a preset's default
+		fields = append(fields, "roles")
+	}
 	return p.mapper.Missing(c, fields...)
 }
 
