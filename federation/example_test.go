@@ -18,7 +18,7 @@ import (
 	"github.com/oidcfed/oidcfed/session"
 )
 
-// mount is the README's quick-start code, verbatim (TestREADMECode checks).
+// mount is the README's quick-start code, verbatim (TestDocsCode checks).
 
 // mount:begin
 // startSession is your own session: it sets your session cookie for the account.
@@ -94,7 +94,7 @@ func Example() {
 	// Output: welcome, alice@example.com
 }
 
-// demoProvider is the README's "try it" code, verbatim (TestREADMECode checks).
+// demoProvider is the README's "try it" code, verbatim (TestDocsCode checks).
 
 // demoProvider:begin
 // demoProvider starts an OpenID Provider on a loopback port with a page to
@@ -152,7 +152,7 @@ func Example_demoProvider() {
 	// Output: welcome, ada@example.com
 }
 
-// protect is the README's bearer-token code, verbatim (TestREADMECode checks).
+// protect is the README's bearer-token code, verbatim (TestDocsCode checks).
 
 // protect:begin
 func protect(mux *http.ServeMux, reg *federation.Registry) {

@@ -1,0 +1,106 @@
+package federation_test
+
+// The Go snippets of docs/, verbatim between their markers, so that the
+// compiler checks them (TestDocsCode). The code around the markers only
+// gives them the variables they use.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/oidcfed/oidcfed/federation"
+)
+
+func docsBearer(ctx context.Context, reg *federation.Registry, raw string) error {
+	// bearer:begin
+	b, err := federation.NewBearer(reg, federation.BearerConfig{Scopes: []string{"reports:read"}})
+	if err != nil {
+		return err // a BearerConfig problem, at start-up
+	}
+	p, err := b.VerifyBearer(ctx, raw) // *federation.Principal or *federation.Error
+	// bearer:end
+	_ = p
+	return err
+}
+
+func docsRefresh(ctx context.Context, reg *federation.Registry, stored federation.Tokens) {
+	// refresh:begin
+	p, _ := reg.Lookup("oidc:acme")
+	tokens, err := p.Refresh(ctx, stored) // stored: the Tokens from sign-in (or the last refresh)
+	var fe *federation.Error
+	if errors.As(err, &fe) && fe.Code == federation.CodeLoginRequired {
+		// the refresh token expired, was revoked or already used: sign the user in again
+	}
+	// refresh:end
+	_ = tokens
+}
+
+func docsTokenSource(ctx context.Context, p *federation.Provider, result *federation.Result) {
+	// tokenSource:begin
+	src := p.TokenSource(result.Tokens)
+	t, err := src.Token(ctx) // refreshes when within federation.RefreshMargin (30 s) of Expiry
+	// tokenSource:end
+	_, _ = t, err
+}
+
+// hostSession is what a host keeps of a sign-in, for the logout snippet.
+type hostSession struct {
+	Provider string            // Login.Provider
+	IDToken  federation.Secret // Login.Result.Tokens.IDToken
+}
+
+func docsLogoutURL(ctx context.Context, handler *federation.Handler, session hostSession, state string) {
+	// logoutURL:begin
+	u, err := handler.LogoutURL(ctx, session.Provider, federation.LogoutRequest{
+		IDTokenHint:           session.IDToken.Reveal(), // the ID token from sign-in
+		PostLogoutRedirectURI: "/",                      // a path here, or an allowed URL
+		State:                 state,                    // returned to the post-logout URI
+		UILocales:             []string{"fr-CA", "en"},
+	})
+	// end your own session first, then redirect to u; on ErrNoEndSession, only your session ends
+	// logoutURL:end
+	_, _ = u, err
+}
+
+// hostSessions is a host's session store, for the back-channel snippet.
+type hostSessions interface {
+	EndMatching(ctx context.Context, provider, subject, sid string) error
+}
+
+func docsOnLogout(sessions hostSessions) {
+	// onLogout:begin
+	h, err := federation.NewHandler(federation.HandlerConfig{
+		// ...
+		OnLogout: func(ctx context.Context, e federation.LogoutEvent) error {
+			// end every session of e.Provider whose subject is e.Subject or whose
+			// provider session is e.SID (keep Result.SID from sign-in for this)
+			return sessions.EndMatching(ctx, e.Provider, e.Subject, e.SID)
+		},
+	})
+	// onLogout:end
+	_, _ = h, err
+}
+
+func docsLoopback(ctx context.Context, p *federation.Provider) {
+	// loopback:begin
+	res, err := p.LoopbackLogin(ctx, federation.LoopbackConfig{
+		Port: 0, // any free port; or a fixed one such as 8301 if the provider needs an exact URI
+		Open: func(u string) error { fmt.Println("open", u); return nil },
+	})
+	// loopback:end
+	_, _ = res, err
+}
+
+func docsDevice(ctx context.Context, p *federation.Provider) error {
+	// device:begin
+	d, err := p.StartDevice(ctx) // §3.1–3.2
+	if err != nil {
+		return err
+	}
+	fmt.Printf("open %s and enter %s\n", d.VerificationURI, d.UserCode)
+	res, err := p.PollDevice(ctx, d) // §3.4–3.5
+	// device:end
+	_ = res
+	return err
+}
