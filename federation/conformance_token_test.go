@@ -123,3 +123,49 @@ func TestTokenEndpointBodiesAreNotLogged(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenEndpointRequests: the one token-endpoint client sends the
+// client's credentials form-urlencoded inside HTTP Basic (RFC 6749 §2.3.1),
+// reads expires_in as a number or a string holding one, and sends a code
+// once even when the provider refuses it.
+func TestTokenEndpointRequests(t *testing.T) {
+	t.Run("Basic credentials are form-urlencoded first", func(t *testing.T) {
+		var user, pass string
+		r := newRPWith(t, rpOptions{provider: func(pc *federation.ProviderConfig) { pc.ClientSecret = "s3cret:+/ value" }})
+		r.op.AddClient(federationtest.Client{ID: "client-1", Secret: "s3cret:+/ value",
+			RedirectURIs: []string{r.srv.URL + "/auth/oauth/oidc:acme/callback"}})
+		r.op.Misbehave(federationtest.Misbehavior{TokenEndpoint: func(w http.ResponseWriter, req *http.Request) {
+			user, pass, _ = req.BasicAuth()
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"error":"invalid_client"}`))
+		}})
+		r.signIn(newBrowser(t), "/")
+		if user != "client-1" || pass != url.QueryEscape("s3cret:+/ value") {
+			t.Fatalf("Basic credentials %q:%q, want the form-urlencoded secret", user, pass)
+		}
+	})
+	t.Run("expires_in as a string", func(t *testing.T) {
+		r := newRP(t, federationtest.Options{})
+		r.op.Misbehave(federationtest.Misbehavior{TokenResponse: func(b map[string]any) { b["expires_in"] = "3600" }})
+		before := time.Now()
+		if r.signIn(newBrowser(t), "/"); r.loginCount() != 1 {
+			t.Fatalf("logs:\n%s", r.logs)
+		}
+		if exp := r.logins[0].Result.Tokens.Expiry; exp.Before(before.Add(3599*time.Second)) || exp.After(time.Now().Add(3600*time.Second)) {
+			t.Fatalf("Expiry %v, want an hour from the request", exp)
+		}
+	})
+	t.Run("a refused code is sent once", func(t *testing.T) {
+		calls := 0
+		r := newRP(t, federationtest.Options{})
+		r.op.Misbehave(federationtest.Misbehavior{TokenEndpoint: func(w http.ResponseWriter, req *http.Request) {
+			calls++
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"error":"invalid_client"}`))
+		}})
+		r.signIn(newBrowser(t), "/")
+		if calls != 1 {
+			t.Fatalf("the token endpoint was called %d times, want once", calls)
+		}
+	})
+}

@@ -2,17 +2,12 @@ package federation
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
-	"golang.org/x/oauth2"
-
-	"github.com/oidcfed/oidcfed/internal/httpx"
 	"github.com/oidcfed/oidcfed/internal/urlcheck"
 )
 
@@ -71,7 +66,7 @@ func (p *Provider) StartDevice(ctx context.Context) (*DeviceAuthorization, error
 		ExpiresIn               int64  `json:"expires_in"`
 		Interval                int64  `json:"interval"`
 	}
-	if err := p.post(ctx, st, st.md.DeviceAuthorizationEndpoint, url.Values{"scope": {strings.Join(p.scopes, " ")}}, &body); err != nil {
+	if err := p.postForm(ctx, st, st.md.DeviceAuthorizationEndpoint, url.Values{"scope": {strings.Join(p.scopes, " ")}}, &body, "the device sign-in"); err != nil {
 		return nil, err
 	}
 	bad := func(what string) error {
@@ -119,21 +114,19 @@ func (p *Provider) PollDevice(ctx context.Context, d *DeviceAuthorization) (*Res
 		if err := p.reg.sleep(ctx, interval); err != nil {
 			return nil, fmt.Errorf("federation: waiting for the device authorization: %w", err)
 		}
-		start := p.reg.opts.now()
-		if !start.Before(d.ExpiresAt) {
+		if !p.reg.opts.now().Before(d.ExpiresAt) {
 			return nil, newError(CodeExpiredToken, "the device code expired before the user approved it", nil)
 		}
-		var body tokenBody
-		err := p.post(ctx, st, st.md.TokenEndpoint, url.Values{"grant_type": {deviceGrantType}, "device_code": {d.deviceCode.Reveal()}}, &body)
+		tr, start, err := p.tokenRequest(ctx, st, url.Values{"grant_type": {deviceGrantType}, "device_code": {d.deviceCode.Reveal()}},
+			"the device sign-in")
 		var fe *Error
 		switch {
 		case err == nil:
-			tok := body.token()
-			vt, rawID, err := p.verifyTokenResponse(ctx, st, tok, true)
+			vt, err := p.verifyTokenResponse(ctx, st, tr, true)
 			if err != nil {
 				return nil, err
 			}
-			return p.result(httpx.WithClient(ctx, p.reg.opts.client), st, tok, vt, rawID, start)
+			return p.result(ctx, st, tr, vt, start)
 		case !errors.As(err, &fe):
 			return nil, err
 		case fe.Code == "authorization_pending":
@@ -147,73 +140,4 @@ func (p *Provider) PollDevice(ctx context.Context, d *DeviceAuthorization) (*Res
 			return nil, err
 		}
 	}
-}
-
-// expiry is when a token with expires_in seconds, requested at start,
-// expires; zero when the provider gave no (positive) lifetime.
-func expiry(start time.Time, expiresIn int64) time.Time {
-	if expiresIn <= 0 {
-		return time.Time{}
-	}
-	return start.Add(time.Duration(expiresIn) * time.Second)
-}
-
-// tokenBody is a token endpoint response (RFC 6749 §5.1).
-type tokenBody struct {
-	AccessToken  string `json:"access_token"`
-	TokenType    string `json:"token_type"`
-	RefreshToken string `json:"refresh_token"`
-	ExpiresIn    int64  `json:"expires_in"`
-	IDToken      string `json:"id_token"`
-	Scope        string `json:"scope"`
-}
-
-func (b tokenBody) token() *oauth2.Token {
-	t := &oauth2.Token{AccessToken: b.AccessToken, TokenType: b.TokenType, RefreshToken: b.RefreshToken, ExpiresIn: b.ExpiresIn}
-	return t.WithExtra(map[string]any{"id_token": b.IDToken, "scope": b.Scope})
-}
-
-// post sends a token-endpoint-style request (form, client authentication
-// as for the token endpoint) and decodes a 200 JSON answer into out. An
-// OAuth error answer becomes an *Error with the provider's code (when it
-// is a plain one).
-func (p *Provider) post(ctx context.Context, st *resolved, endpoint string, form url.Values, out any) error {
-	form.Set("client_id", p.cfg.ClientID)
-	secret := p.cfg.ClientSecret.Reveal()
-	basic := st.endpoint.AuthStyle == oauth2.AuthStyleInHeader && secret != ""
-	if !basic && secret != "" {
-		form.Set("client_secret", secret)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
-	if err != nil {
-		return newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if basic {
-		req.SetBasicAuth(url.QueryEscape(p.cfg.ClientID), url.QueryEscape(secret))
-	}
-	resp, err := p.reg.exchange.Do(req)
-	if err != nil {
-		return tokenEndpointError(err, "", "the identity provider could not be reached")
-	}
-	raw, err := httpx.ReadAll(resp)
-	if err != nil {
-		return newError(CodeProviderUnavailable, "the identity provider's answer could not be read", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		json.Unmarshal(raw, &e)
-		if e.Error == "" {
-			return newError(CodeProviderUnavailable, "the identity provider answered with an error", fmt.Errorf("HTTP %d", resp.StatusCode))
-		}
-		code := safeCode(e.Error)
-		return newError(code, "the identity provider refused the request", fmt.Errorf("%s: HTTP %d %s", endpoint, resp.StatusCode, code))
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return newError(CodeProviderUnavailable, "the identity provider's answer is not JSON", err)
-	}
-	return nil
 }

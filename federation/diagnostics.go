@@ -204,7 +204,7 @@ func (p *Provider) checkMetadata(ctx context.Context, md *discovery.Metadata, ad
 	default:
 		add("pkce", CheckWarn, "code_challenge_methods_supported does not list S256; oidcfed sends it anyway, so make sure the provider accepts it")
 	}
-	if _, err := p.authStyle(md); err != nil {
+	if _, err := p.clientAuthFor(md); err != nil {
 		add("token_endpoint_auth", CheckFail, "%v", err)
 	} else {
 		method := p.cfg.TokenEndpointAuthMethod

@@ -28,20 +28,18 @@ func (p *Provider) ClientCredentials(ctx context.Context, scopes ...string) (Tok
 	if err != nil {
 		return Tokens{}, err
 	}
-	start := p.reg.opts.now()
 	form := url.Values{"grant_type": {"client_credentials"}}
 	if len(scopes) > 0 {
 		form.Set("scope", strings.Join(scopes, " "))
 	}
-	var body tokenBody
-	if err := p.post(ctx, st, st.md.TokenEndpoint, form, &body); err != nil {
+	tr, start, err := p.tokenRequest(ctx, st, form, "the client credentials grant")
+	if err != nil {
 		return Tokens{}, err
 	}
-	tok := body.token()
-	if _, _, err := p.verifyTokenResponse(ctx, st, tok, false); err != nil {
+	if _, err := p.verifyTokenResponse(ctx, st, tr, false); err != nil {
 		return Tokens{}, err
 	}
-	return Tokens{AccessToken: Secret(body.AccessToken), Expiry: expiry(start, body.ExpiresIn)}, nil
+	return Tokens{AccessToken: Secret(tr.AccessToken), Expiry: tr.expiry(start)}, nil
 }
 
 // PasswordGrant signs a user in with their username and password (RFC
@@ -60,21 +58,18 @@ func (p *Provider) PasswordGrant(ctx context.Context, username string, password 
 	if err != nil {
 		return nil, err
 	}
-	start := p.reg.opts.now()
-	var body tokenBody
 	form := url.Values{"grant_type": {"password"}, "username": {username}, "password": {password.Reveal()},
 		"scope": {strings.Join(p.scopes, " ")}}
-	if err := p.post(ctx, st, st.md.TokenEndpoint, form, &body); err != nil {
+	tr, start, err := p.tokenRequest(ctx, st, form, "the password grant")
+	if err != nil {
 		return nil, err
 	}
-	tok := body.token()
-	vt, rawID, err := p.verifyTokenResponse(ctx, st, tok, false)
+	vt, err := p.verifyTokenResponse(ctx, st, tr, false)
 	if err != nil {
 		return nil, err
 	}
 	if vt == nil {
-		return &Result{Tokens: Tokens{AccessToken: Secret(body.AccessToken), RefreshToken: Secret(body.RefreshToken),
-			Expiry: expiry(start, body.ExpiresIn)}}, nil
+		return &Result{Tokens: tr.tokens(start)}, nil
 	}
-	return p.result(ctx, st, tok, vt, rawID, start)
+	return p.result(ctx, st, tr, vt, start)
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -50,7 +49,7 @@ type resolved struct {
 	verifier *discovery.Verifier            // ID tokens
 	logout   *discovery.Verifier            // back-channel logout tokens
 	bearer   map[string]*discovery.Verifier // bearer tokens, by accepted iss
-	endpoint oauth2.Endpoint
+	auth     clientAuth
 	authErr  error // why the token endpoint cannot be used, if it cannot
 }
 
@@ -125,7 +124,7 @@ func (p *Provider) resolve(ctx context.Context) (*resolved, error) {
 	}
 	// A client-authentication mismatch fails sign-in only: bearer tokens
 	// are verified without the token endpoint.
-	authStyle, authErr := p.authStyle(md)
+	auth, authErr := p.clientAuthFor(md)
 	if authErr != nil {
 		authErr = newError(CodeInvalidClient, "the identity provider is misconfigured", authErr)
 	}
@@ -149,8 +148,7 @@ func (p *Provider) resolve(ctx context.Context) (*resolved, error) {
 			KeySet: keys, Algorithms: md.Algorithms(), Now: p.reg.opts.now, Leeway: p.reg.opts.leeway,
 			SubjectOptional: subjectOptional})
 	}
-	st := &resolved{md: md, keys: keys, bearer: map[string]*discovery.Verifier{}, authErr: authErr, endpoint: oauth2.Endpoint{
-		AuthURL: md.AuthorizationEndpoint, TokenURL: md.TokenEndpoint, AuthStyle: authStyle}}
+	st := &resolved{md: md, keys: keys, bearer: map[string]*discovery.Verifier{}, auth: auth, authErr: authErr}
 	if st.verifier, err = verifier(md.Issuer, []string{p.cfg.ClientID}, false); err != nil {
 		return nil, newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
 	}
@@ -174,39 +172,11 @@ func (p *Provider) bearerAudiences() []string {
 	return []string{p.cfg.ClientID}
 }
 
-// Token endpoint client authentication methods (RFC 8414 §2; OpenID
-// Connect Core 1.0 §9) that oidcfed speaks.
-const (
-	authBasic = "client_secret_basic"
-	authPost  = "client_secret_post"
-	authNone  = "none"
-)
-
-// authStyle picks client authentication: the configured method, which the
-// provider must list when it lists any; else basic when listed or when
-// nothing is listed (RFC 8414 §2), else post. Never auto-detect, which
-// retries a failed request and sends the code twice.
-func (p *Provider) authStyle(md *discovery.Metadata) (oauth2.AuthStyle, error) {
-	m := md.TokenEndpointAuthMethodsSupported
-	method := p.cfg.TokenEndpointAuthMethod
-	switch {
-	case method != "" && len(m) > 0 && !slices.Contains(m, method):
-		return 0, fmt.Errorf("provider %s: tokenEndpointAuthMethod %q is not among the provider's %v", p.key, method, m)
-	case method == authBasic:
-		return oauth2.AuthStyleInHeader, nil
-	case method == authPost, method == authNone: // none: client_id in the body, no secret
-		return oauth2.AuthStyleInParams, nil
-	case len(m) == 0 || slices.Contains(m, authBasic):
-		return oauth2.AuthStyleInHeader, nil
-	case slices.Contains(m, authPost):
-		return oauth2.AuthStyleInParams, nil
-	}
-	return 0, fmt.Errorf("provider %s supports only token endpoint auth methods %v; oidcfed supports client_secret_basic, client_secret_post and none (public clients)", p.key, m)
-}
-
+// oauth2Config builds authorization URLs (x/oauth2 adds the parameters to
+// the endpoint's own query); token requests are ours (tokenendpoint.go).
 func (p *Provider) oauth2Config(st *resolved, redirectURI string) *oauth2.Config {
-	return &oauth2.Config{ClientID: p.cfg.ClientID, ClientSecret: p.cfg.ClientSecret.Reveal(),
-		Endpoint: st.endpoint, RedirectURL: redirectURI, Scopes: p.scopes}
+	return &oauth2.Config{ClientID: p.cfg.ClientID, Endpoint: oauth2.Endpoint{AuthURL: st.md.AuthorizationEndpoint},
+		RedirectURL: redirectURI, Scopes: p.scopes}
 }
 
 // AuthCodeURL returns the authorization URL for f: code flow, PKCE S256,
@@ -329,18 +299,14 @@ func (p *Provider) Complete(ctx context.Context, f *session.FlowState, code, red
 	if err != nil {
 		return nil, err
 	}
-	hctx := httpx.WithClient(ctx, p.reg.opts.client)
-	start := p.reg.opts.now()
 	began = time.Now()
-	tok, err := p.oauth2Config(st, redirectURI).Exchange(httpx.WithClient(ctx, p.reg.exchange), code, f.Verifier.ExchangeOption())
-	if err != nil {
-		err = tokenEndpointError(err, "the identity provider refused the sign-in", "the identity provider could not complete the sign-in")
-	}
+	tr, start, err := p.tokenRequest(ctx, st, url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {redirectURI}, "code_verifier": {f.Verifier.Reveal()}}, "the sign-in")
 	if p.step(ctx, "token", began, err); err != nil {
 		return nil, err
 	}
 	began = time.Now()
-	vt, rawID, err := p.verifyTokenResponse(ctx, st, tok, true)
+	vt, err := p.verifyTokenResponse(ctx, st, tr, true)
 	if err == nil {
 		nonce, _ := vt.Claims["nonce"].(string)
 		if subtle.ConstantTimeCompare([]byte(nonce), []byte(f.Nonce)) != 1 || nonce == "" {
@@ -352,7 +318,7 @@ func (p *Provider) Complete(ctx context.Context, f *session.FlowState, code, red
 	if p.step(ctx, "id_token", began, err); err != nil {
 		return nil, err
 	}
-	return p.result(hctx, st, tok, vt, rawID, start)
+	return p.result(ctx, st, tr, vt, start)
 }
 
 // step logs a flow step at debug level: provider, step, duration and, when
@@ -372,11 +338,11 @@ func (p *Provider) step(ctx context.Context, step string, began time.Time, err e
 // result maps a verified token response to a Result: userinfo when the ID
 // token lacks mapped claims, then the user; start is when the token
 // request was sent, for the expiry.
-func (p *Provider) result(ctx context.Context, st *resolved, tok *oauth2.Token, vt *discovery.Token, rawID string, start time.Time) (*Result, error) {
+func (p *Provider) result(ctx context.Context, st *resolved, tr *tokenResponse, vt *discovery.Token, start time.Time) (*Result, error) {
 	all := vt.Claims
 	if st.md.UserinfoEndpoint != "" && p.needsUserinfo(all) {
 		began := time.Now()
-		ui, err := p.userinfo(ctx, st.md.UserinfoEndpoint, tok.AccessToken)
+		ui, err := p.userinfo(ctx, st.md.UserinfoEndpoint, tr.AccessToken)
 		if p.step(ctx, "userinfo", began, err); err != nil {
 			return nil, err
 		}
@@ -392,58 +358,32 @@ func (p *Provider) result(ctx context.Context, st *resolved, tok *oauth2.Token, 
 		return nil, err
 	}
 	user.Provider, user.Issuer = p.key, vt.IDToken.Issuer // the tenant's own issuer under a template
-	res := &Result{User: user, Tokens: Tokens{AccessToken: Secret(tok.AccessToken), RefreshToken: Secret(tok.RefreshToken),
-		IDToken: Secret(rawID), Expiry: expiry(start, tok.ExpiresIn)}}
+	res := &Result{User: user, Tokens: tr.tokens(start)}
 	res.SID, _ = all["sid"].(string)
 	return res, nil
-}
-
-// tokenEndpointError turns a failed token request into an *Error: the
-// provider's own error code when it sent a plain one (with refused as the
-// description), else provider_unavailable (with failed). The cause names
-// the HTTP status and the OAuth error code only: the body, which
-// [oauth2.RetrieveError] prints, may echo the request (a code and its
-// code_verifier, or a refresh token), so it never reaches an error or a log.
-func tokenEndpointError(err error, refused, failed string) *Error {
-	if re, ok := errors.AsType[*oauth2.RetrieveError](err); ok {
-		status := 0
-		if re.Response != nil {
-			status = re.Response.StatusCode
-		}
-		if re.ErrorCode == "" {
-			return newError(CodeProviderUnavailable, failed, fmt.Errorf("token endpoint: HTTP %d without an OAuth error", status))
-		}
-		code := safeCode(re.ErrorCode)
-		return newError(code, refused, fmt.Errorf("token endpoint: HTTP %d %s", status, code))
-	}
-	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-		return newError(CodeProviderUnavailable, "the identity provider did not answer in time", redactURLError(err))
-	}
-	return newError(CodeProviderUnavailable, failed, redactURLError(err))
 }
 
 // verifyTokenResponse checks a token response: token_type Bearer, and the
 // ID token (required unless needID is false and there is none) verified
 // with the rules of OpenID Connect Core 1.0 §3.1.3.7 that do not depend on
 // the flow: signature, iss, aud, exp, iat, azp, untrusted audiences and
-// at_hash. It returns nil and "" when there is no ID token.
-func (p *Provider) verifyTokenResponse(ctx context.Context, st *resolved, tok *oauth2.Token, needID bool) (*discovery.Token, string, error) {
-	if !strings.EqualFold(tok.TokenType, "bearer") {
-		return nil, "", newError(CodeInvalidToken, "the identity provider sent an unusable token", fmt.Errorf("token_type %q, want Bearer", tok.TokenType))
+// at_hash. It returns nil when there is no ID token.
+func (p *Provider) verifyTokenResponse(ctx context.Context, st *resolved, tr *tokenResponse, needID bool) (*discovery.Token, error) {
+	if !strings.EqualFold(tr.TokenType, "bearer") {
+		return nil, newError(CodeInvalidToken, "the identity provider sent an unusable token", fmt.Errorf("token_type %q, want Bearer", tr.TokenType))
 	}
-	rawID, _ := tok.Extra("id_token").(string)
-	if rawID == "" {
+	if tr.IDToken == "" {
 		if !needID {
-			return nil, "", nil
+			return nil, nil
 		}
-		return nil, "", newError(CodeInvalidToken, "the identity provider sent no ID token", ErrNoIDToken)
+		return nil, newError(CodeInvalidToken, "the identity provider sent no ID token", ErrNoIDToken)
 	}
-	vt, err := st.verifier.Verify(ctx, rawID)
+	vt, err := st.verifier.Verify(ctx, tr.IDToken)
 	if err != nil {
 		if errors.Is(err, discovery.ErrKeysUnavailable) {
-			return nil, "", newError(CodeProviderUnavailable, "the identity provider's keys could not be fetched", err)
+			return nil, newError(CodeProviderUnavailable, "the identity provider's keys could not be fetched", err)
 		}
-		return nil, "", newError(CodeInvalidToken, "the identity provider's ID token was rejected", err)
+		return nil, newError(CodeInvalidToken, "the identity provider's ID token was rejected", err)
 	}
 	azp, hasAZP := vt.Claims["azp"]
 	if hasAZP && azp != p.cfg.ClientID || !hasAZP && len(vt.IDToken.Audience) > 1 {
@@ -455,14 +395,14 @@ func (p *Provider) verifyTokenResponse(ctx context.Context, st *resolved, tok *o
 		}
 	}
 	if err == nil && vt.IDToken.AccessTokenHash != "" {
-		if e := vt.IDToken.VerifyAccessToken(tok.AccessToken); e != nil {
+		if e := vt.IDToken.VerifyAccessToken(tr.AccessToken); e != nil {
 			err = fmt.Errorf("%w: %v", ErrAtHash, e)
 		}
 	}
 	if err != nil {
-		return nil, "", newError(CodeInvalidToken, "the identity provider's ID token was rejected", err)
+		return nil, newError(CodeInvalidToken, "the identity provider's ID token was rejected", err)
 	}
-	return vt, rawID, nil
+	return vt, nil
 }
 
 // needsUserinfo reports whether the ID token lacks a claim the requested

@@ -5,16 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"github.com/oidcfed/oidcfed/discovery"
-	"github.com/oidcfed/oidcfed/internal/httpx"
 )
 
 // ErrIdentityChanged: a refreshed ID token names another user, issuer,
@@ -55,29 +53,26 @@ func (p *Provider) Refresh(ctx context.Context, t Tokens) (Tokens, error) {
 	if err != nil {
 		return Tokens{}, err
 	}
-	start := p.reg.opts.now()
-	// The redirect URI plays no part in a refresh request.
-	src := p.oauth2Config(st, "").TokenSource(httpx.WithClient(ctx, p.reg.exchange), &oauth2.Token{RefreshToken: t.RefreshToken.Reveal()})
-	tok, err := src.Token()
-	if err != nil {
-		if e := tokenEndpointError(err, "the identity provider refused to refresh the session", "the identity provider could not refresh the session"); e.Code != CodeInvalidGrant {
-			return Tokens{}, e
-		}
-		return Tokens{}, newError(CodeLoginRequired, "the session at the identity provider has ended; sign in again", fmt.Errorf("token endpoint: %s", CodeInvalidGrant))
+	// RFC 6749 §6; the scope is left out, so it stays as granted.
+	tr, start, err := p.tokenRequest(ctx, st, url.Values{"grant_type": {"refresh_token"},
+		"refresh_token": {t.RefreshToken.Reveal()}}, "the refresh")
+	if fe, ok := errors.AsType[*Error](err); ok && fe.Code == CodeInvalidGrant {
+		return Tokens{}, newError(CodeLoginRequired, "the session at the identity provider has ended; sign in again", fe.Err)
+	} else if err != nil {
+		return Tokens{}, err
 	}
-	vt, rawID, err := p.verifyTokenResponse(ctx, st, tok, false)
+	vt, err := p.verifyTokenResponse(ctx, st, tr, false)
 	if err != nil {
 		return Tokens{}, err
 	}
-	out := Tokens{AccessToken: Secret(tok.AccessToken), RefreshToken: t.RefreshToken, IDToken: t.IDToken, Expiry: expiry(start, tok.ExpiresIn)}
-	if tok.RefreshToken != "" {
-		out.RefreshToken = Secret(tok.RefreshToken)
+	out := tr.tokens(start)
+	if out.RefreshToken == "" {
+		out.RefreshToken = t.RefreshToken
 	}
-	if vt != nil {
-		if err := sameAuthentication(orig, vt.Claims); err != nil {
-			return Tokens{}, newError(CodeInvalidToken, "the identity provider's refreshed ID token was rejected", err)
-		}
-		out.IDToken = Secret(rawID)
+	if vt == nil {
+		out.IDToken = t.IDToken
+	} else if err := sameAuthentication(orig, vt.Claims); err != nil {
+		return Tokens{}, newError(CodeInvalidToken, "the identity provider's refreshed ID token was rejected", err)
 	}
 	return out, nil
 }

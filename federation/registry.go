@@ -66,9 +66,8 @@ type Registry struct {
 	cache  *discovery.Cache
 	tokens *tokenCache
 	jtis   *jtiSet // back-channel logout tokens seen
-	// exchange is the client for token requests, capped below x/oauth2's
-	// own silent 1 MiB read limit so that an oversized response is
-	// reported as too large rather than as truncated JSON.
+	// exchange is the client for token-endpoint requests (tokenendpoint.go),
+	// capped at maxTokenResponse.
 	exchange *http.Client
 	allowed  []allowed
 

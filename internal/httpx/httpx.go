@@ -1,18 +1,14 @@
 // Package httpx is the one HTTP client every outbound request of oidcfed goes
 // through: a timeout on every request and a cap on every response body, applied
-// as a RoundTripper so that calls made inside go-oidc and x/oauth2 are capped
-// too.
+// as a RoundTripper so that every body is capped wherever it is read.
 package httpx
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"time"
-
-	"golang.org/x/oauth2"
 )
 
 // Defaults for [NewClient]; see DESIGN.md "Defaults".
@@ -118,13 +114,6 @@ func (b *capBody) Read(p []byte) (int, error) {
 }
 
 func (b *capBody) Close() error { return b.rc.Close() }
-
-// WithClient returns ctx carrying c where x/oauth2 and go-oidc look for the
-// client to use (the context value [oauth2.HTTPClient]). It is the only way
-// those packages accept a client.
-func WithClient(ctx context.Context, c *http.Client) context.Context {
-	return context.WithValue(ctx, oauth2.HTTPClient, c)
-}
 
 // ReadAll reads the body of resp and closes it. The body is already capped by
 // the client's transport.

@@ -1,15 +1,12 @@
 package httpx
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
-
-	"golang.org/x/oauth2"
 )
 
 func TestCap(t *testing.T) {
@@ -80,13 +77,5 @@ func TestCappedDoesNotModifyCallerClient(t *testing.T) {
 	}
 	if d := NewClient(nil, 0, 0); d.Timeout != DefaultTimeout {
 		t.Fatalf("default timeout = %v, want %v", d.Timeout, DefaultTimeout)
-	}
-}
-
-func TestWithClientIsWhatOAuth2Reads(t *testing.T) {
-	c := &http.Client{}
-	ctx := WithClient(context.Background(), c)
-	if got, _ := ctx.Value(oauth2.HTTPClient).(*http.Client); got != c {
-		t.Fatal("client not stored under oauth2.HTTPClient")
 	}
 }

@@ -1,0 +1,169 @@
+package federation
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/oidcfed/oidcfed/discovery"
+	"github.com/oidcfed/oidcfed/internal/httpx"
+)
+
+// Every request to a provider's token endpoint, and to endpoints that
+// authenticate the client the same way (device authorization), goes
+// through postForm: client authentication in one place, one decoder, one
+// size cap (maxTokenResponse), errors as *Error with the OAuth error code
+// and never the response body.
+
+// Token endpoint client authentication methods (RFC 8414 §2; OpenID
+// Connect Core 1.0 §9) that oidcfed speaks.
+const (
+	authBasic = "client_secret_basic"
+	authPost  = "client_secret_post"
+	authNone  = "none"
+)
+
+// clientAuth is how the client authenticates to the token endpoint.
+type clientAuth uint8
+
+const (
+	clientSecretBasic clientAuth = iota + 1 // RFC 6749 §2.3.1, HTTP Basic
+	clientSecretPost                        // RFC 6749 §2.3.1, in the form
+	clientPublic                            // client_id in the form, no secret
+)
+
+// clientAuthFor picks client authentication: the configured method, which
+// the provider must list when it lists any; else basic when listed or when
+// nothing is listed (RFC 8414 §2), else post. Never auto-detected, which
+// would retry a failed request and send the code twice.
+func (p *Provider) clientAuthFor(md *discovery.Metadata) (clientAuth, error) {
+	m := md.TokenEndpointAuthMethodsSupported
+	method := p.cfg.TokenEndpointAuthMethod
+	switch {
+	case method != "" && len(m) > 0 && !slices.Contains(m, method):
+		return 0, fmt.Errorf("provider %s: tokenEndpointAuthMethod %q is not among the provider's %v", p.key, method, m)
+	case method == authNone:
+		return clientPublic, nil
+	case method == authBasic:
+		return clientSecretBasic, nil
+	case method == authPost:
+		return clientSecretPost, nil
+	case len(m) == 0 || slices.Contains(m, authBasic):
+		return clientSecretBasic, nil
+	case slices.Contains(m, authPost):
+		return clientSecretPost, nil
+	}
+	return 0, fmt.Errorf("provider %s supports only token endpoint auth methods %v; oidcfed supports client_secret_basic, client_secret_post and none (public clients)", p.key, m)
+}
+
+// authenticate adds the client's credentials to form or header.
+func (p *Provider) authenticate(auth clientAuth, form url.Values, header http.Header) {
+	secret := p.cfg.ClientSecret.Reveal()
+	switch {
+	case auth == clientSecretBasic && secret != "":
+		// RFC 6749 §2.3.1: both form-urlencoded before Basic encoding.
+		creds := url.QueryEscape(p.cfg.ClientID) + ":" + url.QueryEscape(secret)
+		header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(creds)))
+	case auth == clientSecretPost && secret != "":
+		form.Set("client_id", p.cfg.ClientID)
+		form.Set("client_secret", secret)
+	default:
+		form.Set("client_id", p.cfg.ClientID)
+	}
+}
+
+// tokenResponse is a token endpoint's answer (RFC 6749 §5.1; OpenID
+// Connect Core 1.0 §3.1.3.3).
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	RefreshToken string `json:"refresh_token"`
+	// ExpiresIn is a number, or a string holding one (some providers).
+	ExpiresIn json.Number `json:"expires_in"`
+	IDToken   string      `json:"id_token"`
+	Scope     string      `json:"scope"`
+}
+
+// expiry is when the access token expires, requested at start; zero when
+// the provider gave no positive lifetime.
+func (t *tokenResponse) expiry(start time.Time) time.Time {
+	n, err := t.ExpiresIn.Int64()
+	if err != nil || n <= 0 {
+		return time.Time{}
+	}
+	return start.Add(time.Duration(n) * time.Second)
+}
+
+// tokens are the response's tokens as a Result carries them.
+func (t *tokenResponse) tokens(start time.Time) Tokens {
+	return Tokens{AccessToken: Secret(t.AccessToken), RefreshToken: Secret(t.RefreshToken), IDToken: Secret(t.IDToken),
+		Expiry: t.expiry(start)}
+}
+
+// tokenRequest sends form to the token endpoint and returns its answer
+// and when the request was sent (for the expiry, on the registry's clock).
+// what names the request in errors: "the sign-in", "the refresh"…
+func (p *Provider) tokenRequest(ctx context.Context, st *resolved, form url.Values, what string) (*tokenResponse, time.Time, error) {
+	start := p.reg.opts.now()
+	var tr tokenResponse
+	if err := p.postForm(ctx, st, st.md.TokenEndpoint, form, &tr, what); err != nil {
+		return nil, start, err
+	}
+	return &tr, start, nil
+}
+
+// postForm posts form to endpoint with the client's authentication and
+// decodes a 200 JSON answer into out. An OAuth error answer (RFC 6749
+// §5.2) becomes an *Error with the provider's code when it is a plain one,
+// else server_error; anything else is provider_unavailable. The cause
+// names the HTTP status and the code only: an error body may echo the
+// request (a code and its code_verifier, a refresh token), so it never
+// reaches an error or a log.
+func (p *Provider) postForm(ctx context.Context, st *resolved, endpoint string, form url.Values, out any, what string) error {
+	if st.authErr != nil {
+		return st.authErr
+	}
+	header := http.Header{}
+	p.authenticate(st.auth, form, header)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
+	}
+	req.Header = header
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err := p.reg.exchange.Do(req)
+	if err != nil {
+		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+			return newError(CodeProviderUnavailable, "the identity provider did not answer in time", redactURLError(err))
+		}
+		return newError(CodeProviderUnavailable, "the identity provider could not complete "+what, redactURLError(err))
+	}
+	raw, err := httpx.ReadAll(resp)
+	if err != nil {
+		return newError(CodeProviderUnavailable, "the identity provider's answer could not be read", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(raw, &e) != nil || e.Error == "" {
+			return newError(CodeProviderUnavailable, "the identity provider could not complete "+what,
+				fmt.Errorf("token endpoint: HTTP %d without an OAuth error", resp.StatusCode))
+		}
+		code := safeCode(e.Error)
+		return newError(code, "the identity provider refused "+what, fmt.Errorf("token endpoint: HTTP %d %s", resp.StatusCode, code))
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return newError(CodeProviderUnavailable, "the identity provider's answer is not JSON", fmt.Errorf("token endpoint: %w", err))
+	}
+	return nil
+}
