@@ -56,12 +56,29 @@ const maxLogoutRequest = 64 << 10
 // not seen before from this provider. The jti is recorded
 // until the token expires; Handler un-records it when the host's OnLogout
 // fails, so the provider can retry.
+//
+// A refusal is an *Error with code invalid_token wrapping the rule's
+// sentinel (ErrLogoutReplay, discovery.ErrTokenExpired…), or
+// provider_unavailable when the provider's keys cannot be fetched.
 func (p *Provider) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutEvent, error) {
 	ev, _, err := p.verifyLogoutToken(ctx, raw)
 	return ev, err
 }
 
 func (p *Provider) verifyLogoutToken(ctx context.Context, raw string) (*LogoutEvent, string, error) {
+	ev, jti, err := p.checkLogoutToken(ctx, raw)
+	switch {
+	case err == nil:
+		return ev, jti, nil
+	case errors.As(err, new(*Error)):
+		return nil, "", err
+	case errors.Is(err, discovery.ErrKeysUnavailable):
+		return nil, "", newError(CodeProviderUnavailable, "the identity provider's keys could not be fetched", err)
+	}
+	return nil, "", newError(CodeInvalidToken, "the logout token was rejected", err)
+}
+
+func (p *Provider) checkLogoutToken(ctx context.Context, raw string) (*LogoutEvent, string, error) {
 	if raw == "" || len(raw) > maxTokenLength || strings.Count(raw, ".") != 2 {
 		return nil, "", fmt.Errorf("%w: not three dot-separated parts of at most %d bytes", discovery.ErrMalformedToken, maxTokenLength)
 	}

@@ -164,8 +164,9 @@ func TestBackchannelLogoutRejections(t *testing.T) {
 			if strings.Contains(body, tt.token) || strings.Contains(l.logs.String(), tt.token) {
 				t.Error("the token was echoed or logged")
 			}
-			if _, err := p.VerifyLogoutToken(context.Background(), tt.token); !errors.Is(err, tt.cause) {
-				t.Errorf("VerifyLogoutToken: %v, want %v", err, tt.cause)
+			if _, err := p.VerifyLogoutToken(context.Background(), tt.token); !errors.Is(err, tt.cause) ||
+				!errors.Is(err, &federation.Error{Code: federation.CodeInvalidToken}) {
+				t.Errorf("VerifyLogoutToken: %v, want an invalid_token *Error wrapping %v", err, tt.cause)
 			}
 		})
 	}

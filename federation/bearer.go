@@ -78,10 +78,6 @@ var (
 	ErrTokenInQuery = errors.New("federation: bearer tokens are accepted only in the Authorization header")
 )
 
-// CodeInsufficientScope: a valid bearer token without a required scope
-// (RFC 6750 §3.1).
-const CodeInsufficientScope = "insufficient_scope"
-
 // maxTokenLength bounds what is hashed and parsed; real access tokens are
 // a few kilobytes.
 const maxTokenLength = 16 << 10
@@ -204,7 +200,7 @@ func (b *Bearer) Middleware(next http.Handler) http.Handler {
 		raw, ok := bearerToken(r.Header)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", b.challenge)
-			writeBearerError(w, http.StatusUnauthorized, "unauthenticated", "an Authorization: Bearer token is required")
+			writeBearerError(w, http.StatusUnauthorized, CodeUnauthenticated, "an Authorization: Bearer token is required")
 			return
 		}
 		p, err := b.VerifyBearer(r.Context(), raw)
@@ -233,7 +229,7 @@ func (b *Bearer) fail(w http.ResponseWriter, r *http.Request, err error) {
 		e = newError(CodeServerError, "the token could not be checked", err)
 	}
 	status := http.StatusUnauthorized
-	challenge := b.challenge + `, error="` + e.Code + `", error_description="` + e.Description + `"`
+	challenge := b.challenge + `, error="` + string(e.Code) + `", error_description="` + e.Description + `"`
 	switch e.Code {
 	case CodeInvalidToken:
 	case CodeInsufficientScope:
@@ -251,7 +247,7 @@ func (b *Bearer) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeBearerError(w, status, e.Code, e.Description)
 }
 
-func writeBearerError(w http.ResponseWriter, status int, code, desc string) {
+func writeBearerError(w http.ResponseWriter, status int, code Code, desc string) {
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSONError(w, status, code, desc)
 }

@@ -71,7 +71,7 @@ func (r *Registry) ClientDiscovery(ctx context.Context) ClientDiscovery {
 func (h *Handler) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeJSONError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET")
+		writeJSONError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use GET")
 		return
 	}
 	writeJSON(w, http.StatusOK, h.cfg.Registry.ClientDiscovery(r.Context()))

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -195,8 +196,13 @@ func TestErrorMatchesByCode(t *testing.T) {
 		t.Fatal("errors.Is does not match by code and cause")
 	}
 	var fe *Error
-	if !errors.As(err, &fe) || fe.Code != CodeInvalidToken || fe.Error() != "federation: invalid_token: rejected: "+ErrNonceMismatch.Error() {
+	// The package is named once, not again by the sentinel.
+	if !errors.As(err, &fe) || fe.Code != CodeInvalidToken || fe.Error() != "federation: invalid_token: rejected: ID token nonce does not match the flow" {
 		t.Fatalf("errors.As = %v", fe)
+	}
+	wrapped := newError(CodeAccessDenied, "refused", fmt.Errorf("%w: tid %q", ErrTenantNotAllowed, "t1"))
+	if got := wrapped.Error(); got != `federation: access_denied: refused: the token's tenant is not allowed: tid "t1"` {
+		t.Fatalf("Error() = %q", got)
 	}
 }
 

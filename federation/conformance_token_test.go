@@ -79,7 +79,8 @@ func TestTokenEndpointBodiesAreNotLogged(t *testing.T) {
 	for _, tc := range []struct {
 		name, contentType string
 		status            int
-		code, logged      string
+		code              federation.Code
+		logged            string
 	}{
 		{"an HTML 502 page", "text/html", 502, federation.CodeProviderUnavailable, "token endpoint: HTTP 502 without an OAuth error"},
 		{"a JSON error with a description", "application/json", 400, federation.CodeInvalidRequest, "token endpoint: HTTP 400 invalid_request"},
@@ -104,7 +105,7 @@ func TestTokenEndpointBodiesAreNotLogged(t *testing.T) {
 			r.op.Misbehave(record)
 			resp := r.signIn(newBrowser(t), "/next")
 			loc, _ := url.Parse(resp.Header.Get("Location"))
-			if loc.Query().Get("error") != tc.code {
+			if federation.Code(loc.Query().Get("error")) != tc.code {
 				t.Fatalf("sign-in ended at %q, want error=%s", loc, tc.code)
 			}
 			_, err := p.Refresh(context.Background(), tokens)

@@ -11,12 +11,6 @@ import (
 	"github.com/oidcfed/oidcfed/internal/urlcheck"
 )
 
-// Device authorization grant (RFC 8628) codes beyond the sign-in ones.
-const (
-	// CodeExpiredToken: the device code expired before the user decided.
-	CodeExpiredToken = "expired_token"
-)
-
 // deviceGrantType is RFC 8628 §3.4's grant_type.
 const deviceGrantType = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -55,7 +49,7 @@ func (p *Provider) StartDevice(ctx context.Context) (*DeviceAuthorization, error
 		return nil, err
 	}
 	if st.md.DeviceAuthorizationEndpoint == "" {
-		return nil, fmt.Errorf("%w (%s)", ErrNoDeviceEndpoint, p.key)
+		return nil, newError(CodeUnsupported, "the identity provider does not offer the device flow", fmt.Errorf("%w (%s)", ErrNoDeviceEndpoint, p.key))
 	}
 	start := p.reg.opts.now()
 	var body struct {
@@ -129,8 +123,8 @@ func (p *Provider) PollDevice(ctx context.Context, d *DeviceAuthorization) (*Res
 			return p.result(ctx, st, tr, vt, start)
 		case !errors.As(err, &fe):
 			return nil, err
-		case fe.Code == "authorization_pending":
-		case fe.Code == "slow_down":
+		case fe.Code == codeAuthorizationPending:
+		case fe.Code == codeSlowDown:
 			interval += 5 * time.Second
 		case fe.Code == CodeAccessDenied:
 			return nil, newError(CodeAccessDenied, "the user denied the device sign-in", nil)

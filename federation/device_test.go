@@ -154,7 +154,7 @@ func TestDeviceFlowFailures(t *testing.T) {
 		name  string
 		opts  federationtest.Options
 		setup func(r *deviceRig, d *federation.DeviceAuthorization)
-		code  string
+		code  federation.Code
 		cause error
 	}{
 		{name: "the user denies", setup: func(r *deviceRig, d *federation.DeviceAuthorization) {
@@ -222,7 +222,7 @@ func TestDeviceFlowCancel(t *testing.T) {
 func TestDeviceFlowWithoutEndpoint(t *testing.T) {
 	r := newDeviceRig(t, federationtest.Options{})
 	r.op.Misbehave(federationtest.Misbehavior{Discovery: func(doc map[string]any) { delete(doc, "device_authorization_endpoint") }})
-	if _, err := r.p.StartDevice(context.Background()); !errors.Is(err, federation.ErrNoDeviceEndpoint) {
+	if _, err := r.p.StartDevice(context.Background()); !errors.Is(err, federation.ErrNoDeviceEndpoint) || !errors.Is(err, &federation.Error{Code: federation.CodeUnsupported}) {
 		t.Fatalf("StartDevice: %v, want ErrNoDeviceEndpoint", err)
 	}
 }

@@ -11,7 +11,7 @@ import (
 // fail answers an error the handler decides itself (a bad state, an
 // unknown provider, a refused redirectTo…): through HandlerConfig.OnError
 // when set, else [WriteError].
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, code, desc string) {
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, code Code, desc string) {
 	e := &Error{Code: code, Description: desc}
 	if h.cfg.OnError != nil {
 		h.cfg.OnError(w, r, status, e)

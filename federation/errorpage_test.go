@@ -50,7 +50,7 @@ func TestErrorPages(t *testing.T) {
 	cases := []struct {
 		name, path string
 		status     int
-		code       string
+		code       federation.Code
 	}{
 		{"a bad state", "/auth/oauth/oidc:acme/callback?state=nope&code=x", http.StatusBadRequest, federation.CodeInvalidState},
 		{"an unknown provider", "/auth/oauth/oidc:nobody", http.StatusNotFound, federation.CodeUnknownProvider},
@@ -79,13 +79,13 @@ func TestErrorPages(t *testing.T) {
 					ErrorDescription string `json:"error_description"`
 				}
 				json.Unmarshal([]byte(body), &e)
-				if resp.StatusCode != tc.status || resp.Header.Get("Content-Type") != "application/json" || e.Error != tc.code || e.ErrorDescription == "" {
+				if resp.StatusCode != tc.status || resp.Header.Get("Content-Type") != "application/json" || federation.Code(e.Error) != tc.code || e.ErrorDescription == "" {
 					t.Fatalf("Accept %q: %d %s %q, want %d JSON %s", accept, resp.StatusCode, resp.Header.Get("Content-Type"), body, tc.status, tc.code)
 				}
 			}
 			resp, body := get(tc.path, browserAccept)
 			if resp.StatusCode != tc.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
-				!strings.Contains(body, "<code>"+tc.code+"</code>") || !strings.Contains(body, `<a href="/">`) ||
+				!strings.Contains(body, "<code>"+string(tc.code)+"</code>") || !strings.Contains(body, `<a href="/">`) ||
 				resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
 				t.Fatalf("a browser: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 			}
@@ -96,7 +96,7 @@ func TestErrorPages(t *testing.T) {
 	}
 
 	t.Run("OnError renders the host's page", func(t *testing.T) {
-		var got []string
+		var got []federation.Code
 		r := newRPWith(t, rpOptions{onError: func(w http.ResponseWriter, req *http.Request, status int, e *federation.Error) {
 			got = append(got, e.Code)
 			w.WriteHeader(status)

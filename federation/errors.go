@@ -3,48 +3,83 @@ package federation
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
-// Codes are the stable error codes of a failed sign-in: what the browser is
-// told (as the error query parameter) and what hosts switch on.
+// Code is the stable code of an [Error]: what a browser is told (the error
+// query parameter or JSON member), what a bearer challenge carries, and what
+// hosts switch on. OAuth 2.0's own codes keep their names (RFC 6749 §4.1.2.1,
+// §5.2; RFC 6750 §3.1; RFC 8628 §3.5).
+type Code string
+
+// Codes of a failed sign-in, token check or request.
 const (
-	CodeInvalidState        = "invalid_state"
-	CodeInvalidRequest      = "invalid_request"
-	CodeInvalidToken        = "invalid_token"
-	CodeInvalidGrant        = "invalid_grant"
-	CodeInvalidClient       = "invalid_client"
-	CodeAccessDenied        = "access_denied"
-	CodeLoginRequired       = "login_required"
-	CodeProviderUnavailable = "provider_unavailable"
-	CodeServerError         = "server_error"
+	CodeInvalidState        Code = "invalid_state"
+	CodeInvalidRequest      Code = "invalid_request"
+	CodeInvalidToken        Code = "invalid_token"
+	CodeInvalidGrant        Code = "invalid_grant"
+	CodeInvalidClient       Code = "invalid_client"
+	CodeAccessDenied        Code = "access_denied"
+	CodeLoginRequired       Code = "login_required"
+	CodeProviderUnavailable Code = "provider_unavailable"
+	CodeServerError         Code = "server_error"
 	// CodeTemporarilyUnavailable: the flow store is full of pending
 	// sign-ins (session.ErrFull); it empties as they expire.
-	CodeTemporarilyUnavailable = "temporarily_unavailable"
-	CodeSignupDisabled         = "signup_disabled"
-	CodeUnknownProvider        = "unknown_provider"
+	CodeTemporarilyUnavailable Code = "temporarily_unavailable"
+	CodeSignupDisabled         Code = "signup_disabled"
+	CodeUnknownProvider        Code = "unknown_provider"
 	// CodeProviderRemoved: the flow's provider was removed from the
 	// registry while the user was at the provider.
-	CodeProviderRemoved = "provider_removed"
+	CodeProviderRemoved Code = "provider_removed"
 	// CodeProviderChanged: the flow's provider was replaced with another
 	// configuration while the user was at the provider.
-	CodeProviderChanged = "provider_changed"
+	CodeProviderChanged Code = "provider_changed"
 	// CodeIdentityAlreadyLinked: a link found the identity on another account.
-	CodeIdentityAlreadyLinked = "identity_already_linked"
+	CodeIdentityAlreadyLinked Code = "identity_already_linked"
+	// CodeUnsupported: the provider or its configuration does not offer
+	// the operation (no device or end-session endpoint, the password grant
+	// off, client credentials for a public client).
+	CodeUnsupported Code = "unsupported"
+	// CodeInsufficientScope: a valid bearer token without a required scope
+	// (RFC 6750 §3.1).
+	CodeInsufficientScope Code = "insufficient_scope"
+	// CodeExpiredToken: the device code expired before the user decided
+	// (RFC 8628 §3.5).
+	CodeExpiredToken Code = "expired_token"
+	// CodeUnauthenticated: the request needs a signed-in session or a
+	// bearer token and has none.
+	CodeUnauthenticated Code = "unauthenticated"
+	// CodeCrossOrigin: a state-changing request from another origin.
+	CodeCrossOrigin Code = "cross_origin"
+	// CodeNotFound, CodeMethodNotAllowed and CodeNotImplemented answer
+	// routes that do not exist, a wrong method, and routes whose feature
+	// the host did not configure.
+	CodeNotFound         Code = "not_found"
+	CodeMethodNotAllowed Code = "method_not_allowed"
+	CodeNotImplemented   Code = "not_implemented"
+
+	// The device grant's "keep polling" answers (RFC 8628 §3.5), which
+	// never leave PollDevice.
+	codeAuthorizationPending Code = "authorization_pending"
+	codeSlowDown             Code = "slow_down"
 )
 
 // Error is a failed sign-in step. Code is stable; Description is safe to
 // show a user; Err carries the detail for logs (never a secret or token).
 type Error struct {
-	Code        string
+	Code        Code
 	Description string
 	Err         error
 }
 
+// Error reads "federation: code: description: cause", the package named
+// once: a cause of this package (a sentinel such as [ErrNonceMismatch])
+// loses its own "federation: " prefix.
 func (e *Error) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("federation: %s: %s", e.Code, e.Description)
 	}
-	return fmt.Sprintf("federation: %s: %s: %v", e.Code, e.Description, e.Err)
+	return fmt.Sprintf("federation: %s: %s: %s", e.Code, e.Description, strings.TrimPrefix(e.Err.Error(), "federation: "))
 }
 
 func (e *Error) Unwrap() error { return e.Err }
@@ -56,7 +91,7 @@ func (e *Error) Is(target error) bool {
 	return ok && t.Code == e.Code && t.Description == "" && t.Err == nil
 }
 
-func newError(code, desc string, err error) *Error {
+func newError(code Code, desc string, err error) *Error {
 	return &Error{Code: code, Description: desc, Err: err}
 }
 

@@ -49,7 +49,7 @@ func TestClientCredentials(t *testing.T) {
 
 func TestClientCredentialsNeedsAConfidentialClient(t *testing.T) {
 	op, p := grantProvider(t, func(pc *federation.ProviderConfig) { pc.ClientSecret, pc.TokenEndpointAuthMethod = "", "none" })
-	if _, err := p.ClientCredentials(context.Background()); !errors.Is(err, federation.ErrPublicClient) {
+	if _, err := p.ClientCredentials(context.Background()); !errors.Is(err, federation.ErrPublicClient) || !errors.Is(err, &federation.Error{Code: federation.CodeUnsupported}) {
 		t.Fatalf("%v, want ErrPublicClient", err)
 	}
 	if n := len(op.TokenAuthMethodsSeen()); n != 0 {
@@ -60,7 +60,8 @@ func TestClientCredentialsNeedsAConfidentialClient(t *testing.T) {
 func TestPasswordGrantRefusesWithoutTheOptIn(t *testing.T) {
 	op, p := grantProvider(t, nil)
 	_, err := p.PasswordGrant(context.Background(), "alice", "correct horse")
-	if !errors.Is(err, federation.ErrPasswordGrantDisabled) || !strings.Contains(err.Error(), "dangerousAllowPasswordGrant") {
+	if !errors.Is(err, federation.ErrPasswordGrantDisabled) || !errors.Is(err, &federation.Error{Code: federation.CodeUnsupported}) ||
+		!strings.Contains(err.Error(), "dangerousAllowPasswordGrant") {
 		t.Fatalf("%v, want ErrPasswordGrantDisabled naming the option", err)
 	}
 	if n := len(op.TokenAuthMethodsSeen()); n != 0 {

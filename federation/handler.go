@@ -175,7 +175,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	rest, ok := strings.CutPrefix(r.URL.Path, h.mount)
 	if !ok {
-		h.fail(w, r, http.StatusNotFound, "not_found", "no such route")
+		h.fail(w, r, http.StatusNotFound, CodeNotFound, "no such route")
 		return
 	}
 	if rest == "discovery" {
@@ -186,7 +186,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key, action, _ := strings.Cut(rest, "/")
 	switch {
 	case !strings.HasPrefix(key, "oidc:") || action != "" && action != "callback" && (link || action != "backchannel-logout"):
-		h.fail(w, r, http.StatusNotFound, "not_found", "no such route")
+		h.fail(w, r, http.StatusNotFound, CodeNotFound, "no such route")
 		return
 	case action == "backchannel-logout":
 		h.serveBackchannel(w, r, key)
@@ -203,16 +203,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			allow = "GET, HEAD"
 		}
 		w.Header().Set("Allow", allow)
-		h.fail(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "use "+want)
+		h.fail(w, r, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use "+want)
 		return
 	}
 	if link && h.cfg.CurrentAccount == nil {
-		h.fail(w, r, http.StatusNotImplemented, "not_implemented", "account linking is not configured")
+		h.fail(w, r, http.StatusNotImplemented, CodeNotImplemented, "account linking is not configured")
 		return
 	}
 	if link && !callback {
 		if err := h.cop.Check(r); err != nil {
-			h.fail(w, r, http.StatusForbidden, "cross_origin", "a link must be started from this site")
+			h.fail(w, r, http.StatusForbidden, CodeCrossOrigin, "a link must be started from this site")
 			return
 		}
 	}
@@ -228,7 +228,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case link:
 		cur, ok := h.cfg.CurrentAccount(r)
 		if !ok || cur.ID == "" {
-			h.fail(w, r, http.StatusUnauthorized, "unauthenticated", "sign in before linking an identity")
+			h.fail(w, r, http.StatusUnauthorized, CodeUnauthenticated, "sign in before linking an identity")
 			return
 		}
 		mode := session.Link
@@ -246,11 +246,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) serveBackchannel(w http.ResponseWriter, r *http.Request, key string) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeJSONError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
+		writeJSONError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use POST")
 		return
 	}
 	if h.cfg.OnLogout == nil {
-		writeJSONError(w, http.StatusNotImplemented, "not_implemented", "back-channel logout is not configured (HandlerConfig.OnLogout)")
+		writeJSONError(w, http.StatusNotImplemented, CodeNotImplemented, "back-channel logout is not configured (HandlerConfig.OnLogout)")
 		return
 	}
 	if p, ok := h.lookup(w, r, key); ok {
@@ -267,8 +267,8 @@ func (h *Handler) lookup(w http.ResponseWriter, r *http.Request, key string) (*P
 	return p, ok
 }
 
-func writeJSONError(w http.ResponseWriter, status int, code, desc string) {
-	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+func writeJSONError(w http.ResponseWriter, status int, code Code, desc string) {
+	writeJSON(w, status, map[string]string{"error": string(code), "error_description": desc})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -483,10 +483,10 @@ func providerDescription(s string) string {
 
 // redirectError sends the browser to the flow's redirectTo with error and
 // error_description query parameters.
-func (h *Handler) redirectError(w http.ResponseWriter, r *http.Request, to, code, desc string) {
+func (h *Handler) redirectError(w http.ResponseWriter, r *http.Request, to string, code Code, desc string) {
 	u, _ := url.Parse(to) // validated when the flow started
 	q := u.Query()
-	q.Set("error", code)
+	q.Set("error", string(code))
 	q.Set("error_description", desc)
 	u.RawQuery = q.Encode()
 	http.Redirect(w, r, u.String(), http.StatusFound)

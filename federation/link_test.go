@@ -227,7 +227,7 @@ func TestLinkStartRefusals(t *testing.T) {
 	if resp, _ := r.postLink(b, "beta", "Origin", r.srv.URL, "Sec-Fetch-Site", "same-origin"); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("a same-origin link: %d, want 303", resp.StatusCode)
 	}
-	if resp, e := r.postLink(b, "nobody"); resp.StatusCode != http.StatusNotFound || e != federation.CodeUnknownProvider {
+	if resp, e := r.postLink(b, "nobody"); resp.StatusCode != http.StatusNotFound || federation.Code(e) != federation.CodeUnknownProvider {
 		t.Errorf("link to an unknown provider: %d %q", resp.StatusCode, e)
 	}
 	resp, _ := b.client.Get(r.srv.URL + "/auth/oauth/link/oidc:beta")
@@ -275,7 +275,7 @@ func TestLinkCallbackNeedsTheSameSession(t *testing.T) {
 			tc.change(r, b, y.ID)
 			final := b.get(callback, r.atApp)
 			loc, _ := url.Parse(final.Header.Get("Location"))
-			if loc.Path != "/settings" || loc.Query().Get("error") != federation.CodeLoginRequired {
+			if loc.Path != "/settings" || federation.Code(loc.Query().Get("error")) != federation.CodeLoginRequired {
 				t.Fatalf("link callback ended at %q, want /settings with error=login_required\n%s", loc, &r.logs)
 			}
 			if len(r.account(x).Identities) != 1 || len(r.account(y.ID).Identities) != 1 || len(r.logins) != 1 {
@@ -294,7 +294,7 @@ func TestLinkIdentityOfAnotherAccount(t *testing.T) {
 	r.signIn(other, "acme")
 	y, x := r.current(owner), r.current(other)
 	loc, _ := url.Parse(r.link(other, "beta"))
-	if loc.Path != "/settings" || loc.Query().Get("error") != federation.CodeIdentityAlreadyLinked {
+	if loc.Path != "/settings" || federation.Code(loc.Query().Get("error")) != federation.CodeIdentityAlreadyLinked {
 		t.Fatalf("link ended at %q, want error=identity_already_linked", loc)
 	}
 	if len(r.account(x).Identities) != 1 || len(r.account(y).Identities) != 1 || r.current(other) != x {

@@ -3,7 +3,6 @@ package federation
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"html/template"
 	"net"
@@ -38,7 +37,7 @@ type LoopbackConfig struct {
 // listener is closed before LoopbackLogin returns.
 func (p *Provider) LoopbackLogin(ctx context.Context, cfg LoopbackConfig) (*Result, error) {
 	if cfg.Open == nil {
-		return nil, errors.New("federation: LoopbackConfig.Open is required")
+		return nil, newError(CodeInvalidRequest, "LoopbackConfig.Open is required", nil)
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Minute

@@ -237,16 +237,17 @@ func (p *Provider) logoutURL(ctx context.Context, req LogoutRequest, sameOrigin 
 	if req.PostLogoutRedirectURI != "" {
 		u, err := urlcheck.Endpoint(req.PostLogoutRedirectURI)
 		if err != nil {
-			return "", fmt.Errorf("federation: %s: post-logout redirect: %w", p.key, err)
+			return "", newError(CodeInvalidRequest, "the post-logout redirect is not an absolute https URL", fmt.Errorf("%s: post-logout redirect: %w", p.key, err))
 		}
 		if urlcheck.HasDotSegment(u.EscapedPath()) || !slices.Contains(p.cfg.PostLogoutRedirectURIs, req.PostLogoutRedirectURI) &&
 			!p.reg.allows(u) && (sameOrigin == nil || !sameOrigin(u)) {
-			return "", fmt.Errorf("%w (%s): %q; add it to postLogoutRedirectURIs", ErrPostLogoutRedirect, p.key, req.PostLogoutRedirectURI)
+			return "", newError(CodeInvalidRequest, "the post-logout redirect is not allowed",
+				fmt.Errorf("%w (%s): %q; add it to postLogoutRedirectURIs", ErrPostLogoutRedirect, p.key, req.PostLogoutRedirectURI))
 		}
 	}
 	for _, tag := range req.UILocales {
 		if tag == "" || strings.ContainsFunc(tag, func(r rune) bool { return r <= ' ' || r > '~' }) {
-			return "", fmt.Errorf("federation: %s: ui_locales: %q is not a language tag", p.key, tag)
+			return "", newError(CodeInvalidRequest, "a ui_locales value is not a language tag", fmt.Errorf("%s: ui_locales: %q", p.key, tag))
 		}
 	}
 	st, err := p.resolve(ctx)
@@ -254,7 +255,8 @@ func (p *Provider) logoutURL(ctx context.Context, req LogoutRequest, sameOrigin 
 		return "", err
 	}
 	if st.md.EndSessionEndpoint == "" {
-		return "", fmt.Errorf("%w (%s)", ErrNoEndSession, p.key)
+		return "", newError(CodeUnsupported, "the identity provider does not offer RP-initiated logout; end the local session only",
+			fmt.Errorf("%w (%s)", ErrNoEndSession, p.key))
 	}
 	u, err := url.Parse(st.md.EndSessionEndpoint)
 	if err != nil {
@@ -463,11 +465,11 @@ func (p *Provider) userinfo(ctx context.Context, endpoint, accessToken string) (
 
 // safeCode keeps an error code from a provider only if it is a plain token
 // (RFC 6749 §5.2 allows %x20-21 / %x23-5B / %x5D-7E; we allow less).
-func safeCode(code string) string {
+func safeCode(code string) Code {
 	if code == "" || len(code) > 64 || strings.Trim(code, "abcdefghijklmnopqrstuvwxyz_") != "" {
 		return CodeServerError
 	}
-	return code
+	return Code(code)
 }
 
 // redactURLError drops the URL from a *url.Error, which may carry a query.

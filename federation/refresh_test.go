@@ -118,7 +118,7 @@ func TestRefreshRejections(t *testing.T) {
 		claims   func(c map[string]any)     // edits the refreshed ID token
 		original func(c map[string]any)     // edits the host's record of the original
 		tokens   func(t *federation.Tokens) // edits the tokens passed to Refresh
-		code     string                     // the *Error code
+		code     federation.Code            // the *Error code
 		cause    error                      // errors.Is must hold
 		sign     func(payload []byte, key crypto.Signer, kid, alg string) string
 	}{
@@ -227,7 +227,7 @@ func TestTokenSource(t *testing.T) {
 	}
 }
 
-func wantCode(t *testing.T, err error, code string) {
+func wantCode(t *testing.T, err error, code federation.Code) {
 	t.Helper()
 	var fe *federation.Error
 	if !errors.As(err, &fe) || fe.Code != code {

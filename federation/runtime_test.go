@@ -75,7 +75,7 @@ func TestProvidersChangeWhileServing(t *testing.T) {
 		b, cb := halfFlow(t, r, "oidc:beta")
 		pc = addBeta(t, r, "client-b2")
 		loc := finish(t, b, cb)
-		if loc.Path != "/done" || loc.Query().Get("error") != federation.CodeProviderChanged {
+		if loc.Path != "/done" || federation.Code(loc.Query().Get("error")) != federation.CodeProviderChanged {
 			t.Fatalf("landed at %q", loc)
 		}
 		// A new flow at the replacement works.
@@ -90,7 +90,7 @@ func TestProvidersChangeWhileServing(t *testing.T) {
 			t.Fatal("Remove did not report the provider once")
 		}
 		loc := finish(t, b, cb)
-		if loc.Path != "/done" || loc.Query().Get("error") != federation.CodeProviderRemoved {
+		if loc.Path != "/done" || federation.Code(loc.Query().Get("error")) != federation.CodeProviderRemoved {
 			t.Fatalf("landed at %q", loc)
 		}
 		resp, _ := http.Get(r.srv.URL + "/auth/oauth/oidc:beta")
@@ -186,8 +186,8 @@ func TestLiveProviderChangesUnderConcurrentSignIns(t *testing.T) {
 					t.Errorf("%s: %d to %q", key, resp.StatusCode, loc)
 				case loc.RawQuery == "":
 					count(key + ": signed in")
-				case key == "oidc:beta" && (loc.Query().Get("error") == federation.CodeProviderRemoved ||
-					loc.Query().Get("error") == federation.CodeProviderChanged):
+				case key == "oidc:beta" && (federation.Code(loc.Query().Get("error")) == federation.CodeProviderRemoved ||
+					federation.Code(loc.Query().Get("error")) == federation.CodeProviderChanged):
 					count("beta: " + loc.Query().Get("error"))
 				default:
 					t.Errorf("%s: ended with %q", key, loc.RawQuery)

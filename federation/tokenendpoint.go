@@ -31,6 +31,10 @@ const (
 	authNone  = "none"
 )
 
+// ErrTokenEndpointAuth: the client's token endpoint authentication method
+// and the provider's token_endpoint_auth_methods_supported do not meet.
+var ErrTokenEndpointAuth = errors.New("federation: the provider does not accept the client's token endpoint authentication method")
+
 // clientAuth is how the client authenticates to the token endpoint.
 type clientAuth uint8
 
@@ -49,7 +53,7 @@ func (p *Provider) clientAuthFor(md *discovery.Metadata) (clientAuth, error) {
 	method := p.cfg.TokenEndpointAuthMethod
 	switch {
 	case method != "" && len(m) > 0 && !slices.Contains(m, method):
-		return 0, fmt.Errorf("provider %s: tokenEndpointAuthMethod %q is not among the provider's %v", p.key, method, m)
+		return 0, fmt.Errorf("%w: provider %s: tokenEndpointAuthMethod %q is not among the provider's %v", ErrTokenEndpointAuth, p.key, method, m)
 	case method == authNone:
 		return clientPublic, nil
 	case method == authBasic:
@@ -61,7 +65,8 @@ func (p *Provider) clientAuthFor(md *discovery.Metadata) (clientAuth, error) {
 	case slices.Contains(m, authPost):
 		return clientSecretPost, nil
 	}
-	return 0, fmt.Errorf("provider %s supports only token endpoint auth methods %v; oidcfed supports client_secret_basic, client_secret_post and none (public clients)", p.key, m)
+	return 0, fmt.Errorf("%w: provider %s supports only %v; oidcfed supports client_secret_basic, client_secret_post and none (public clients)",
+		ErrTokenEndpointAuth, p.key, m)
 }
 
 // authenticate adds the client's credentials to form or header.
