@@ -70,9 +70,21 @@ type LinkingStore interface {
 	AttachIdentity(ctx context.Context, accountID string, id Identity, email string, emailVerified bool) (*Account, error)
 }
 
+// Mode is what a flow was started for: [ModeSignIn], [ModeLink] or
+// [ModeUpgrade]. It is [session.Mode], named here so that an [Accounts]
+// implementation needs no other import.
+type Mode = session.Mode
+
+// The modes of a flow.
+const (
+	ModeSignIn  = session.SignIn  // sign in, or create an account
+	ModeLink    = session.Link    // attach an identity to the signed-in account
+	ModeUpgrade = session.Upgrade // attach an identity to an anonymous account
+)
+
 // Attempt is a verified sign-in or link awaiting a decision.
 type Attempt struct {
-	Mode     session.Mode
+	Mode     Mode
 	User     claims.User
 	Provider string
 	// AccountID is the account a Link or Upgrade attaches to: the one that

@@ -155,7 +155,7 @@ func isScopeToken(s string) bool {
 	return s != "" && !strings.ContainsFunc(s, func(r rune) bool { return r <= 0x20 || r >= 0x7f || r == '"' || r == '\\' })
 }
 
-// VerifyBearer verifies raw, a JWT access token, and applies the policy.
+// Verify verifies raw, a JWT access token, and applies the policy.
 // The token's unverified iss only selects the provider and its keys: the
 // provider's verifier then checks signature, iss, aud (the provider's
 // audiences, default its client ID), exp, nbf and iat with the registry's
@@ -163,7 +163,7 @@ func isScopeToken(s string) bool {
 // wraps the precise cause, a discovery token sentinel or one of this
 // package's), a missing scope one with [CodeInsufficientScope], and
 // unreachable provider keys one with [CodeProviderUnavailable].
-func (b *Bearer) VerifyBearer(ctx context.Context, raw string) (*Principal, error) {
+func (b *Bearer) Verify(ctx context.Context, raw string) (*Principal, error) {
 	p, err := b.reg.verifyBearer(ctx, raw)
 	if err != nil {
 		return nil, err
@@ -203,7 +203,7 @@ func (b *Bearer) Middleware(next http.Handler) http.Handler {
 			writeBearerError(w, http.StatusUnauthorized, CodeUnauthenticated, "an Authorization: Bearer token is required")
 			return
 		}
-		p, err := b.VerifyBearer(r.Context(), raw)
+		p, err := b.Verify(r.Context(), raw)
 		if err != nil {
 			b.fail(w, r, err)
 			return

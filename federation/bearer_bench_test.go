@@ -34,11 +34,11 @@ func BenchmarkBearer(b *testing.B) {
 		}
 		b.Run("cached/"+alg, func(b *testing.B) {
 			v := bearer(b)
-			benchVerify(b, func() error { _, err := v.VerifyBearer(ctx, raw); return err })
+			benchVerify(b, func() error { _, err := v.Verify(ctx, raw); return err })
 		})
 		b.Run("uncached/"+alg, func(b *testing.B) {
 			v := bearer(b, federation.WithBearerCacheSize(0))
-			benchVerify(b, func() error { _, err := v.VerifyBearer(ctx, raw); return err })
+			benchVerify(b, func() error { _, err := v.Verify(ctx, raw); return err })
 		})
 		b.Run("go-oidc/"+alg, func(b *testing.B) {
 			v := oidc.NewVerifier(op.Issuer(), oidc.NewRemoteKeySet(ctx, op.Issuer()+"/jwks"),

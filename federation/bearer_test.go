@@ -125,7 +125,7 @@ func TestBearerAcceptsAValidToken(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
-	p, err := mustBearer(t, a.reg, federation.BearerConfig{}).VerifyBearer(context.Background(), tok)
+	p, err := mustBearer(t, a.reg, federation.BearerConfig{}).Verify(context.Background(), tok)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestBearerRejections(t *testing.T) {
 	b := mustBearer(t, a.reg, federation.BearerConfig{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := b.VerifyBearer(context.Background(), tt.token)
+			_, err := b.Verify(context.Background(), tt.token)
 			var fe *federation.Error
 			if !errors.As(err, &fe) || fe.Code != federation.CodeInvalidToken || !errors.Is(err, tt.cause) || fe.Description != tt.desc {
 				t.Fatalf("error %v (description %q), want invalid_token caused by %v with %q", err, fe.Description, tt.cause, tt.desc)
@@ -291,33 +291,33 @@ func TestBearerPolicy(t *testing.T) {
 	ctx := context.Background()
 	idToken := a.op.SignJWT("JWT", a.claims(a.op, nil))
 	t.Run("typ JWT is accepted by default", func(t *testing.T) {
-		if _, err := mustBearer(t, a.reg, federation.BearerConfig{}).VerifyBearer(ctx, idToken); err != nil {
+		if _, err := mustBearer(t, a.reg, federation.BearerConfig{}).Verify(ctx, idToken); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := mustBearer(t, a.reg, federation.BearerConfig{}).VerifyBearer(ctx, a.op.SignJWT("", a.claims(a.op, nil))); err != nil {
+		if _, err := mustBearer(t, a.reg, federation.BearerConfig{}).Verify(ctx, a.op.SignJWT("", a.claims(a.op, nil))); err != nil {
 			t.Fatalf("no typ: %v", err)
 		}
 	})
 	t.Run("RequireAccessTokenType refuses typ JWT and accepts application/at+jwt", func(t *testing.T) {
 		b := mustBearer(t, a.reg, federation.BearerConfig{RequireAccessTokenType: true})
-		if _, err := b.VerifyBearer(ctx, idToken); !errors.Is(err, federation.ErrTokenType) {
+		if _, err := b.Verify(ctx, idToken); !errors.Is(err, federation.ErrTokenType) {
 			t.Fatalf("error %v, want ErrTokenType", err)
 		}
-		if _, err := b.VerifyBearer(ctx, a.op.SignJWT("application/AT+JWT", a.claims(a.op, nil))); err != nil {
+		if _, err := b.Verify(ctx, a.op.SignJWT("application/AT+JWT", a.claims(a.op, nil))); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("Providers restricts the accepted providers", func(t *testing.T) {
 		b := mustBearer(t, a.reg, federation.BearerConfig{Providers: []string{"oidc:other"}})
-		if _, err := b.VerifyBearer(ctx, a.token(a.op, nil)); !errors.Is(err, federation.ErrProviderRefused) {
+		if _, err := b.Verify(ctx, a.token(a.op, nil)); !errors.Is(err, federation.ErrProviderRefused) {
 			t.Fatalf("error %v, want ErrProviderRefused", err)
 		}
-		if _, err := b.VerifyBearer(ctx, a.token(a.op2, nil)); err != nil {
+		if _, err := b.Verify(ctx, a.token(a.op2, nil)); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("a missing scope wraps ErrInsufficientScope", func(t *testing.T) {
-		_, err := mustBearer(t, a.reg, federation.BearerConfig{Scopes: []string{"admin"}}).VerifyBearer(ctx, a.token(a.op, nil))
+		_, err := mustBearer(t, a.reg, federation.BearerConfig{Scopes: []string{"admin"}}).Verify(ctx, a.token(a.op, nil))
 		if !errors.Is(err, federation.ErrInsufficientScope) || !errors.Is(err, &federation.Error{Code: federation.CodeInsufficientScope}) {
 			t.Fatalf("error %v", err)
 		}
@@ -339,7 +339,7 @@ func TestBearerScopes(t *testing.T) {
 		{"no scope claim is no scopes", func(c map[string]any) { delete(c, "scope") }, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := b.VerifyBearer(context.Background(), a.token(a.op, tt.edit))
+			p, err := b.Verify(context.Background(), a.token(a.op, tt.edit))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -376,7 +376,7 @@ func TestBearerIssuerSelection(t *testing.T) {
 		{"b's additional issuer does not serve a's audience", "api-a", "http://127.0.0.1:1/tenant/v1", "", discovery.ErrTokenAudience},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := b.VerifyBearer(ctx, a.token(a.op, func(c map[string]any) { c["aud"], c["iss"] = tt.aud, tt.iss }))
+			p, err := b.Verify(ctx, a.token(a.op, func(c map[string]any) { c["aud"], c["iss"] = tt.aud, tt.iss }))
 			if tt.cause != nil {
 				if !errors.Is(err, tt.cause) {
 					t.Fatalf("error %v, want %v", err, tt.cause)
@@ -396,21 +396,21 @@ func TestBearerCache(t *testing.T) {
 		a := newAPI(t, nil)
 		b := mustBearer(t, a.reg, federation.BearerConfig{})
 		tok := a.token(a.op, nil) // exp: now + 5 min; leeway 1 min
-		first, err := b.VerifyBearer(ctx, tok)
+		first, err := b.Verify(ctx, tok)
 		if err != nil {
 			t.Fatal(err)
 		}
 		a.clock.Advance(5*time.Minute - time.Second)
-		if again, _ := b.VerifyBearer(ctx, tok); again != first {
+		if again, _ := b.Verify(ctx, tok); again != first {
 			t.Fatal("one second before exp the token was verified afresh, want a cache hit")
 		}
 		a.clock.Advance(time.Second)
-		again, err := b.VerifyBearer(ctx, tok)
+		again, err := b.Verify(ctx, tok)
 		if err != nil || again == first {
 			t.Fatalf("at exp: principal %p (first %p), error %v; want a fresh verification within the leeway", again, first, err)
 		}
 		a.clock.Advance(time.Minute)
-		if _, err := b.VerifyBearer(ctx, tok); !errors.Is(err, discovery.ErrTokenExpired) {
+		if _, err := b.Verify(ctx, tok); !errors.Is(err, discovery.ErrTokenExpired) {
 			t.Fatalf("past exp + leeway: error %v, want ErrTokenExpired", err)
 		}
 	})
@@ -421,20 +421,20 @@ func TestBearerCache(t *testing.T) {
 			a.token(a.op, func(c map[string]any) { c["sub"] = "3" })}
 		var ps []*federation.Principal
 		for _, tok := range toks {
-			p, _ := b.VerifyBearer(ctx, tok)
+			p, _ := b.Verify(ctx, tok)
 			ps = append(ps, p)
 		}
-		if p, _ := b.VerifyBearer(ctx, toks[2]); p != ps[2] {
+		if p, _ := b.Verify(ctx, toks[2]); p != ps[2] {
 			t.Fatal("the newest token was not cached")
 		}
-		if p, _ := b.VerifyBearer(ctx, toks[0]); p == ps[0] {
+		if p, _ := b.Verify(ctx, toks[0]); p == ps[0] {
 			t.Fatal("a cache of 2 still held the first of 3 tokens")
 		}
 		off := newAPI(t, nil, federation.WithBearerCacheSize(0))
 		ob := mustBearer(t, off.reg, federation.BearerConfig{})
 		tok := off.token(off.op, nil)
-		p1, _ := ob.VerifyBearer(ctx, tok)
-		if p2, _ := ob.VerifyBearer(ctx, tok); p1 == nil || p1 == p2 {
+		p1, _ := ob.Verify(ctx, tok)
+		if p2, _ := ob.Verify(ctx, tok); p1 == nil || p1 == p2 {
 			t.Fatal("with the cache off, a token was served from a cache")
 		}
 	})
@@ -442,20 +442,20 @@ func TestBearerCache(t *testing.T) {
 		a := newAPI(t, nil)
 		b := mustBearer(t, a.reg, federation.BearerConfig{})
 		old := a.token(a.op, nil)
-		if _, err := b.VerifyBearer(ctx, old); err != nil {
+		if _, err := b.Verify(ctx, old); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := b.VerifyBearer(ctx, old); err != nil {
+		if _, err := b.Verify(ctx, old); err != nil {
 			t.Fatal(err) // a cache hit
 		}
 		if err := a.op.RotateKey("RS256", false); err != nil {
 			t.Fatal(err)
 		}
 		// A token with the new kid makes the key set refetch; the old key is gone.
-		if _, err := b.VerifyBearer(ctx, a.token(a.op, nil)); err != nil {
+		if _, err := b.Verify(ctx, a.token(a.op, nil)); err != nil {
 			t.Fatalf("a token of the rotated-in key: %v", err)
 		}
-		if _, err := b.VerifyBearer(ctx, old); !errors.Is(err, discovery.ErrUnknownKey) {
+		if _, err := b.Verify(ctx, old); !errors.Is(err, discovery.ErrUnknownKey) {
 			t.Fatalf("the token of the removed key: error %v, want ErrUnknownKey (evicted, then refused)", err)
 		}
 	})

@@ -18,7 +18,7 @@ func docsBearer(ctx context.Context, reg *federation.Registry, raw string) error
 	if err != nil {
 		return err // a BearerConfig problem, at start-up
 	}
-	p, err := b.VerifyBearer(ctx, raw) // *federation.Principal or *federation.Error
+	p, err := b.Verify(ctx, raw) // *federation.Principal or *federation.Error
 	// bearer:end
 	_ = p
 	return err
@@ -36,9 +36,9 @@ func docsRefresh(ctx context.Context, reg *federation.Registry, stored federatio
 	_ = tokens
 }
 
-func docsTokenSource(ctx context.Context, p *federation.Provider, result *federation.Result) {
+func docsRefresher(ctx context.Context, p *federation.Provider, result *federation.Result) {
 	// tokenSource:begin
-	src := p.TokenSource(result.Tokens)
+	src := p.Refresher(result.Tokens)
 	t, err := src.Token(ctx) // refreshes when within federation.RefreshMargin (30 s) of Expiry
 	// tokenSource:end
 	_, _ = t, err

@@ -432,7 +432,7 @@ func TestDotSegmentRedirectsAreRefused(t *testing.T) {
 // TestFullFlowStoreAnswers503: a start that the flow store refuses as full
 // is 503 temporarily_unavailable with Retry-After, and sets no cookie.
 func TestFullFlowStoreAnswers503(t *testing.T) {
-	r := newRPWith(t, rpOptions{flows: session.NewMemoryStore(session.CookieConfig{MaxFlows: 1})})
+	r := newRPWith(t, rpOptions{flows: session.NewMemoryStore(session.MemoryConfig{MaxFlows: 1})})
 	start := func() *http.Response {
 		resp, err := noRedirects.Get(r.srv.URL + "/auth/oauth/oidc:acme")
 		if err != nil {

@@ -23,7 +23,7 @@ import (
 // tokens print as [redacted].
 type Login struct {
 	Provider string
-	Mode     session.Mode // SignIn, or Link/Upgrade for a link flow
+	Mode     Mode // ModeSignIn, or ModeLink/ModeUpgrade for a link flow
 	Result   *Result
 	Decision Decision
 }

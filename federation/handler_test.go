@@ -187,7 +187,7 @@ func TestFlowCookieAttributes(t *testing.T) {
 
 func TestNewHandlerRejectsBadConfig(t *testing.T) {
 	reg, _ := federation.NewRegistry(federation.Config{})
-	store := session.NewMemoryStore(session.CookieConfig{})
+	store := session.NewMemoryStore(session.MemoryConfig{})
 	ok := federation.HandlerConfig{Registry: reg, BaseURL: "http://localhost:8080", Flows: store,
 		Accounts: federation.SignInOrCreate{Store: federation.NewMemoryAccounts()},
 		OnLogin:  func(http.ResponseWriter, *http.Request, *federation.Login) error { return nil }}

@@ -116,7 +116,7 @@ func (p *Provider) completeRedirect(ctx context.Context, f *session.FlowState, q
 	if code == "" {
 		return nil, newError(CodeInvalidRequest, "the identity provider sent no authorization code", nil)
 	}
-	return p.Complete(ctx, f, code, redirectURI)
+	return p.complete(ctx, f, code, redirectURI)
 }
 
 var loopbackPage = template.Must(template.New("loopback").Parse(`<!doctype html>

@@ -156,7 +156,7 @@ func TestEntraMultiTenantBearer(t *testing.T) {
 		return r.op.SignJWT("JWT", map[string]any{"iss": r.op.Issuer() + "/" + issTenant + "/v2.0", "tid": tid, "sub": "alice",
 			"aud": "client-1", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
 	}
-	p, err := b.VerifyBearer(context.Background(), token(tenantA, tenantA))
+	p, err := b.Verify(context.Background(), token(tenantA, tenantA))
 	if err != nil || p.User.Issuer != r.op.Issuer()+"/"+tenantA+"/v2.0" || p.User.Provider != "oidc:acme" {
 		t.Fatalf("allowed tenant: %+v, %v", p, err)
 	}
@@ -169,7 +169,7 @@ func TestEntraMultiTenantBearer(t *testing.T) {
 		{"a spoofed tid", tenantA, tenantB, discovery.ErrTokenIssuer},
 		{"a spoofed iss", tenantB, tenantA, discovery.ErrTokenIssuer},
 	} {
-		if _, err := b.VerifyBearer(context.Background(), token(tc.issTenant, tc.tid)); !errors.Is(err, tc.want) {
+		if _, err := b.Verify(context.Background(), token(tc.issTenant, tc.tid)); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 		}
 	}

@@ -291,10 +291,10 @@ func (p *Provider) checkIssParam(ctx context.Context, q url.Values) error {
 	return nil
 }
 
-// Complete exchanges code for tokens with f's PKCE verifier, verifies the ID
+// complete exchanges code for tokens with f's PKCE verifier, verifies the ID
 // token (signature, iss, aud, exp, iat, nbf, nonce, azp, at_hash), fetches
 // userinfo when mapped claims are missing, and maps the user.
-func (p *Provider) Complete(ctx context.Context, f *session.FlowState, code, redirectURI string) (*Result, error) {
+func (p *Provider) complete(ctx context.Context, f *session.FlowState, code, redirectURI string) (*Result, error) {
 	began := time.Now()
 	st, err := p.signIn(ctx)
 	p.step(ctx, "discovery", began, err)

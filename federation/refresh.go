@@ -145,29 +145,29 @@ func audiences(v any) []string {
 	return out
 }
 
-// TokenSource keeps a session's tokens fresh for a long-running client:
+// Refresher keeps a session's tokens fresh for a long-running client:
 // Token returns the current tokens while the access token is valid, and
 // refreshes them (once, however many callers wait) when it is within
 // RefreshMargin of expiring. It is safe for concurrent use and stores no
 // context.
-type TokenSource struct {
+type Refresher struct {
 	p  *Provider
 	mu sync.Mutex
 	t  Tokens
 }
 
-// RefreshMargin is how long before expiry [TokenSource] refreshes.
+// RefreshMargin is how long before expiry [Refresher] refreshes.
 const RefreshMargin = 30 * time.Second
 
-// TokenSource returns a TokenSource starting from t, e.g. a sign-in's
+// Refresher returns a Refresher starting from t, e.g. a sign-in's
 // Result.Tokens. Tokens without an Expiry are treated as valid until a
 // refresh is forced with Refresh.
-func (p *Provider) TokenSource(t Tokens) *TokenSource { return &TokenSource{p: p, t: t} }
+func (p *Provider) Refresher(t Tokens) *Refresher { return &Refresher{p: p, t: t} }
 
 // Token returns valid tokens, refreshing them first when they are about to
 // expire. After a failed refresh the old tokens are kept and the error is
 // returned; a CodeLoginRequired error will not heal by retrying.
-func (s *TokenSource) Token(ctx context.Context) (Tokens, error) {
+func (s *Refresher) Token(ctx context.Context) (Tokens, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.t.Expiry.IsZero() || s.p.reg.opts.now().Add(RefreshMargin).Before(s.t.Expiry) {
@@ -177,13 +177,13 @@ func (s *TokenSource) Token(ctx context.Context) (Tokens, error) {
 }
 
 // Refresh refreshes now, whatever the expiry, and returns the new tokens.
-func (s *TokenSource) Refresh(ctx context.Context) (Tokens, error) {
+func (s *Refresher) Refresh(ctx context.Context) (Tokens, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.refresh(ctx)
 }
 
-func (s *TokenSource) refresh(ctx context.Context) (Tokens, error) {
+func (s *Refresher) refresh(ctx context.Context) (Tokens, error) {
 	t, err := s.p.Refresh(ctx, s.t)
 	if err != nil {
 		return Tokens{}, err

@@ -182,9 +182,9 @@ func TestRefreshAcceptsTheOriginalNonce(t *testing.T) {
 	}
 }
 
-func TestTokenSource(t *testing.T) {
+func TestRefresher(t *testing.T) {
 	s := newSignedIn(t, rpOptions{})
-	src := s.p.TokenSource(s.tokens)
+	src := s.p.Refresher(s.tokens)
 	calls := func() int { return len(s.op.TokenAuthMethodsSeen()) }
 	before := calls()
 

@@ -120,11 +120,11 @@ func TestRemovedProviderBearerTokensAreRefused(t *testing.T) {
 	now := time.Now()
 	tok := r.op.SignJWT("at+jwt", map[string]any{"iss": r.op.Issuer(), "sub": "alice", "aud": "client-1", "client_id": "client-1",
 		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "jti": "j1"})
-	if _, err := b.VerifyBearer(context.Background(), tok); err != nil {
+	if _, err := b.Verify(context.Background(), tok); err != nil {
 		t.Fatal(err)
 	}
 	r.reg.Remove("acme")
-	if _, err := b.VerifyBearer(context.Background(), tok); !errors.Is(err, federation.ErrUnknownIssuer) {
+	if _, err := b.Verify(context.Background(), tok); !errors.Is(err, federation.ErrUnknownIssuer) {
 		t.Fatalf("after removal: %v, want ErrUnknownIssuer (the cached verification is gone)", err)
 	}
 }

@@ -92,7 +92,7 @@ func TestUnreadableFlowCookiesExpireFirst(t *testing.T) {
 // in the authorization URL); a browser that sends cookies named after
 // someone else's states, over the cap, does not end their flows.
 func TestMemoryStoreCapNeverEndsAnotherBrowsersFlow(t *testing.T) {
-	s := NewMemoryStore(CookieConfig{Now: clock.NewFake(t0).Now})
+	s := NewMemoryStore(MemoryConfig{Now: clock.NewFake(t0).Now})
 	victim, attacker := newBrowser(), newBrowser()
 	var targets []*FlowState
 	for range MaxPendingFlows {
@@ -118,7 +118,7 @@ func TestMemoryStoreCapNeverEndsAnotherBrowsersFlow(t *testing.T) {
 // than one flow lifetime.
 func TestMemoryStoreFullRefusesNewFlows(t *testing.T) {
 	clk := clock.NewFake(t0)
-	s := NewMemoryStore(CookieConfig{Now: clk.Now, MaxFlows: 100})
+	s := NewMemoryStore(MemoryConfig{Now: clk.Now, MaxFlows: 100})
 	victim := newBrowser()
 	mine := newFlow(clk.Now(), "/")
 	save(t, s, victim, mine)

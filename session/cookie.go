@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -15,127 +13,19 @@ import (
 	"github.com/oidcfed/oidcfed/pkce"
 )
 
-// CookieConfig configures the cookies of a [CookieStore] or [MemoryStore].
+// CookieConfig configures a [CookieStore].
 type CookieConfig struct {
-	// Keys seal the cookies (CookieStore only): 32 bytes each, the first
-	// seals, all open.
+	// Keys seal the cookies: 32 bytes each, the first seals, all open.
 	Keys [][]byte
 	// Secure marks cookies Secure and names them with the __Host- prefix.
 	// Set it unless the site is served over http on a loopback host.
 	Secure bool
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
-	// MaxConsumed bounds the set of consumed flow IDs a CookieStore keeps
-	// to refuse replays, each until its flow expires (about 180 bytes an
+	// MaxConsumed bounds the set of consumed flow IDs the store keeps to
+	// refuse replays, each until its flow expires (about 180 bytes an
 	// entry: 100 000 take about 17 MiB). Default: 100 000.
 	MaxConsumed int
-	// MaxFlows bounds the flows a MemoryStore holds (about 550 bytes each
-	// plus the redirectTo, at most 512: 10 000 take 5 to 10 MiB).
-	// Default: 10 000.
-	MaxFlows int
-}
-
-// MaxPendingFlows is how many flows one browser may have pending at once,
-// the one being started included. Each pending flow is a cookie; a page
-// that starts sign-ins in a loop would otherwise pile up cookies until the
-// browser evicts the application's own session cookie or the Cookie
-// header outgrows a server's limit (431). Save expires the oldest beyond
-// the cap, so five parallel tabs still all complete.
-const MaxPendingFlows = 5
-
-// isFlowCookie reports whether name is a flow cookie of either kind.
-func isFlowCookie(name string) bool {
-	return strings.HasPrefix(name, "oidcfed-") || strings.HasPrefix(name, "__Host-oidcfed-")
-}
-
-// pendingCookie is one of a request's flow cookies, as capFlows sorts them.
-type pendingCookie struct {
-	name     string
-	created  time.Time
-	readable bool
-}
-
-// capFlows expires the request's oldest flow cookies so that, with the
-// one being saved, at most MaxPendingFlows remain: unreadable ones first,
-// then by their flow's creation time. created opens a cookie; it reports
-// false for one it cannot read. It returns the names it expired.
-func (c *CookieConfig) capFlows(w http.ResponseWriter, r *http.Request, created func(name, value string) (time.Time, bool)) []string {
-	var pending []pendingCookie
-	seen := map[string]bool{}
-	for _, ck := range r.Cookies() {
-		if !isFlowCookie(ck.Name) || seen[ck.Name] {
-			continue
-		}
-		seen[ck.Name] = true
-		t, ok := created(ck.Name, ck.Value)
-		pending = append(pending, pendingCookie{name: ck.Name, created: t, readable: ok})
-	}
-	over := len(pending) - (MaxPendingFlows - 1)
-	if over <= 0 {
-		return nil
-	}
-	slices.SortFunc(pending, func(a, b pendingCookie) int {
-		switch {
-		case a.readable != b.readable:
-			if !a.readable {
-				return -1
-			}
-			return 1
-		case !a.created.Equal(b.created):
-			return a.created.Compare(b.created)
-		}
-		return strings.Compare(a.name, b.name)
-	})
-	expired := make([]string, over)
-	for i, p := range pending[:over] {
-		del := c.cookie(p.name, "", -1)
-		del.Secure = del.Secure || strings.HasPrefix(p.name, "__Host-") // or the browser ignores it
-		http.SetCookie(w, del)
-		expired[i] = p.name
-	}
-	return expired
-}
-
-func (c *CookieConfig) cookieName(state string) string {
-	if c.Secure {
-		return "__Host-oidcfed-" + state
-	}
-	return "oidcfed-" + state
-}
-
-func (c *CookieConfig) cookie(name, value string, maxAge int) *http.Cookie {
-	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: c.Secure, SameSite: http.SameSiteLaxMode}
-}
-
-// takeCookie finds the flow cookie of state in r and deletes it from the
-// browser, whatever the flow turns out to be: a flow is tried once.
-func (c *CookieConfig) takeCookie(w http.ResponseWriter, r *http.Request, state string) (name, value string, err error) {
-	if !validState(state) {
-		return "", "", ErrNoFlow
-	}
-	name = c.cookieName(state)
-	ck, err := r.Cookie(name)
-	if err != nil {
-		return "", "", ErrNoFlow
-	}
-	http.SetCookie(w, c.cookie(name, "", -1))
-	return name, ck.Value, nil
-}
-
-// validState reports whether state can be part of a cookie name: the
-// base64url values the library generates, of a sane length.
-func validState(state string) bool {
-	if len(state) < 16 || len(state) > 64 {
-		return false
-	}
-	for i := 0; i < len(state); i++ {
-		c := state[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // CookieStore seals each flow into a cookie of its own, named after its
@@ -150,8 +40,9 @@ func validState(state string) bool {
 // [MaxAge]; a sign-in started again succeeds. Several server instances
 // need a shared store instead.
 type CookieStore struct {
-	cfg   CookieConfig
-	codec *Codec
+	cfg     CookieConfig
+	cookies flowCookies
+	codec   *Codec
 
 	mu sync.Mutex
 	// consumed maps state → flow creation time, oldest-consumed first (it
@@ -171,7 +62,7 @@ func NewCookieStore(cfg CookieConfig) (*CookieStore, error) {
 	if cfg.MaxConsumed <= 0 {
 		cfg.MaxConsumed = 100_000
 	}
-	s := &CookieStore{cfg: cfg, codec: codec}
+	s := &CookieStore{cfg: cfg, cookies: flowCookies{secure: cfg.Secure}, codec: codec}
 	s.consumed, _ = lru.New[string, time.Time](cfg.MaxConsumed)
 	return s, nil
 }
@@ -228,17 +119,17 @@ func (s *CookieStore) Save(w http.ResponseWriter, r *http.Request, f *FlowState)
 	if !validState(f.State) {
 		return fmt.Errorf("session: state must be 16-64 base64url characters")
 	}
-	name := s.cfg.cookieName(f.State)
+	name := s.cookies.name(f.State)
 	b, err := json.Marshal(sealedFlow{Provider: f.Provider, Nonce: f.Nonce, Verifier: f.Verifier.Reveal(),
 		RedirectTo: f.RedirectTo, Mode: f.Mode, AccountID: f.AccountID, Created: f.Created.Unix(), Version: f.ProviderVersion})
 	if err != nil {
 		return err
 	}
-	c := s.cfg.cookie(name, s.codec.Seal(b, name), int(MaxAge/time.Second))
+	c := s.cookies.cookie(name, s.codec.Seal(b, name), int(MaxAge/time.Second))
 	if err := c.Valid(); err != nil {
 		return fmt.Errorf("session: flow cookie: %w", err)
 	}
-	s.cfg.capFlows(w, r, func(name, value string) (time.Time, bool) {
+	s.cookies.capFlows(w, r, func(name, value string) (time.Time, bool) {
 		sf, err := s.open(name, value)
 		return time.Unix(sf.Created, 0), err == nil
 	})
@@ -263,7 +154,7 @@ func (s *CookieStore) open(name, value string) (sealedFlow, error) {
 // Take opens the flow of state from its cookie, deletes the cookie and
 // marks the flow consumed.
 func (s *CookieStore) Take(w http.ResponseWriter, r *http.Request, state string) (*FlowState, error) {
-	name, value, err := s.cfg.takeCookie(w, r, state)
+	name, value, err := s.cookies.take(w, r, state)
 	if err != nil {
 		return nil, err
 	}

@@ -60,7 +60,7 @@ func FuzzFlowCookie(f *testing.F) {
 	f.Fuzz(func(t *testing.T, plain []byte) {
 		s, _ := NewCookieStore(CookieConfig{Keys: [][]byte{bytes.Repeat([]byte{7}, 32)}, Now: func() time.Time { return now }})
 		state := "AAAAAAAAAAAAAAAAAAAAAA"
-		name := s.cfg.cookieName(state)
+		name := s.cookies.name(state)
 		r := httptest.NewRequest(http.MethodGet, "/cb", nil)
 		r.AddCookie(&http.Cookie{Name: name, Value: s.codec.Seal(plain, name)})
 		fl, err := s.Take(httptest.NewRecorder(), r, state)

@@ -28,7 +28,8 @@ var ErrFull = errors.New("session: too many sign-ins are pending; try again in a
 // new one with [ErrFull]: it never evicts another browser's live flow.
 // Use it for one server instance; several need a shared store.
 type MemoryStore struct {
-	cfg CookieConfig
+	cfg     MemoryConfig
+	cookies flowCookies
 
 	mu sync.Mutex
 	// flows maps state → flow, oldest first: it is only read with Peek,
@@ -41,14 +42,28 @@ type memoryFlow struct {
 	binding string
 }
 
-// NewMemoryStore returns a store for cfg (Keys are not used).
-func NewMemoryStore(cfg CookieConfig) *MemoryStore {
+// MemoryConfig configures a [MemoryStore].
+type MemoryConfig struct {
+	// Secure marks the binding cookies Secure and names them with the
+	// __Host- prefix. Set it unless the site is served over http on a
+	// loopback host.
+	Secure bool
+	// Now is the clock. Default: time.Now.
+	Now func() time.Time
+	// MaxFlows bounds the flows the store holds (about 550 bytes each plus
+	// the redirectTo, at most 512: 10 000 take 5 to 10 MiB). Default:
+	// 10 000.
+	MaxFlows int
+}
+
+// NewMemoryStore returns a store for cfg.
+func NewMemoryStore(cfg MemoryConfig) *MemoryStore {
 	cfg.Now = clock.Or(cfg.Now)
 	if cfg.MaxFlows <= 0 {
 		cfg.MaxFlows = 10_000
 	}
 	flows, _ := lru.New[string, memoryFlow](cfg.MaxFlows)
-	return &MemoryStore{cfg: cfg, flows: flows}
+	return &MemoryStore{cfg: cfg, cookies: flowCookies{secure: cfg.Secure}, flows: flows}
 }
 
 // SecureCookies reports whether the store's cookies are Secure.
@@ -82,7 +97,7 @@ func (s *MemoryStore) Save(w http.ResponseWriter, r *http.Request, f *FlowState)
 	// knowing a state (it is in the authorization URL) must not let
 	// another browser end someone's flow.
 	own := map[string]string{} // cookie name → state
-	expired := s.cfg.capFlows(w, r, func(name, value string) (time.Time, bool) {
+	expired := s.cookies.capFlows(w, r, func(name, value string) (time.Time, bool) {
 		state := strings.TrimPrefix(strings.TrimPrefix(name, "__Host-"), "oidcfed-")
 		mf, ok := s.flows.Peek(state)
 		if !ok || subtle.ConstantTimeCompare([]byte(mf.binding), []byte(value)) != 1 {
@@ -96,13 +111,13 @@ func (s *MemoryStore) Save(w http.ResponseWriter, r *http.Request, f *FlowState)
 			s.flows.Remove(state)
 		}
 	}
-	http.SetCookie(w, s.cfg.cookie(s.cfg.cookieName(f.State), binding, int(MaxAge/time.Second)))
+	http.SetCookie(w, s.cookies.cookie(s.cookies.name(f.State), binding, int(MaxAge/time.Second)))
 	return nil
 }
 
 // Take returns the flow of state once, to the browser holding its cookie.
 func (s *MemoryStore) Take(w http.ResponseWriter, r *http.Request, state string) (*FlowState, error) {
-	_, binding, err := s.cfg.takeCookie(w, r, state)
+	_, binding, err := s.cookies.take(w, r, state)
 	if err != nil {
 		return nil, err
 	}

@@ -117,7 +117,7 @@ func stores(t *testing.T, clk *clock.Fake, secure bool) map[string]FlowStore {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]FlowStore{"CookieStore": cs, "MemoryStore": NewMemoryStore(CookieConfig{Now: clk.Now, Secure: secure})}
+	return map[string]FlowStore{"CookieStore": cs, "MemoryStore": NewMemoryStore(MemoryConfig{Now: clk.Now, Secure: secure})}
 }
 
 func TestFlowStores(t *testing.T) {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/oidcfed/oidcfed/claims"
 	"github.com/oidcfed/oidcfed/federation"
-	"github.com/oidcfed/oidcfed/session"
 )
 
 // app is the host: it owns sessions and routes; the library owns sign-in
@@ -78,7 +77,7 @@ func unauthenticated(w http.ResponseWriter) {
 // still signed in as before, its account has one identity more. An upgrade
 // of an anonymous account signs the session in as the new identity.
 func (a *app) onLogin(w http.ResponseWriter, r *http.Request, l *federation.Login) error {
-	if l.Mode == session.Link {
+	if l.Mode == federation.ModeLink {
 		if s := a.sessions.get(r); s != nil && s.AccountID == l.Decision.Account.ID {
 			return nil
 		}
