@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -79,10 +78,11 @@ func (p *Provider) verifyLogoutToken(ctx context.Context, raw string) (*LogoutEv
 }
 
 func (p *Provider) checkLogoutToken(ctx context.Context, raw string) (*LogoutEvent, string, error) {
-	if raw == "" || len(raw) > maxTokenLength || strings.Count(raw, ".") != 2 {
-		return nil, "", fmt.Errorf("%w: not three dot-separated parts of at most %d bytes", discovery.ErrMalformedToken, maxTokenLength)
+	header, _, _, ok := splitJWS(raw)
+	if !ok {
+		return nil, "", errNotCompactJWS
 	}
-	typ, err := jwtTyp(raw)
+	typ, err := jwtTyp(header)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: header is not base64url JSON", discovery.ErrMalformedToken)
 	}

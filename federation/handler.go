@@ -461,26 +461,6 @@ func (h *Handler) complete(r *http.Request, p *Provider, f *session.FlowState, q
 // isControl reports an ASCII control character (CR and LF among them).
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
-// providerDescription keeps a provider's error_description printable and short.
-func providerDescription(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if isControl(r) {
-			return -1
-		}
-		return r
-	}, s)
-	if len(s) > 200 {
-		s = s[:200]
-		for !utf8.ValidString(s) {
-			s = s[:len(s)-1]
-		}
-	}
-	if s == "" {
-		return "the identity provider refused the sign-in"
-	}
-	return s
-}
-
 // redirectError sends the browser to the flow's redirectTo with error and
 // error_description query parameters.
 func (h *Handler) redirectError(w http.ResponseWriter, r *http.Request, to string, code Code, desc string) {

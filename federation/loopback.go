@@ -7,7 +7,6 @@ import (
 	"html/template"
 	"net"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/oidcfed/oidcfed/internal/randid"
@@ -101,22 +100,6 @@ func (p *Provider) LoopbackLogin(ctx context.Context, cfg LoopbackConfig) (*Resu
 	case <-ctx.Done():
 		return nil, fmt.Errorf("federation: waiting for the browser to come back: %w", ctx.Err())
 	}
-}
-
-// completeRedirect applies the authorization response rules (RFC 9207 iss,
-// error, code) and completes the sign-in.
-func (p *Provider) completeRedirect(ctx context.Context, f *session.FlowState, q url.Values, redirectURI string) (*Result, error) {
-	if err := p.checkIssParam(ctx, q); err != nil {
-		return nil, err
-	}
-	if e := q.Get("error"); e != "" {
-		return nil, newError(safeCode(e), providerDescription(q.Get("error_description")), nil)
-	}
-	code := q.Get("code")
-	if code == "" {
-		return nil, newError(CodeInvalidRequest, "the identity provider sent no authorization code", nil)
-	}
-	return p.complete(ctx, f, code, redirectURI)
 }
 
 var loopbackPage = template.Must(template.New("loopback").Parse(`<!doctype html>

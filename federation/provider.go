@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/oauth2"
 
@@ -289,6 +290,42 @@ func (p *Provider) checkIssParam(ctx context.Context, q url.Values) error {
 			fmt.Errorf("%w: got %q, want %q", ErrIssMismatch, got, st.md.Issuer))
 	}
 	return nil
+}
+
+// completeRedirect applies the authorization response rules (RFC 9207 iss,
+// error, code) and completes the sign-in.
+func (p *Provider) completeRedirect(ctx context.Context, f *session.FlowState, q url.Values, redirectURI string) (*Result, error) {
+	if err := p.checkIssParam(ctx, q); err != nil {
+		return nil, err
+	}
+	if e := q.Get("error"); e != "" {
+		return nil, newError(safeCode(e), providerDescription(q.Get("error_description")), nil)
+	}
+	code := q.Get("code")
+	if code == "" {
+		return nil, newError(CodeInvalidRequest, "the identity provider sent no authorization code", nil)
+	}
+	return p.complete(ctx, f, code, redirectURI)
+}
+
+// providerDescription keeps a provider's error_description printable and short.
+func providerDescription(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if isControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > 200 {
+		s = s[:200]
+		for !utf8.ValidString(s) {
+			s = s[:len(s)-1]
+		}
+	}
+	if s == "" {
+		return "the identity provider refused the sign-in"
+	}
+	return s
 }
 
 // complete exchanges code for tokens with f's PKCE verifier, verifies the ID

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -79,12 +78,12 @@ func (p *Provider) Refresh(ctx context.Context, t Tokens) (Tokens, error) {
 
 // originalClaims decodes the payload of the ID token from sign-in.
 func originalClaims(raw string) (map[string]any, error) {
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
+	_, payload, _, ok := splitJWS(raw)
+	if !ok {
 		return nil, fmt.Errorf("%w: Tokens.IDToken is not a compact JWS", discovery.ErrMalformedToken)
 	}
 	var c map[string]any
-	if err := decodeSegment(parts[1], &c); err != nil || c == nil {
+	if err := decodeSegment(payload, &c); err != nil || c == nil {
 		return nil, fmt.Errorf("%w: Tokens.IDToken's payload is not a JSON object", discovery.ErrMalformedToken)
 	}
 	return c, nil
