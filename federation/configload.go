@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/oidcfed/oidcfed/internal/jsonshape"
 )
 
 // MaxConfigSize is the largest config LoadConfig reads.
@@ -40,13 +42,15 @@ func LoadConfig(r io.Reader) (Config, error) {
 		return Config{}, &ConfigError{Path: position(data, d.InputOffset()-1), Err: errors.New("trailing data after the JSON object")}
 	}
 	var errs []error
-	checkShape(v, reflect.TypeFor[Config](), "", &errs)
+	for _, p := range jsonshape.Check(v, reflect.TypeFor[Config]()) {
+		errs = append(errs, pathError(p.Path, p.Err))
+	}
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
 	}
 	var c Config
 	if err := json.Unmarshal(data, &c); err != nil {
-		return Config{}, &ConfigError{Path: "(input)", Err: err} // checkShape let through what json refuses
+		return Config{}, &ConfigError{Path: "(input)", Err: err} // jsonshape let through what json refuses
 	}
 	return c, c.Validate()
 }
@@ -70,117 +74,6 @@ func position(data []byte, off int64) string {
 	line := bytes.Count(before, []byte("\n")) + 1
 	col := int(off) - bytes.LastIndexByte(before, '\n')
 	return fmt.Sprintf("line %d, column %d", line, col)
-}
-
-// checkShape compares decoded JSON v with the Go type t it will be decoded
-// into, reporting every unknown field and wrong type with its path.
-func checkShape(v any, t reflect.Type, path string, errs *[]error) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if v == nil {
-		return // null leaves the zero value
-	}
-	fail := func(format string, args ...any) {
-		*errs = append(*errs, pathError(path, fmt.Errorf(format, args...)))
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		obj, ok := v.(map[string]any)
-		if !ok {
-			fail("want an object, got %s", jsonKind(v))
-			return
-		}
-		fields := jsonFields(t)
-		for _, k := range sortedKeys(obj) {
-			ft, ok := fields[k]
-			if !ok {
-				err := fmt.Errorf("unknown field %q", k)
-				for name := range fields {
-					if strings.EqualFold(name, k) || strings.EqualFold(name, k+"s") || strings.EqualFold(name+"s", k) ||
-						strings.EqualFold(strings.ReplaceAll(name, "_", ""), strings.ReplaceAll(k, "_", "")) {
-						err = fmt.Errorf("unknown field %q (did you mean %q?)", k, name)
-					}
-				}
-				*errs = append(*errs, pathError(join(path, k), err))
-				continue
-			}
-			checkShape(obj[k], ft, join(path, k), errs)
-		}
-	case reflect.Map:
-		obj, ok := v.(map[string]any)
-		if !ok {
-			fail("want an object, got %s", jsonKind(v))
-			return
-		}
-		for _, k := range sortedKeys(obj) {
-			checkShape(obj[k], t.Elem(), join(path, k), errs)
-		}
-	case reflect.Slice:
-		arr, ok := v.([]any)
-		if !ok {
-			fail("want an array, got %s", jsonKind(v))
-			return
-		}
-		for i, e := range arr {
-			checkShape(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs)
-		}
-	case reflect.String:
-		if _, ok := v.(string); !ok {
-			fail("want a string, got %s", jsonKind(v))
-		}
-	case reflect.Bool:
-		if _, ok := v.(bool); !ok {
-			fail("want true or false, got %s", jsonKind(v))
-		}
-	case reflect.Int:
-		n, ok := v.(json.Number)
-		if _, err := n.Int64(); !ok || err != nil {
-			fail("want an integer, got %s", jsonKind(v))
-		}
-	}
-}
-
-// jsonFields maps a struct's JSON member names to their types.
-func jsonFields(t reflect.Type) map[string]reflect.Type {
-	out := map[string]reflect.Type{}
-	for f := range t.Fields() {
-		if !f.IsExported() {
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		switch name {
-		case "-":
-			continue
-		case "":
-			name = f.Name
-		}
-		out[name] = f.Type
-	}
-	return out
-}
-
-func jsonKind(v any) string {
-	switch v := v.(type) {
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case json.Number:
-		return "the number " + v.String()
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
-	}
-	return "null"
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
 }
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
