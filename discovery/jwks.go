@@ -21,6 +21,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/oidcfed/oidcfed/internal/clock"
+	"github.com/oidcfed/oidcfed/internal/flight"
 	"github.com/oidcfed/oidcfed/internal/httpx"
 )
 
@@ -72,12 +73,8 @@ type KeySet struct {
 	lastAttempt time.Time         // last fetch started
 	lastUnknown time.Time         // last fetch started for an unknown key
 	lastErr     error
-	pending     *keyFetch // the fetch in flight, if any
-}
 
-type keyFetch struct {
-	done chan struct{}
-	err  error
+	fetches flight.Group[struct{}, []jose.JSONWebKey] // the one fetch in flight
 }
 
 var _ oidc.KeySet = (*KeySet)(nil)
@@ -243,39 +240,26 @@ func (ks *KeySet) current(ctx context.Context) ([]jose.JSONWebKey, error) {
 // starts at most once per cooldown; a fetch for expired keys starts at most
 // once per cooldown after a failure.
 func (ks *KeySet) refetch(ctx context.Context, unknownKey bool) ([]jose.JSONWebKey, bool) {
-	ks.mu.Lock()
-	f := ks.pending
-	if f == nil {
+	start := func() bool {
+		ks.mu.Lock()
+		defer ks.mu.Unlock()
 		now := ks.cfg.Now()
 		cooling := func(last time.Time) bool { return !last.IsZero() && now.Before(last.Add(ks.cfg.Cooldown)) }
 		if unknownKey && cooling(ks.lastUnknown) || ks.lastErr != nil && cooling(ks.lastAttempt) {
-			ks.mu.Unlock()
-			return nil, false
+			return false
 		}
 		if unknownKey {
 			ks.lastUnknown = now
 		}
 		ks.lastAttempt = now
-		f = &keyFetch{done: make(chan struct{})}
-		ks.pending = f
-		go ks.fetch(f)
+		return true
 	}
-	ks.mu.Unlock()
-	select {
-	case <-f.done:
-	case <-ctx.Done():
-		return nil, false
-	}
-	if f.err != nil {
-		return nil, false
-	}
-	ks.mu.Lock()
-	defer ks.mu.Unlock()
-	return ks.keys, true
+	keys, err, joined := ks.fetches.DoIf(ctx, struct{}{}, start, ks.fetch)
+	return keys, joined && err == nil
 }
 
 // fetch runs detached from any caller, bounded by FetchTimeout.
-func (ks *KeySet) fetch(f *keyFetch) {
+func (ks *KeySet) fetch() ([]jose.JSONWebKey, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), ks.cfg.FetchTimeout)
 	defer cancel()
 	keys, err := ks.download(ctx)
@@ -290,8 +274,6 @@ func (ks *KeySet) fetch(f *keyFetch) {
 		ks.keys, ks.fetchedAt = keys, ks.cfg.Now()
 	}
 	ks.lastErr = err
-	ks.pending = nil
-	f.err = err
 	ks.mu.Unlock()
 	if err != nil {
 		ks.cfg.Logger.Warn("discovery: JWKS fetch failed", "uri", ks.cfg.URI, "error", err)
@@ -303,7 +285,7 @@ func (ks *KeySet) fetch(f *keyFetch) {
 			ks.cfg.OnKeyRemoved(kid)
 		}
 	}
-	close(f.done)
+	return keys, err
 }
 
 // download fetches and parses the JWKS, keeping the public signing keys it

@@ -28,12 +28,26 @@ type call[V any] struct {
 // waits for its result or for ctx to be done. fn runs in a new goroutine and
 // is never cancelled by ctx: it must bound its own work (a timeout).
 func (g *Group[K, V]) Do(ctx context.Context, key K, fn func() (V, error)) (V, error) {
+	v, err, _ := g.DoIf(ctx, key, nil, fn)
+	return v, err
+}
+
+// DoIf is Do where a new call starts only if start reports true (nil
+// means always); a call in flight is joined whatever start would say.
+// start runs with the group's lock held, so that deciding and starting are
+// one step. When no call runs and start refuses, DoIf returns at once with
+// joined false.
+func (g *Group[K, V]) DoIf(ctx context.Context, key K, start func() bool, fn func() (V, error)) (v V, err error, joined bool) {
 	g.mu.Lock()
 	if g.calls == nil {
 		g.calls = make(map[K]*call[V])
 	}
 	c, ok := g.calls[key]
 	if !ok {
+		if start != nil && !start() {
+			g.mu.Unlock()
+			return v, nil, false
+		}
 		c = &call[V]{done: make(chan struct{})}
 		g.calls[key] = c
 		go g.run(key, c, fn)
@@ -48,10 +62,9 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func() (V, error)) (V, e
 	}()
 	select {
 	case <-c.done:
-		return c.val, c.err
+		return c.val, c.err, true
 	case <-ctx.Done():
-		var zero V
-		return zero, context.Cause(ctx)
+		return v, context.Cause(ctx), true
 	}
 }
 

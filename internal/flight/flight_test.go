@@ -90,3 +90,44 @@ func TestErrorIsShared(t *testing.T) {
 		t.Fatalf("got %v, want %v", err, boom)
 	}
 }
+
+// TestDoIf: a refused start returns at once without calling fn; a call in
+// flight is joined even when start would refuse.
+func TestDoIf(t *testing.T) {
+	var g Group[string, string]
+	refuse := func() bool { return false }
+	_, err, joined := g.DoIf(context.Background(), "k", refuse, func() (string, error) {
+		t.Fatal("fn ran though start refused")
+		return "", nil
+	})
+	if joined || err != nil {
+		t.Fatalf("refused start: joined %t, err %v", joined, err)
+	}
+	release := make(chan struct{})
+	first := make(chan string, 1)
+	go func() {
+		v, _, _ := g.DoIf(context.Background(), "k", func() bool { return true }, func() (string, error) {
+			<-release
+			return "shared", nil
+		})
+		first <- v
+	}()
+	for g.Waiting("k") < 1 {
+		runtime.Gosched()
+	}
+	second := make(chan string, 1)
+	go func() {
+		v, _, joined := g.DoIf(context.Background(), "k", refuse, func() (string, error) { return "own", nil })
+		if !joined {
+			v = "not joined"
+		}
+		second <- v
+	}()
+	for g.Waiting("k") < 2 {
+		runtime.Gosched()
+	}
+	close(release)
+	if a, b := <-first, <-second; a != "shared" || b != "shared" {
+		t.Fatalf("results %q and %q, want the one call's for both", a, b)
+	}
+}
