@@ -8,10 +8,11 @@ import (
 	"github.com/oidcfed/oidcfed/discovery"
 )
 
-// Presets are the values of ProviderConfig.Preset. Each fills the issuer
-// from its own fields and sets the provider's quirks; docs/providers/<preset>.md
-// says what to register in the provider's admin console.
-var Presets = []string{"auth0", "entra", "generic", "gitlab", "google", "jumpcloud", "keycloak", "okta", "ping"}
+// Presets are the values of ProviderConfig.Preset, sorted. Each fills the
+// issuer from its own fields and sets the provider's quirks;
+// docs/providers/<preset>.md says what to register in the provider's admin
+// console.
+var Presets = sortedKeys(presets)
 
 // Fixed and default hosts of the presets.
 const (
@@ -66,135 +67,180 @@ func (p ProviderConfig) applyPreset(v *validation) ProviderConfig {
 			v.fail(f.field, "applies only to preset %s", strings.Join(f.presets, ", "))
 		}
 	}
-	// issuer sets the issuer the preset builds, unless it was configured.
-	issuer := func(fields string, build func() (string, bool)) {
-		if p.Issuer != "" {
-			v.fail("issuer", "preset %q builds the issuer from %s; set those or issuer, not both", p.Preset, fields)
-			return
-		}
-		iss, ok := build()
-		if !ok {
-			v.noIssuer = true
-			return
-		}
-		p.Issuer = iss
+	if p.Preset == "" {
+		return p
 	}
-	host := func(def string) (string, bool) {
-		switch {
-		case p.Domain == "" && def == "":
-			v.fail("domain", "is required for preset %q (the host name, e.g. example.%s.com)", p.Preset, p.Preset)
-			return "", false
-		case p.Domain == "":
-			return def, true
-		case !hostName.MatchString(p.Domain):
-			v.fail("domain", "%q is not a host name (no scheme, port or path)", p.Domain)
-			return "", false
-		}
-		return p.Domain, true
-	}
-	switch p.Preset {
-	case "", "generic":
-	case "okta":
-		if p.Issuer == "" || p.Domain != "" {
-			issuer("domain and authorizationServerId", func() (string, bool) {
-				h, ok := host("")
-				switch {
-				case !ok:
-				case p.AuthorizationServerID == "":
-					return "https://" + h, true // the org authorization server
-				case !oktaAS.MatchString(p.AuthorizationServerID):
-					v.fail("authorizationServerId", "%q is not an authorization server ID", p.AuthorizationServerID)
-				default:
-					return "https://" + h + "/oauth2/" + p.AuthorizationServerID, true
-				}
-				return "", false
-			})
-		}
-		if p.Issuer != "" && p.Domain == "" && p.AuthorizationServerID != "" {
-			v.fail("authorizationServerId", "is read with domain only; with issuer set, give the whole issuer https://<domain>/oauth2/%s instead", p.AuthorizationServerID)
-		}
-		if p.AuthorizationServerID == "default" && len(p.Audiences) == 0 {
-			p.Audiences = []string{"api://default"}
-		}
-	case "entra":
-		p.applyEntra(v, issuer, host)
-	case "auth0":
-		if p.Issuer == "" || p.Domain != "" {
-			issuer("domain", func() (string, bool) {
-				h, ok := host("")
-				return "https://" + h + "/", ok
-			})
-		}
-	case "keycloak":
-		if p.Issuer == "" {
-			v.fail("issuer", "is required for preset \"keycloak\": the realm URL, https://<host>/realms/<realm>")
-			v.noIssuer = true
-		} else if iss, err := discovery.ParseIssuer(p.Issuer); err == nil && (iss.Bare() || !kcRealm.MatchString(urlPath(p.Issuer))) {
-			v.fail("issuer", "%q is not a Keycloak realm URL (https://<host>/realms/<realm>)", p.Issuer)
-		}
-		// Groups keep the default claim, "groups", which the Group
-		// Membership mapper writes; realm roles are in realm_access.roles,
-		// in the access token by default and in the ID token only when the
-		// realm roles mapper's "Add to ID token" is on (docs/providers/keycloak.md).
-		if p.Claims.Roles == "" {
-			p.Claims.Roles = "realm_access.roles"
-		}
-	case "google":
-		if p.Issuer != "" && p.Issuer != googleIssuer {
-			v.fail("issuer", "preset \"google\" has the issuer %s; leave issuer empty", googleIssuer)
-		}
-		p.Issuer = googleIssuer
-		if p.HostedDomain != "" {
-			if !hostName.MatchString(p.HostedDomain) {
-				v.fail("hostedDomain", "%q is not a domain name", p.HostedDomain)
-			}
-			if hd, ok := p.AuthParams["hd"]; ok && hd != p.HostedDomain {
-				v.fail("authParams.hd", "%q differs from hostedDomain %q; set hostedDomain only", hd, p.HostedDomain)
-			}
-			p.AuthParams = withParam(p.AuthParams, "hd", p.HostedDomain)
-		}
-	case "jumpcloud":
-		if p.Issuer != "" && p.Issuer != jumpcloudIss {
-			v.fail("issuer", "preset \"jumpcloud\" has the issuer %s; leave issuer empty", jumpcloudIss)
-		}
-		p.Issuer = jumpcloudIss
-	case "ping":
-		if p.Issuer == "" || p.TenantID != "" || p.Domain != "" {
-			issuer("tenantId (the PingOne environment ID) and domain", func() (string, bool) {
-				h, ok := host(pingHost)
-				switch {
-				case ok && !slices.Contains(pingRegions, h):
-					v.fail("domain", "%q is not a PingOne region (%s); for a custom domain set issuer https://%s/as instead", h, strings.Join(pingRegions, ", "), h)
-				case p.TenantID == "":
-					v.fail("tenantId", "is required for preset \"ping\": the PingOne environment ID (or set issuer for PingFederate)")
-				case !guid.MatchString(p.TenantID):
-					v.fail("tenantId", "%q is not a PingOne environment ID (a UUID)", p.TenantID)
-				case ok:
-					return "https://" + h + "/" + p.TenantID + "/as", true
-				}
-				return "", false
-			})
-		}
-	case "gitlab":
-		if p.Issuer == "" || p.Domain != "" {
-			issuer("domain", func() (string, bool) {
-				h, ok := host(gitlabHost)
-				return "https://" + h, ok
-			})
-		}
-		if p.Claims.Groups == "" {
-			p.Claims.Groups = "groups_direct"
-		}
-	default:
+	apply, ok := presets[p.Preset]
+	if !ok {
 		v.fail("preset", "%q: want one of %s", p.Preset, strings.Join(Presets, ", "))
 		v.noIssuer = p.Issuer == ""
+		return p
 	}
+	apply(presetRun{p: &p, v: v})
 	return p
 }
 
-// applyEntra applies the Microsoft Entra ID preset to p, which issuer and
-// host also read and write.
-func (p *ProviderConfig) applyEntra(v *validation, issuer func(string, func() (string, bool)), host func(string) (string, bool)) {
+// presetRun is one preset being applied to a provider's config.
+type presetRun struct {
+	p *ProviderConfig
+	v *validation
+}
+
+// issuer sets the issuer that build makes from the preset's fields
+// (named by fields, for the error), unless issuer was configured.
+func (r presetRun) issuer(fields string, build func() (string, bool)) {
+	if r.p.Issuer != "" {
+		r.v.fail("issuer", "preset %q builds the issuer from %s; set those or issuer, not both", r.p.Preset, fields)
+		return
+	}
+	iss, ok := build()
+	if !ok {
+		r.v.noIssuer = true
+		return
+	}
+	r.p.Issuer = iss
+}
+
+// host returns the domain field, or def when it is empty; with def "" the
+// domain is required.
+func (r presetRun) host(def string) (string, bool) {
+	switch {
+	case r.p.Domain == "" && def == "":
+		r.v.fail("domain", "is required for preset %q (the host name, e.g. example.%s.com)", r.p.Preset, r.p.Preset)
+		return "", false
+	case r.p.Domain == "":
+		return def, true
+	case !hostName.MatchString(r.p.Domain):
+		r.v.fail("domain", "%q is not a host name (no scheme, port or path)", r.p.Domain)
+		return "", false
+	}
+	return r.p.Domain, true
+}
+
+// presets applies each preset: builds its issuer and fills in its quirks.
+// See docs/providers/<preset>.md.
+var presets = map[string]func(presetRun){
+	"generic":   func(presetRun) {},
+	"okta":      applyOkta,
+	"entra":     applyEntra,
+	"auth0":     applyAuth0,
+	"keycloak":  applyKeycloak,
+	"google":    applyGoogle,
+	"jumpcloud": applyJumpCloud,
+	"ping":      applyPing,
+	"gitlab":    applyGitLab,
+}
+
+func applyOkta(r presetRun) {
+	p := r.p
+	if p.Issuer == "" || p.Domain != "" {
+		r.issuer("domain and authorizationServerId", func() (string, bool) {
+			h, ok := r.host("")
+			switch {
+			case !ok:
+			case p.AuthorizationServerID == "":
+				return "https://" + h, true // the org authorization server
+			case !oktaAS.MatchString(p.AuthorizationServerID):
+				r.v.fail("authorizationServerId", "%q is not an authorization server ID", p.AuthorizationServerID)
+			default:
+				return "https://" + h + "/oauth2/" + p.AuthorizationServerID, true
+			}
+			return "", false
+		})
+	}
+	if p.Issuer != "" && p.Domain == "" && p.AuthorizationServerID != "" {
+		r.v.fail("authorizationServerId", "is read with domain only; with issuer set, give the whole issuer https://<domain>/oauth2/%s instead", p.AuthorizationServerID)
+	}
+	if p.AuthorizationServerID == "default" && len(p.Audiences) == 0 {
+		p.Audiences = []string{"api://default"}
+	}
+}
+
+func applyAuth0(r presetRun) {
+	if r.p.Issuer == "" || r.p.Domain != "" {
+		r.issuer("domain", func() (string, bool) {
+			h, ok := r.host("")
+			return "https://" + h + "/", ok
+		})
+	}
+}
+
+func applyKeycloak(r presetRun) {
+	p := r.p
+	if p.Issuer == "" {
+		r.v.fail("issuer", "is required for preset \"keycloak\": the realm URL, https://<host>/realms/<realm>")
+		r.v.noIssuer = true
+	} else if iss, err := discovery.ParseIssuer(p.Issuer); err == nil && (iss.Bare() || !kcRealm.MatchString(urlPath(p.Issuer))) {
+		r.v.fail("issuer", "%q is not a Keycloak realm URL (https://<host>/realms/<realm>)", p.Issuer)
+	}
+	// Groups keep the default claim, "groups", which the Group
+	// Membership mapper writes; realm roles are in realm_access.roles,
+	// in the access token by default and in the ID token only when the
+	// realm roles mapper's "Add to ID token" is on (docs/providers/keycloak.md).
+	if p.Claims.Roles == "" {
+		p.Claims.Roles = "realm_access.roles"
+	}
+}
+
+func applyGoogle(r presetRun) {
+	p := r.p
+	if p.Issuer != "" && p.Issuer != googleIssuer {
+		r.v.fail("issuer", "preset \"google\" has the issuer %s; leave issuer empty", googleIssuer)
+	}
+	p.Issuer = googleIssuer
+	if p.HostedDomain != "" {
+		if !hostName.MatchString(p.HostedDomain) {
+			r.v.fail("hostedDomain", "%q is not a domain name", p.HostedDomain)
+		}
+		if hd, ok := p.AuthParams["hd"]; ok && hd != p.HostedDomain {
+			r.v.fail("authParams.hd", "%q differs from hostedDomain %q; set hostedDomain only", hd, p.HostedDomain)
+		}
+		p.AuthParams = withParam(p.AuthParams, "hd", p.HostedDomain)
+	}
+}
+
+func applyJumpCloud(r presetRun) {
+	if r.p.Issuer != "" && r.p.Issuer != jumpcloudIss {
+		r.v.fail("issuer", "preset \"jumpcloud\" has the issuer %s; leave issuer empty", jumpcloudIss)
+	}
+	r.p.Issuer = jumpcloudIss
+}
+
+func applyPing(r presetRun) {
+	p := r.p
+	if p.Issuer == "" || p.TenantID != "" || p.Domain != "" {
+		r.issuer("tenantId (the PingOne environment ID) and domain", func() (string, bool) {
+			h, ok := r.host(pingHost)
+			switch {
+			case ok && !slices.Contains(pingRegions, h):
+				r.v.fail("domain", "%q is not a PingOne region (%s); for a custom domain set issuer https://%s/as instead", h, strings.Join(pingRegions, ", "), h)
+			case p.TenantID == "":
+				r.v.fail("tenantId", "is required for preset \"ping\": the PingOne environment ID (or set issuer for PingFederate)")
+			case !guid.MatchString(p.TenantID):
+				r.v.fail("tenantId", "%q is not a PingOne environment ID (a UUID)", p.TenantID)
+			case ok:
+				return "https://" + h + "/" + p.TenantID + "/as", true
+			}
+			return "", false
+		})
+	}
+}
+
+func applyGitLab(r presetRun) {
+	if r.p.Issuer == "" || r.p.Domain != "" {
+		r.issuer("domain", func() (string, bool) {
+			h, ok := r.host(gitlabHost)
+			return "https://" + h, ok
+		})
+	}
+	if r.p.Claims.Groups == "" {
+		r.p.Claims.Groups = "groups_direct"
+	}
+}
+
+// applyEntra applies the Microsoft Entra ID preset.
+func applyEntra(r presetRun) {
+	p, v, issuer, host := r.p, r.v, r.issuer, r.host
 	field := "tenantId"
 	if p.Issuer != "" && p.TenantID == "" && p.Domain == "" {
 		// A national cloud's issuer, https://<host>/<tenant>/v2.0, given whole.
