@@ -170,31 +170,67 @@ func (h *Handler) redirectURI(p *Provider, link bool) string {
 	return h.base.String() + h.mount + p.key + "/callback"
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer")
-	rest, ok := strings.CutPrefix(r.URL.Path, h.mount)
+// route is a request's place in the route table under the mount path.
+type route int
+
+const (
+	routeNotFound     route = iota
+	routeDiscovery          // GET discovery
+	routeStart              // GET oidc:{name}
+	routeCallback           // GET oidc:{name}/callback
+	routeLinkStart          // POST link/oidc:{name}
+	routeLinkCallback       // GET link/oidc:{name}/callback
+	routeBackchannel        // POST oidc:{name}/backchannel-logout
+)
+
+// parseRoute places path in the route table, with the provider key of the
+// routes that name one. ServeMux cannot express "oidc:{name}" inside a
+// segment, so the mount is served by this small parser.
+func (h *Handler) parseRoute(path string) (route, string) {
+	rest, ok := strings.CutPrefix(path, h.mount)
 	if !ok {
-		h.fail(w, r, http.StatusNotFound, CodeNotFound, "no such route")
-		return
+		return routeNotFound, ""
 	}
 	if rest == "discovery" {
-		h.serveDiscovery(w, r)
-		return
+		return routeDiscovery, ""
 	}
 	rest, link := strings.CutPrefix(rest, "link/")
 	key, action, _ := strings.Cut(rest, "/")
+	if !strings.HasPrefix(key, "oidc:") {
+		return routeNotFound, ""
+	}
 	switch {
-	case !strings.HasPrefix(key, "oidc:") || action != "" && action != "callback" && (link || action != "backchannel-logout"):
+	case action == "" && !link:
+		return routeStart, key
+	case action == "" && link:
+		return routeLinkStart, key
+	case action == "callback" && !link:
+		return routeCallback, key
+	case action == "callback" && link:
+		return routeLinkCallback, key
+	case action == "backchannel-logout" && !link:
+		return routeBackchannel, key
+	}
+	return routeNotFound, ""
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	rt, key := h.parseRoute(r.URL.Path)
+	switch rt {
+	case routeNotFound:
 		h.fail(w, r, http.StatusNotFound, CodeNotFound, "no such route")
 		return
-	case action == "backchannel-logout":
+	case routeDiscovery:
+		h.serveDiscovery(w, r)
+		return
+	case routeBackchannel:
 		h.serveBackchannel(w, r, key)
 		return
 	}
-	callback := action == "callback"
 	want := http.MethodGet
-	if link && !callback {
+	if rt == routeLinkStart {
 		want = http.MethodPost
 	}
 	if r.Method != want && (want != http.MethodGet || r.Method != http.MethodHead) {
@@ -206,39 +242,44 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use "+want)
 		return
 	}
+	link := rt == routeLinkStart || rt == routeLinkCallback
 	if link && h.cfg.CurrentAccount == nil {
 		h.fail(w, r, http.StatusNotImplemented, CodeNotImplemented, "account linking is not configured")
 		return
 	}
-	if link && !callback {
-		if err := h.cop.Check(r); err != nil {
-			h.fail(w, r, http.StatusForbidden, CodeCrossOrigin, "a link must be started from this site")
-			return
-		}
-	}
-	if callback {
+	switch rt {
+	case routeCallback, routeLinkCallback:
 		h.callback(w, r, key, link)
+	case routeStart:
+		if p, ok := h.lookup(w, r, key); ok {
+			h.start(w, r, p, session.SignIn, "")
+		}
+	case routeLinkStart:
+		h.startLink(w, r, key)
+	}
+}
+
+// startLink starts a link flow for the signed-in account: same-origin
+// requests only, then the provider and the session.
+func (h *Handler) startLink(w http.ResponseWriter, r *http.Request, key string) {
+	if err := h.cop.Check(r); err != nil {
+		h.fail(w, r, http.StatusForbidden, CodeCrossOrigin, "a link must be started from this site")
 		return
 	}
 	p, ok := h.lookup(w, r, key)
 	if !ok {
 		return
 	}
-	switch {
-	case link:
-		cur, ok := h.cfg.CurrentAccount(r)
-		if !ok || cur.ID == "" {
-			h.fail(w, r, http.StatusUnauthorized, CodeUnauthenticated, "sign in before linking an identity")
-			return
-		}
-		mode := session.Link
-		if cur.Anonymous {
-			mode = session.Upgrade
-		}
-		h.start(w, r, p, mode, cur.ID)
-	default:
-		h.start(w, r, p, session.SignIn, "")
+	cur, ok := h.cfg.CurrentAccount(r)
+	if !ok || cur.ID == "" {
+		h.fail(w, r, http.StatusUnauthorized, CodeUnauthenticated, "sign in before linking an identity")
+		return
 	}
+	mode := session.Link
+	if cur.Anonymous {
+		mode = session.Upgrade
+	}
+	h.start(w, r, p, mode, cur.ID)
 }
 
 // serveBackchannel checks method and configuration, then serves the
