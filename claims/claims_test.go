@@ -3,6 +3,7 @@ package claims
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -226,5 +227,24 @@ func TestRoles(t *testing.T) {
 				t.Fatalf("roles %q, %v; want %q", got, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestFieldsCoverMapping: the fields table names every Mapping field by its
+// JSON tag, once, so that Compile, User and Missing cannot drift from it.
+func TestFieldsCoverMapping(t *testing.T) {
+	var tags []string
+	for f := range reflect.TypeFor[Mapping]().Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		tags = append(tags, name)
+	}
+	var names []string
+	for _, f := range fields {
+		names = append(names, f.name)
+	}
+	slices.Sort(tags)
+	slices.Sort(names)
+	if !slices.Equal(tags, names) {
+		t.Fatalf("fields %q, Mapping's JSON names %q", names, tags)
 	}
 }

@@ -45,14 +45,36 @@ type Mapping struct {
 
 // Mapper is a compiled [Mapping]. It is immutable and safe for concurrent use.
 type Mapper struct {
-	sub, email, emailVerified path
-	strings                   []stringField // the other string fields
-	groups, roles             path
+	sub, email, emailVerified, groups, roles path
+	strings                                  []stringField // the other string fields, in fields order
+	byField                                  map[string]path
 }
 
 type stringField struct {
 	path path
 	set  func(u *User, v string)
+}
+
+// fields is every field of [User] that a [Mapping] maps, spelled once: its
+// JSON name (the Mapping key), its default claim, how to read the Mapping
+// and, for plain string fields, how to set the User.
+var fields = []struct {
+	name, claim string
+	mapping     func(m *Mapping) string
+	set         func(u *User, v string) // nil for the fields User maps itself
+}{
+	{"subject", "sub", func(m *Mapping) string { return m.Subject }, nil},
+	{"email", "email", func(m *Mapping) string { return m.Email }, nil},
+	{"emailVerified", "email_verified", func(m *Mapping) string { return m.EmailVerified }, nil},
+	{"groups", "groups", func(m *Mapping) string { return m.Groups }, nil},
+	{"roles", "roles", func(m *Mapping) string { return m.Roles }, nil},
+	{"name", "name", func(m *Mapping) string { return m.Name }, func(u *User, v string) { u.Name = v }},
+	{"givenName", "given_name", func(m *Mapping) string { return m.GivenName }, func(u *User, v string) { u.GivenName = v }},
+	{"familyName", "family_name", func(m *Mapping) string { return m.FamilyName }, func(u *User, v string) { u.FamilyName = v }},
+	{"preferredUsername", "preferred_username", func(m *Mapping) string { return m.PreferredUsername },
+		func(u *User, v string) { u.PreferredUsername = v }},
+	{"picture", "picture", func(m *Mapping) string { return m.Picture }, func(u *User, v string) { u.Picture = v }},
+	{"locale", "locale", func(m *Mapping) string { return m.Locale }, func(u *User, v string) { u.Locale = v }},
 }
 
 // path is a claim name with its dotted segments split once.
@@ -93,33 +115,24 @@ func (p path) lookup(claims map[string]any) (any, bool) {
 // Compile checks the mapping and returns its Mapper.
 func (m Mapping) Compile() (*Mapper, error) {
 	var errs []error
-	for field, name := range map[string]string{
-		"subject": m.Subject, "email": m.Email, "emailVerified": m.EmailVerified, "name": m.Name,
-		"givenName": m.GivenName, "familyName": m.FamilyName, "preferredUsername": m.PreferredUsername,
-		"picture": m.Picture, "locale": m.Locale, "groups": m.Groups, "roles": m.Roles,
-	} {
+	mp := &Mapper{byField: make(map[string]path, len(fields))}
+	for _, f := range fields {
+		name := f.mapping(&m)
 		if name != "" && (strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, "..")) {
-			errs = append(errs, fmt.Errorf("claims: mapping %q: %q is not a claim name or dotted path", field, name))
+			errs = append(errs, fmt.Errorf("claims: mapping %q: %q is not a claim name or dotted path", f.name, name))
+		}
+		p := newPath(name, f.claim)
+		mp.byField[f.name] = p
+		if f.set != nil {
+			mp.strings = append(mp.strings, stringField{path: p, set: f.set})
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Mapper{
-		sub:           newPath(m.Subject, "sub"),
-		email:         newPath(m.Email, "email"),
-		emailVerified: newPath(m.EmailVerified, "email_verified"),
-		groups:        newPath(m.Groups, "groups"),
-		roles:         newPath(m.Roles, "roles"),
-		strings: []stringField{
-			{newPath(m.Name, "name"), func(u *User, v string) { u.Name = v }},
-			{newPath(m.GivenName, "given_name"), func(u *User, v string) { u.GivenName = v }},
-			{newPath(m.FamilyName, "family_name"), func(u *User, v string) { u.FamilyName = v }},
-			{newPath(m.PreferredUsername, "preferred_username"), func(u *User, v string) { u.PreferredUsername = v }},
-			{newPath(m.Picture, "picture"), func(u *User, v string) { u.Picture = v }},
-			{newPath(m.Locale, "locale"), func(u *User, v string) { u.Locale = v }},
-		},
-	}, nil
+	mp.sub, mp.email, mp.emailVerified = mp.byField["subject"], mp.byField["email"], mp.byField["emailVerified"]
+	mp.groups, mp.roles = mp.byField["groups"], mp.byField["roles"]
+	return mp, nil
 }
 
 // DefaultMapper maps the standard claims.
@@ -251,23 +264,6 @@ func (m *Mapper) Missing(claims map[string]any, fields ...string) bool {
 }
 
 func (m *Mapper) pathOf(field string) (path, bool) {
-	switch field {
-	case "subject":
-		return m.sub, true
-	case "email":
-		return m.email, true
-	case "emailVerified":
-		return m.emailVerified, true
-	case "groups":
-		return m.groups, true
-	case "roles":
-		return m.roles, true
-	}
-	names := []string{"name", "givenName", "familyName", "preferredUsername", "picture", "locale"}
-	for i, n := range names {
-		if n == field {
-			return m.strings[i].path, true
-		}
-	}
-	return path{}, false
+	p, ok := m.byField[field]
+	return p, ok
 }
