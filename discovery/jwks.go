@@ -112,47 +112,45 @@ func NewKeySet(cfg KeySetConfig) (*KeySet, error) {
 // keys and returns its payload. It implements [oidc.KeySet]. Errors are
 // *[TokenError], or wrap [ErrKeysUnavailable] when no keys can be had.
 func (ks *KeySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	payload, kid, err := ks.verify(ctx, jwt)
-	if r, ok := ctx.Value(resultKey{}).(*verifyResult); ok {
-		r.called, r.payload, r.kid, r.err = true, payload, kid, err
-	}
+	payload, _, _, err := ks.verify(ctx, jwt, ks.algs, ks.cfg.Algorithms)
 	return payload, err
 }
 
-// verify returns the payload and the key ID of the key that verified it
-// ("" for a key without one).
-func (ks *KeySet) verify(ctx context.Context, jwt string) ([]byte, string, error) {
-	jws, err := jose.ParseSignedCompact(jwt, ks.algs)
+// verify parses jwt, a compact JWS signed with one of algs (accepted names
+// them, for errors), and returns its payload, its alg and the key ID of the
+// key that verified it ("" for a key without one).
+func (ks *KeySet) verify(ctx context.Context, jwt string, algs []jose.SignatureAlgorithm, accepted []string) (payload []byte, alg, keyID string, err error) {
+	jws, err := jose.ParseSignedCompact(jwt, algs)
 	if err != nil {
-		return nil, "", classifyParseError(jwt, ks.cfg.Algorithms, err)
+		return nil, "", "", classifyParseError(jwt, accepted, err)
 	}
 	if len(jws.Signatures) != 1 {
-		return nil, "", tokenErr(ErrMalformedToken, "%d signatures, want 1", len(jws.Signatures))
+		return nil, "", "", tokenErr(ErrMalformedToken, "%d signatures, want 1", len(jws.Signatures))
 	}
 	h := jws.Signatures[0].Protected
 	keys, err := ks.current(ctx)
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	payload, kid, known := verifyWith(jws, keys, h.KeyID, h.Algorithm)
 	if payload != nil {
-		return payload, kid, nil
+		return payload, h.Algorithm, kid, nil
 	}
 	if known {
 		// The key is there and the signature is wrong: a refetch cannot help.
-		return nil, "", tokenErr(ErrInvalidSignature, "kid %q, alg %s", h.KeyID, h.Algorithm)
+		return nil, "", "", tokenErr(ErrInvalidSignature, "kid %q, alg %s", h.KeyID, h.Algorithm)
 	}
 	// An unknown kid, or no kid and no key verifies: the provider may have
 	// rotated its keys. Refetch, at most once per cooldown.
 	if keys, ok := ks.refetch(ctx, true); ok {
 		if payload, kid, known = verifyWith(jws, keys, h.KeyID, h.Algorithm); payload != nil {
-			return payload, kid, nil
+			return payload, h.Algorithm, kid, nil
 		}
 	}
 	if h.KeyID == "" || known {
-		return nil, "", tokenErr(ErrInvalidSignature, "kid %q, alg %s", h.KeyID, h.Algorithm)
+		return nil, "", "", tokenErr(ErrInvalidSignature, "kid %q, alg %s", h.KeyID, h.Algorithm)
 	}
-	return nil, "", tokenErr(ErrUnknownKey, "kid %q", h.KeyID)
+	return nil, "", "", tokenErr(ErrUnknownKey, "kid %q", h.KeyID)
 }
 
 // classifyParseError tells a refused algorithm from a malformed token.
@@ -363,15 +361,4 @@ func (ks *KeySet) Status() KeySetStatus {
 		s.LastError = ks.lastErr.Error()
 	}
 	return s
-}
-
-// resultKey carries a *verifyResult through go-oidc, which flattens the
-// KeySet's errors into strings: the verifier reads the typed error back.
-type resultKey struct{}
-
-type verifyResult struct {
-	called  bool
-	payload []byte
-	kid     string // of the key that verified the signature
-	err     error
 }

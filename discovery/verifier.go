@@ -3,16 +3,21 @@ package discovery
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"math"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/oidcfed/oidcfed/internal/clock"
 )
@@ -47,21 +52,28 @@ type VerifierConfig struct {
 	SubjectOptional bool
 }
 
-// Verifier verifies signed JWTs from one provider. It builds on go-oidc's
-// [oidc.IDTokenVerifier], which checks the signature (through our
-// [KeySet]), the issuer and, for a single audience, aud. Because go-oidc's
-// expiry check has no leeway, the verifier sets SkipExpiryCheck and checks
-// exp, nbf and iat itself; for several audiences it sets SkipClientIDCheck
-// and checks aud itself. Every error is typed.
+// Verifier verifies signed JWTs from one provider: the compact JWS is
+// parsed once and its signature checked with the [KeySet], then the payload
+// is decoded once into the claims that every check (iss, aud, exp, nbf,
+// iat, sub, tid) and every caller (claim mapping) reads. Every error is
+// typed.
 type Verifier struct {
 	cfg  VerifierConfig
-	oidc *oidc.IDTokenVerifier
+	algs []jose.SignatureAlgorithm // cfg.Algorithms, converted once
 }
 
 // Token is a verified token.
 type Token struct {
-	// IDToken is go-oidc's view: it offers VerifyAccessToken for at_hash.
-	IDToken *oidc.IDToken
+	// Issuer is the token's iss: the verifier's issuer, or under a
+	// multi-tenant template the tenant's own.
+	Issuer string
+	// Audience is the token's aud, one or more values.
+	Audience []string
+	// Algorithm is the JWS alg that signed it.
+	Algorithm string
+	// AccessTokenHash is the at_hash claim ("" when absent); see
+	// [Token.VerifyAccessToken].
+	AccessTokenHash string
 	// Claims are every claim of the payload, numbers as json.Number.
 	Claims map[string]any
 	// Expiry, IssuedAt and NotBefore are the time claims (zero when absent).
@@ -69,6 +81,34 @@ type Token struct {
 	// KeyID is the kid of the JWKS key that verified the signature (empty
 	// when that key has none): what [KeySetConfig.OnKeyRemoved] reports.
 	KeyID string
+}
+
+// ErrAccessTokenHash: at_hash is not the hash of the access token.
+var ErrAccessTokenHash = errors.New("discovery: at_hash does not match the access token")
+
+// VerifyAccessToken checks that the token's at_hash is the hash of
+// accessToken (OpenID Connect Core 1.0 §3.1.3.6): the left half of the
+// access token's hash with the SHA-2 function of the signing algorithm,
+// SHA-512 for EdDSA (Ed25519, per the spec's errata), base64url-encoded.
+func (t *Token) VerifyAccessToken(accessToken string) error {
+	var h hash.Hash
+	switch {
+	case strings.HasSuffix(t.Algorithm, "256"):
+		h = sha256.New()
+	case strings.HasSuffix(t.Algorithm, "384"):
+		h = sha512.New384()
+	case strings.HasSuffix(t.Algorithm, "512"), t.Algorithm == "EdDSA":
+		h = sha512.New()
+	default:
+		return fmt.Errorf("%w: no at_hash function for alg %q", ErrAccessTokenHash, t.Algorithm)
+	}
+	h.Write([]byte(accessToken))
+	sum := h.Sum(nil)
+	want := base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+	if subtle.ConstantTimeCompare([]byte(want), []byte(t.AccessTokenHash)) != 1 {
+		return ErrAccessTokenHash
+	}
+	return nil
 }
 
 // NewVerifier returns a verifier for cfg.
@@ -98,19 +138,11 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.Leeway == 0 {
 		cfg.Leeway = time.Minute
 	}
-	oc := &oidc.Config{
-		SupportedSigningAlgs: cfg.Algorithms,
-		SkipExpiryCheck:      true, // checked in Verify, with leeway
+	v := &Verifier{cfg: cfg}
+	for _, a := range cfg.Algorithms {
+		v.algs = append(v.algs, jose.SignatureAlgorithm(a))
 	}
-	if strings.Count(cfg.Issuer, TenantPlaceholder) == 1 {
-		oc.SkipIssuerCheck = true // checked in Verify against the token's tid
-	}
-	if len(cfg.Audiences) == 1 {
-		oc.ClientID = cfg.Audiences[0]
-	} else {
-		oc.SkipClientIDCheck = true // checked in Verify against every audience
-	}
-	return &Verifier{cfg: cfg, oidc: oidc.NewVerifier(cfg.Issuer, cfg.KeySet, oc)}, nil
+	return v, nil
 }
 
 // Verify checks raw's signature, iss, aud, exp (required), nbf, iat
@@ -118,50 +150,44 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 // its claims. Errors are *[TokenError] (errors.Is(err, [ErrInvalidToken]))
 // or, when the provider's keys cannot be fetched, wrap [ErrKeysUnavailable].
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
-	res := &verifyResult{}
-	idt, err := v.oidc.Verify(context.WithValue(ctx, resultKey{}, res), raw)
+	payload, alg, kid, err := v.cfg.KeySet.verify(ctx, raw, v.algs, v.cfg.Algorithms)
 	if err != nil {
-		return nil, v.classify(raw, res, err)
+		return nil, err
 	}
-	t := &Token{IDToken: idt, KeyID: res.kid}
-	d := json.NewDecoder(bytes.NewReader(res.payload))
+	t := &Token{Algorithm: alg, KeyID: kid}
+	d := json.NewDecoder(bytes.NewReader(payload))
 	d.UseNumber()
 	if err := d.Decode(&t.Claims); err != nil || t.Claims == nil {
 		return nil, tokenErr(ErrMalformedToken, "payload is not a JSON object")
 	}
-	if err := v.checkClaims(t); err != nil {
+	if err := v.checkIssuer(t); err != nil {
 		return nil, err
 	}
-	if err := v.checkTenantIssuer(t); err != nil {
+	if err := v.checkClaims(t); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-// classify turns go-oidc's untyped error into a typed one. The KeySet
-// recorded whether it ran: if not, go-oidc refused the token before the
-// signature check (format or algorithm); if it ran and succeeded, go-oidc
-// refused the signed claims.
-func (v *Verifier) classify(raw string, res *verifyResult, err error) error {
+// googleIssuerNoScheme is the iss Google has been seen to send for the
+// issuer https://accounts.google.com (go-oidc accepts it too).
+const googleIssuerNoScheme = "accounts.google.com"
+
+// checkIssuer checks iss: exactly the issuer, or, for a template issuer,
+// the template with the token's own tid.
+func (v *Verifier) checkIssuer(t *Token) error {
+	iss, ok := t.Claims["iss"].(string)
 	switch {
-	case res.err != nil:
-		return res.err
-	case !res.called:
-		return classifyParseError(raw, v.cfg.Algorithms, err)
+	case !ok:
+		return tokenErr(ErrTokenIssuer, "iss is missing or not a string")
+	case strings.Contains(v.cfg.Issuer, TenantPlaceholder):
+		t.Issuer = iss
+		return v.checkTenantIssuer(t)
+	case iss == v.cfg.Issuer, iss == googleIssuerNoScheme && v.cfg.Issuer == "https://"+googleIssuerNoScheme:
+		t.Issuer = iss
+		return nil
 	}
-	var c struct {
-		Iss string          `json:"iss"`
-		Aud json.RawMessage `json:"aud"`
-	}
-	_ = json.Unmarshal(res.payload, &c)
-	if c.Iss != v.cfg.Issuer && !strings.Contains(v.cfg.Issuer, TenantPlaceholder) {
-		return tokenErr(ErrTokenIssuer, "iss %q, want %q", c.Iss, v.cfg.Issuer)
-	}
-	var aud Audience
-	if json.Unmarshal(c.Aud, &aud) != nil || !slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(v.cfg.Audiences, a) }) {
-		return tokenErr(ErrTokenAudience, "aud %s, want one of %q", c.Aud, v.cfg.Audiences)
-	}
-	return tokenErr(ErrInvalidClaim, "%v", err)
+	return tokenErr(ErrTokenIssuer, "iss %q, want %q", iss, v.cfg.Issuer)
 }
 
 // tenantID is the shape of an Entra tenant ID.
@@ -181,8 +207,8 @@ func (v *Verifier) checkTenantIssuer(t *Token) error {
 	if !tenantID.MatchString(s) {
 		return tokenErr(ErrInvalidClaim, "tid is not a tenant ID")
 	}
-	if want := strings.Replace(v.cfg.Issuer, TenantPlaceholder, s, 1); t.IDToken.Issuer != want {
-		return tokenErr(ErrTokenIssuer, "iss %q is not the issuer of tid %q (%q)", t.IDToken.Issuer, s, want)
+	if want := strings.Replace(v.cfg.Issuer, TenantPlaceholder, s, 1); t.Issuer != want {
+		return tokenErr(ErrTokenIssuer, "iss %q is not the issuer of tid %q (%q)", t.Issuer, s, want)
 	}
 	return nil
 }
@@ -222,8 +248,18 @@ func (v *Verifier) checkClaims(t *Token) error {
 	if now.Add(leeway).Before(t.IssuedAt) {
 		return tokenErr(ErrTokenIssuedInFuture, "iat %s, now %s, leeway %s", t.IssuedAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), leeway)
 	}
-	if !slices.ContainsFunc(t.IDToken.Audience, func(a string) bool { return slices.Contains(v.cfg.Audiences, a) }) {
-		return tokenErr(ErrTokenAudience, "aud %q, want one of %q", t.IDToken.Audience, v.cfg.Audiences)
+	aud, err := audienceOf(t.Claims["aud"])
+	if err != nil {
+		return err
+	}
+	t.Audience = aud
+	if !slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(v.cfg.Audiences, a) }) {
+		return tokenErr(ErrTokenAudience, "aud %q, want one of %q", aud, v.cfg.Audiences)
+	}
+	if h, present := t.Claims["at_hash"]; present {
+		if t.AccessTokenHash, _ = h.(string); t.AccessTokenHash == "" {
+			return tokenErr(ErrInvalidClaim, "at_hash is not a non-empty string")
+		}
 	}
 	switch sub, ok := t.Claims["sub"]; {
 	case !ok && v.cfg.SubjectOptional:
@@ -237,6 +273,27 @@ func (v *Verifier) checkClaims(t *Token) error {
 		}
 	}
 	return nil
+}
+
+// audienceOf reads aud: a string or an array of strings (RFC 7519 §4.1.3).
+func audienceOf(v any) ([]string, error) {
+	switch v := v.(type) {
+	case string:
+		return []string{v}, nil
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, tokenErr(ErrInvalidClaim, "aud has a value that is not a string")
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	case nil:
+		return nil, tokenErr(ErrMissingClaim, "aud")
+	}
+	return nil, tokenErr(ErrInvalidClaim, "aud is not a string or an array of strings")
 }
 
 // numericDate reads a NumericDate claim (RFC 7519 §2): seconds since the

@@ -2,6 +2,8 @@ package discovery
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -81,6 +83,14 @@ func TestVerifierRejections(t *testing.T) {
 		{"sub null is rejected", with(func(c map[string]any) { c["sub"] = nil }), ErrMissingClaim},
 		{"sub as a number is rejected", with(func(c map[string]any) { c["sub"] = 42 }), ErrInvalidClaim},
 		{"sub empty is rejected", with(func(c map[string]any) { c["sub"] = "" }), ErrInvalidClaim},
+		{"iss missing is rejected", with(func(c map[string]any) { delete(c, "iss") }), ErrTokenIssuer},
+		{"iss as a number is rejected", with(func(c map[string]any) { c["iss"] = 7 }), ErrTokenIssuer},
+		{"iss with a trailing slash is rejected", with(func(c map[string]any) { c["iss"] = c["iss"].(string) + "/" }), ErrTokenIssuer},
+		{"aud missing is rejected", with(func(c map[string]any) { delete(c, "aud") }), ErrMissingClaim},
+		{"aud as a number is rejected", with(func(c map[string]any) { c["aud"] = 7 }), ErrInvalidClaim},
+		{"aud list with a number is rejected", with(func(c map[string]any) { c["aud"] = []any{"client-1", 7} }), ErrInvalidClaim},
+		{"at_hash as a number is rejected", with(func(c map[string]any) { c["at_hash"] = 7 }), ErrInvalidClaim},
+		{"at_hash empty is rejected", with(func(c map[string]any) { c["at_hash"] = "" }), ErrInvalidClaim},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,7 +131,7 @@ func TestVerifierAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
-			if tok.Claims["sub"] != "user-1" || tok.Claims["email"] != "ada@example.com" || tok.IDToken.Subject != "user-1" {
+			if tok.Claims["sub"] != "user-1" || tok.Claims["email"] != "ada@example.com" || tok.Issuer != f.idp.URL || tok.Algorithm != tt.key.alg || len(tok.Audience) == 0 {
 				t.Fatalf("claims = %v", tok.Claims)
 			}
 			if want := time.Unix(c["exp"].(int64), 0); !tok.Expiry.Equal(want) {
@@ -184,6 +194,34 @@ func TestVerifierSubjectOptional(t *testing.T) {
 		_, err := v.Verify(context.Background(), k.sign(t, c))
 		if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestVerifyAccessToken: at_hash is the left half of the access token's
+// hash with the alg's SHA-2 function, SHA-512 for EdDSA (OpenID Connect
+// Core 1.0 §3.1.3.6 and its errata).
+func TestVerifyAccessToken(t *testing.T) {
+	const at = "access-token-value"
+	half := func(sum []byte) string { return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2]) }
+	s256, s384, s512 := sha256.Sum256([]byte(at)), sha512.Sum384([]byte(at)), sha512.Sum512([]byte(at))
+	for _, tc := range []struct {
+		alg, hash string
+		want      error
+	}{
+		{"RS256", half(s256[:]), nil},
+		{"ES256", half(s256[:]), nil},
+		{"PS384", half(s384[:]), nil},
+		{"ES512", half(s512[:]), nil},
+		{"EdDSA", half(s512[:]), nil},
+		{"EdDSA", half(s256[:]), ErrAccessTokenHash}, // SHA-256 for Ed25519 is the pre-errata mistake
+		{"RS256", half(s384[:]), ErrAccessTokenHash},
+		{"RS256", half(s256[:])[1:], ErrAccessTokenHash},
+		{"none", half(s256[:]), ErrAccessTokenHash},
+	} {
+		tok := &Token{Algorithm: tc.alg, AccessTokenHash: tc.hash}
+		if err := tok.VerifyAccessToken(at); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+			t.Errorf("alg %s, at_hash %s: %v, want %v", tc.alg, tc.hash, err, tc.want)
 		}
 	}
 }

@@ -124,7 +124,7 @@ func (p *Provider) checkLogoutToken(ctx context.Context, raw string) (*LogoutEve
 		return nil, "", ErrLogoutReplay
 	}
 	// The token's own iss: under a multi-tenant template, the tenant's issuer.
-	return &LogoutEvent{Provider: p.key, Issuer: tok.IDToken.Issuer, Subject: sub, SID: sid, IssuedAt: tok.IssuedAt}, jti, nil
+	return &LogoutEvent{Provider: p.key, Issuer: tok.Issuer, Subject: sub, SID: sid, IssuedAt: tok.IssuedAt}, jti, nil
 }
 
 // jtiSet remembers the jti of each accepted logout token until it expires,

@@ -375,7 +375,7 @@ func (p *Provider) principal(tok *discovery.Token, typ string) (*Principal, erro
 	if err != nil {
 		return nil, err
 	}
-	user.Provider, user.Issuer = p.key, tok.IDToken.Issuer // verified: the discovered or an additional issuer
+	user.Provider, user.Issuer = p.key, tok.Issuer // verified: the discovered or an additional issuer
 	scopes, err := scopesOf(tok.Claims, p.cfg.ScopePrefix)
 	if err != nil {
 		return nil, err
@@ -385,7 +385,7 @@ func (p *Provider) principal(tok *discovery.Token, typ string) (*Principal, erro
 		clientID, _ = tok.Claims["azp"].(string)
 	}
 	return &Principal{Provider: p.key, User: user, Scopes: scopes, Roles: user.Roles, ClientID: clientID,
-		Audience: tok.IDToken.Audience, TokenType: typ, Expiry: tok.Expiry, IssuedAt: tok.IssuedAt}, nil
+		Audience: tok.Audience, TokenType: typ, Expiry: tok.Expiry, IssuedAt: tok.IssuedAt}, nil
 }
 
 // scopesOf reads scope (RFC 9068 §2.2.3: a space-separated string) or scp

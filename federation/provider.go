@@ -396,7 +396,7 @@ func (p *Provider) result(ctx context.Context, st *resolved, tr *tokenResponse, 
 	if err := p.checkIdentity(vt.Claims, user); err != nil {
 		return nil, err
 	}
-	user.Provider, user.Issuer = p.key, vt.IDToken.Issuer // the tenant's own issuer under a template
+	user.Provider, user.Issuer = p.key, vt.Issuer // the tenant's own issuer under a template
 	res := &Result{User: user, Tokens: tr.tokens(start)}
 	res.SID, _ = all["sid"].(string)
 	return res, nil
@@ -425,16 +425,16 @@ func (p *Provider) verifyTokenResponse(ctx context.Context, st *resolved, tr *to
 		return nil, newError(CodeInvalidToken, "the identity provider's ID token was rejected", err)
 	}
 	azp, hasAZP := vt.Claims["azp"]
-	if hasAZP && azp != p.cfg.ClientID || !hasAZP && len(vt.IDToken.Audience) > 1 {
-		err = fmt.Errorf("%w: azp %v, audiences %q", ErrAZPMismatch, azp, vt.IDToken.Audience)
+	if hasAZP && azp != p.cfg.ClientID || !hasAZP && len(vt.Audience) > 1 {
+		err = fmt.Errorf("%w: azp %v, audiences %q", ErrAZPMismatch, azp, vt.Audience)
 	}
-	for _, a := range vt.IDToken.Audience {
+	for _, a := range vt.Audience {
 		if err == nil && a != p.cfg.ClientID && !slices.Contains(p.cfg.TrustedAudiences, a) {
 			err = fmt.Errorf("%w: %q", ErrUntrustedAudience, a)
 		}
 	}
-	if err == nil && vt.IDToken.AccessTokenHash != "" {
-		if e := vt.IDToken.VerifyAccessToken(tr.AccessToken); e != nil {
+	if err == nil && vt.AccessTokenHash != "" {
+		if e := vt.VerifyAccessToken(tr.AccessToken); e != nil {
 			err = fmt.Errorf("%w: %v", ErrAtHash, e)
 		}
 	}

@@ -36,6 +36,9 @@ type pendingCookie struct {
 // then by their flow's creation time. created opens a cookie; it reports
 // false for one it cannot read. It returns the names it expired.
 func (c flowCookies) capFlows(w http.ResponseWriter, r *http.Request, created func(name, value string) (time.Time, bool)) []string {
+	if r == nil { // a flow saved outside a request (tests, tools)
+		return nil
+	}
 	var pending []pendingCookie
 	seen := map[string]bool{}
 	for _, ck := range r.Cookies() {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -79,28 +80,33 @@ func (t *capTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := *req.URL
-	u.RawQuery, u.Fragment = "", ""
-	tooLarge := &TooLargeError{URL: u.String(), Limit: t.limit}
 	if resp.ContentLength > t.limit {
 		resp.Body.Close()
-		return nil, tooLarge
+		return nil, tooLarge(req.URL, t.limit)
 	}
-	resp.Body = &capBody{rc: resp.Body, left: t.limit, err: tooLarge}
+	resp.Body = &capBody{rc: resp.Body, left: t.limit, limit: t.limit, url: req.URL}
 	return resp, nil
 }
 
-// capBody returns err once more than left bytes have been read. It reads one
+// tooLarge is the error for a response from u over limit bytes, naming u
+// without its query (which may carry a secret).
+func tooLarge(u *url.URL, limit int64) *TooLargeError {
+	v := *u
+	v.RawQuery, v.Fragment = "", ""
+	return &TooLargeError{URL: v.String(), Limit: limit}
+}
+
+// capBody fails once more than left bytes have been read. It reads one
 // byte past the cap so that a body of exactly the cap is accepted.
 type capBody struct {
-	rc   io.ReadCloser
-	left int64
-	err  error
+	rc          io.ReadCloser
+	left, limit int64
+	url         *url.URL // for the error, made only when it happens
 }
 
 func (b *capBody) Read(p []byte) (int, error) {
 	if b.left < 0 {
-		return 0, b.err
+		return 0, tooLarge(b.url, b.limit)
 	}
 	if int64(len(p)) > b.left+1 {
 		p = p[:b.left+1]
@@ -108,7 +114,7 @@ func (b *capBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	b.left -= int64(n)
 	if b.left < 0 {
-		return n + int(b.left), b.err
+		return n + int(b.left), tooLarge(b.url, b.limit)
 	}
 	return n, err
 }
