@@ -62,7 +62,7 @@ func demoSession(w http.ResponseWriter, accountID string, u claims.User) error {
 // A server mounts the handler under /auth/oauth and sets its own session in
 // OnLogin. Here the provider is the in-process test provider and the
 // browser an http.Client with a cookie jar.
-func Example() {
+func ExampleNewHandler() {
 	op := federationtest.New(nil, federationtest.Options{})
 	defer op.Close()
 	op.AddUser(federationtest.User{Subject: "alice", Email: "alice@example.com", EmailVerified: true, Name: "Alice"})
