@@ -13,9 +13,10 @@ var ErrClaim = errors.New("claims: invalid claim")
 // ClaimError names a claim whose value cannot be used.
 type ClaimError struct {
 	Claim  string // the claim name or dotted path
-	Reason string
+	Reason string // why, e.g. "is a number, want a string"
 }
 
+// Error names the claim and the reason.
 func (e *ClaimError) Error() string { return fmt.Sprintf("claims: %q %s", e.Claim, e.Reason) }
 
 // Is makes errors.Is(err, ErrClaim) true.
@@ -28,16 +29,16 @@ func (e *ClaimError) Is(target error) bool { return target == ErrClaim }
 // ("realm_access.roles"), unless the claim exists under the literal name,
 // as Auth0's namespaced claims ("https://example.com/roles") do.
 type Mapping struct {
-	Subject           string `json:"subject,omitempty"`
-	Email             string `json:"email,omitempty"`
-	EmailVerified     string `json:"emailVerified,omitempty"`
-	Name              string `json:"name,omitempty"`
-	GivenName         string `json:"givenName,omitempty"`
-	FamilyName        string `json:"familyName,omitempty"`
-	PreferredUsername string `json:"preferredUsername,omitempty"`
-	Picture           string `json:"picture,omitempty"`
-	Locale            string `json:"locale,omitempty"`
-	Groups            string `json:"groups,omitempty"`
+	Subject           string `json:"subject,omitempty"`           // default "sub"
+	Email             string `json:"email,omitempty"`             // default "email"
+	EmailVerified     string `json:"emailVerified,omitempty"`     // default "email_verified"; true only for true or "true"
+	Name              string `json:"name,omitempty"`              // default "name"
+	GivenName         string `json:"givenName,omitempty"`         // default "given_name"
+	FamilyName        string `json:"familyName,omitempty"`        // default "family_name"
+	PreferredUsername string `json:"preferredUsername,omitempty"` // default "preferred_username"
+	Picture           string `json:"picture,omitempty"`           // default "picture"
+	Locale            string `json:"locale,omitempty"`            // default "locale"
+	Groups            string `json:"groups,omitempty"`            // default "groups"; a list, or one string split at spaces and commas
 	// Roles feeds User.Roles, at sign-in and for bearer tokens (default
 	// "roles", where Entra ID puts app roles).
 	Roles string `json:"roles,omitempty"`

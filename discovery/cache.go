@@ -124,9 +124,9 @@ func (c *Cache) refresh(k key, src *Source) (*Metadata, error) {
 // Status describes the cached state of one source.
 type Status struct {
 	FetchedAt time.Time // zero when never fetched successfully
-	ExpiresAt time.Time
-	Stale     bool   // being served past ExpiresAt because refetches fail
-	LastError string // the last fetch's error, empty when it succeeded
+	ExpiresAt time.Time // when the cached document must be refetched
+	Stale     bool      // being served past ExpiresAt because refetches fail
+	LastError string    // the last fetch's error, empty when it succeeded
 }
 
 // Status returns the cached state of src.

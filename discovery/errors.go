@@ -26,11 +26,12 @@ var (
 // the configuration that describes them. Field is the JSON member (or config
 // field) concerned, empty when the document as a whole is at fault.
 type MetadataError struct {
-	URL   string
-	Field string
-	Err   error
+	URL   string // the document's URL, or "configuration"
+	Field string // the JSON member or config field; empty for the whole document
+	Err   error  // what is wrong: ErrMissingField, ErrIssuerMismatch…
 }
 
+// Error names the URL, the field and the problem.
 func (e *MetadataError) Error() string {
 	if e.Field == "" {
 		return fmt.Sprintf("discovery: %s: %v", e.URL, e.Err)
@@ -38,6 +39,7 @@ func (e *MetadataError) Error() string {
 	return fmt.Sprintf("discovery: %s: %s: %v", e.URL, e.Field, e.Err)
 }
 
+// Unwrap returns Err, for errors.Is with this package's sentinels.
 func (e *MetadataError) Unwrap() error { return e.Err }
 
 // Sentinels for token verification. Every *[TokenError] matches
@@ -65,10 +67,11 @@ var ErrKeysUnavailable = errors.New("discovery: provider keys are unavailable")
 // the token. errors.Is(err, ErrInvalidToken) holds for every TokenError, and
 // errors.Is(err, ErrTokenExpired) and the like for the specific rule.
 type TokenError struct {
-	Err    error
-	Detail string
+	Err    error  // the rule: ErrTokenExpired, ErrTokenIssuer…
+	Detail string // the values involved, never the token
 }
 
+// Error names the rule and the detail.
 func (e *TokenError) Error() string {
 	if e.Detail == "" {
 		return "discovery: " + e.Err.Error()
@@ -76,6 +79,7 @@ func (e *TokenError) Error() string {
 	return "discovery: " + e.Err.Error() + ": " + e.Detail
 }
 
+// Unwrap returns Err, the rule's sentinel.
 func (e *TokenError) Unwrap() error { return e.Err }
 
 // Is makes every TokenError match ErrInvalidToken.

@@ -339,11 +339,11 @@ func (ks *KeySet) Refresh(ctx context.Context) error {
 // KeySetStatus describes a key set, for diagnostics. It holds no key
 // material.
 type KeySetStatus struct {
-	URI         string
+	URI         string    // the jwks_uri
 	FetchedAt   time.Time // zero before the first successful fetch
 	NextRefresh time.Time // when the keys pass their TTL
-	KeyIDs      []string
-	LastError   string
+	KeyIDs      []string  // the kids of the usable keys
+	LastError   string    // the last fetch's error, empty when it succeeded
 }
 
 // Status returns the key set's state.

@@ -14,33 +14,54 @@ import (
 // OpenID RP-Initiated Logout 1.0 §2.1). Values returned by this package are
 // shared and must not be modified.
 type Metadata struct {
-	Issuer                                     string   `json:"issuer"`
-	AuthorizationEndpoint                      string   `json:"authorization_endpoint"`
-	TokenEndpoint                              string   `json:"token_endpoint"`
-	UserinfoEndpoint                           string   `json:"userinfo_endpoint,omitempty"`
-	JWKSURI                                    string   `json:"jwks_uri"`
-	EndSessionEndpoint                         string   `json:"end_session_endpoint,omitempty"`
-	DeviceAuthorizationEndpoint                string   `json:"device_authorization_endpoint,omitempty"`
-	ScopesSupported                            []string `json:"scopes_supported,omitempty"`
-	ResponseTypesSupported                     []string `json:"response_types_supported,omitempty"`
-	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported,omitempty"`
-	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported,omitempty"`
-	IDTokenSigningAlgValuesSupported           []string `json:"id_token_signing_alg_values_supported,omitempty"`
-	UserinfoSigningAlgValuesSupported          []string `json:"userinfo_signing_alg_values_supported,omitempty"`
-	ClaimsSupported                            []string `json:"claims_supported,omitempty"`
-	AuthorizationResponseISSParameterSupported bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
-	BackchannelLogoutSupported                 bool     `json:"backchannel_logout_supported,omitempty"`
+	// Issuer is the issuer identifier; tokens' iss must equal it.
+	Issuer string `json:"issuer"`
+	// AuthorizationEndpoint starts the code flow.
+	AuthorizationEndpoint string `json:"authorization_endpoint"`
+	// TokenEndpoint redeems codes and refresh tokens.
+	TokenEndpoint string `json:"token_endpoint"`
+	// UserinfoEndpoint serves claims for an access token (optional).
+	UserinfoEndpoint string `json:"userinfo_endpoint,omitempty"`
+	// JWKSURI serves the signing keys.
+	JWKSURI string `json:"jwks_uri"`
+	// EndSessionEndpoint is RP-initiated logout (optional).
+	EndSessionEndpoint string `json:"end_session_endpoint,omitempty"`
+	// DeviceAuthorizationEndpoint starts the device flow (optional).
+	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint,omitempty"`
+	// ScopesSupported lists the scopes the provider knows.
+	ScopesSupported []string `json:"scopes_supported,omitempty"`
+	// ResponseTypesSupported must include "code".
+	ResponseTypesSupported []string `json:"response_types_supported,omitempty"`
+	// CodeChallengeMethodsSupported should list "S256".
+	CodeChallengeMethodsSupported []string `json:"code_challenge_methods_supported,omitempty"`
+	// TokenEndpointAuthMethodsSupported picks the client authentication.
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported,omitempty"`
+	// IDTokenSigningAlgValuesSupported are the ID-token algorithms (see Algorithms).
+	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported,omitempty"`
+	// UserinfoSigningAlgValuesSupported: signed userinfo is refused anyway.
+	UserinfoSigningAlgValuesSupported []string `json:"userinfo_signing_alg_values_supported,omitempty"`
+	// ClaimsSupported lists the claims the provider may send.
+	ClaimsSupported []string `json:"claims_supported,omitempty"`
+	// AuthorizationResponseISSParameterSupported: the callback carries iss (RFC 9207).
+	AuthorizationResponseISSParameterSupported bool `json:"authorization_response_iss_parameter_supported,omitempty"`
+	// BackchannelLogoutSupported: the provider sends logout tokens.
+	BackchannelLogoutSupported bool `json:"backchannel_logout_supported,omitempty"`
 }
 
 // Endpoints are set by hand in configuration. Each non-empty field replaces
 // the discovered one; when Authorization, Token and JWKS are all set, no
 // discovery document is fetched at all.
 type Endpoints struct {
+	// Authorization replaces authorization_endpoint.
 	Authorization string `json:"authorization,omitempty"`
-	Token         string `json:"token,omitempty"`
-	Userinfo      string `json:"userinfo,omitempty"`
-	JWKS          string `json:"jwks,omitempty"`
-	EndSession    string `json:"endSession,omitempty"`
+	// Token replaces token_endpoint.
+	Token string `json:"token,omitempty"`
+	// Userinfo replaces userinfo_endpoint.
+	Userinfo string `json:"userinfo,omitempty"`
+	// JWKS replaces jwks_uri.
+	JWKS string `json:"jwks,omitempty"`
+	// EndSession replaces end_session_endpoint.
+	EndSession string `json:"endSession,omitempty"`
 }
 
 func (e Endpoints) complete() bool {

@@ -217,6 +217,7 @@ func (v *Verifier) checkTenantIssuer(t *Token) error {
 // §4.1.3).
 type Audience []string
 
+// UnmarshalJSON reads a string or an array of strings.
 func (a *Audience) UnmarshalJSON(b []byte) error {
 	var s string
 	if json.Unmarshal(b, &s) == nil {

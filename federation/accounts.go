@@ -15,18 +15,18 @@ import (
 
 // Identity is a provider account: keyed by (Issuer, Subject), never email.
 type Identity struct {
-	Provider string `json:"provider"`
-	Issuer   string `json:"issuer"`
-	Subject  string `json:"subject"`
+	Provider string `json:"provider"` // registry key of the provider it came from
+	Issuer   string `json:"issuer"`   // the token's iss
+	Subject  string `json:"subject"`  // the token's sub; with Issuer, the key
 }
 
 // Account is a host account as the library sees it.
 type Account struct {
-	ID            string     `json:"id"`
-	Email         string     `json:"email,omitempty"`
-	EmailVerified bool       `json:"emailVerified"`
-	Anonymous     bool       `json:"anonymous"`
-	Identities    []Identity `json:"-"`
+	ID            string     `json:"id"`              // the host's account ID
+	Email         string     `json:"email,omitempty"` // the account's email, if any
+	EmailVerified bool       `json:"emailVerified"`   // Email was verified by a trusted provider
+	Anonymous     bool       `json:"anonymous"`       // no identity yet; a link upgrades it in place
+	Identities    []Identity `json:"-"`               // the identities that sign in to it
 }
 
 // Store errors.
@@ -84,9 +84,9 @@ const (
 
 // Attempt is a verified sign-in or link awaiting a decision.
 type Attempt struct {
-	Mode     Mode
-	User     claims.User
-	Provider string
+	Mode     Mode        // ModeSignIn, ModeLink or ModeUpgrade
+	User     claims.User // the verified, mapped user
+	Provider string      // registry key, "oidc:<name>"
 	// AccountID is the account a Link or Upgrade attaches to: the one that
 	// started the flow, still signed in at the callback.
 	AccountID string
@@ -127,6 +127,7 @@ const (
 	Linked                  // the identity was attached to an existing account
 )
 
+// String is the outcome's name, as logged: "signed-in", "created"…
 func (o Outcome) String() string {
 	switch o {
 	case SignedIn:
@@ -142,10 +143,11 @@ func (o Outcome) String() string {
 // Decision is what [Accounts.Resolve] decided and did. A refusal is an
 // error instead, an [*Error] with a code such as identity_already_linked.
 type Decision struct {
-	Account *Account
-	Outcome Outcome
+	Account *Account // the account signed in to, created or linked
+	Outcome Outcome  // what happened to it
 }
 
+// String prints the account ID and the outcome.
 func (d Decision) String() string {
 	id := "<none>"
 	if d.Account != nil {
@@ -165,7 +167,9 @@ type Accounts interface {
 // (unless sign-up is disabled). A concurrent creation of the same identity
 // is not an error: the loser signs in to the winner's account. It never
 // links, and refuses link flows; use [LinkByVerifiedEmail] for those.
-type SignInOrCreate struct{ Store AccountStore }
+type SignInOrCreate struct {
+	Store AccountStore // the host's accounts
+}
 
 // Resolve implements [Accounts].
 func (p SignInOrCreate) Resolve(ctx context.Context, a Attempt) (Decision, error) {
@@ -213,7 +217,9 @@ func signInOrCreate(ctx context.Context, s AccountStore, a Attempt) (Decision, e
 // the flow. An identity of another account is refused with
 // identity_already_linked and nothing changes; the same identity twice is a
 // no-op.
-type LinkByVerifiedEmail struct{ Store LinkingStore }
+type LinkByVerifiedEmail struct {
+	Store LinkingStore // the host's accounts, with lookup by verified email
+}
 
 // Resolve implements [Accounts].
 func (p LinkByVerifiedEmail) Resolve(ctx context.Context, a Attempt) (Decision, error) {

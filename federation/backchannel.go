@@ -19,11 +19,11 @@ import (
 // application to end its own. It names a subject, a provider session (SID)
 // or both; end every session that matches what is given.
 type LogoutEvent struct {
-	Provider string // registry key, "oidc:<name>"
-	Issuer   string
-	Subject  string // "" when the token names only a session
-	SID      string // the provider's session ID (Result.SID); "" when not sent
-	IssuedAt time.Time
+	Provider string    // registry key, "oidc:<name>"
+	Issuer   string    // the token's iss (a tenant's own under a template)
+	Subject  string    // "" when the token names only a session
+	SID      string    // the provider's session ID (Result.SID); "" when not sent
+	IssuedAt time.Time // the token's iat
 }
 
 // backchannelEvent is the member of a logout token's events claim that

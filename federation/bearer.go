@@ -45,6 +45,7 @@ func (p *Principal) HasScope(s string) bool { return slices.Contains(p.Scopes, s
 // HasRole reports whether the principal has role r.
 func (p *Principal) HasRole(r string) bool { return slices.Contains(p.Roles, r) }
 
+// String prints the principal without its token.
 func (p *Principal) String() string {
 	return fmt.Sprintf("federation.Principal{%s %s scopes=%q exp=%s}", p.Provider, p.User.Subject, p.Scopes, p.Expiry.UTC().Format(time.RFC3339))
 }

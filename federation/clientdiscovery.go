@@ -10,21 +10,21 @@ import (
 // CLI or native app needs to sign in with each provider, and nothing
 // secret.
 type ClientDiscovery struct {
-	Providers []ClientProvider `json:"providers"`
+	Providers []ClientProvider `json:"providers"` // one per provider, sorted by key
 }
 
 // ClientProvider is one provider in [ClientDiscovery].
 type ClientProvider struct {
-	Key    string `json:"key"` // "oidc:<name>"
-	Issuer string `json:"issuer"`
+	Key    string `json:"key"`    // "oidc:<name>"
+	Issuer string `json:"issuer"` // the discovered issuer
 	// ClientID is the public client's ID (ProviderConfig.PublicClientID, or
 	// ClientID of a public provider); empty when there is none, and a CLI
 	// then cannot use the provider.
 	ClientID                    string   `json:"clientId,omitempty"`
-	AuthorizationEndpoint       string   `json:"authorizationEndpoint,omitempty"`
-	TokenEndpoint               string   `json:"tokenEndpoint,omitempty"`
-	DeviceAuthorizationEndpoint string   `json:"deviceAuthorizationEndpoint,omitempty"`
-	Scopes                      []string `json:"scopes"`
+	AuthorizationEndpoint       string   `json:"authorizationEndpoint,omitempty"`       // for the loopback flow
+	TokenEndpoint               string   `json:"tokenEndpoint,omitempty"`               // for both flows
+	DeviceAuthorizationEndpoint string   `json:"deviceAuthorizationEndpoint,omitempty"` // for the device flow; empty without one
+	Scopes                      []string `json:"scopes"`                                // what to request
 	// Error says why the endpoints are missing: the provider's metadata
 	// could not be fetched. The other providers are listed regardless.
 	Error string `json:"error,omitempty"`

@@ -20,9 +20,17 @@ import (
 // decoding reads it, JSON encoding writes [redacted].
 type Secret string
 
-func (Secret) String() string                 { return "[redacted]" }
-func (Secret) GoString() string               { return "[redacted]" }
-func (Secret) LogValue() slog.Value           { return slog.StringValue("[redacted]") }
+// String prints [redacted], so that a secret cannot reach a log, an
+// error or a JSON dump by accident; [Secret.Reveal] is the one way out.
+func (Secret) String() string { return "[redacted]" }
+
+// GoString prints [redacted] for %#v.
+func (Secret) GoString() string { return "[redacted]" }
+
+// LogValue logs [redacted].
+func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+// MarshalJSON writes "[redacted]"; decoding reads the real value.
 func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
 
 // Format prints [redacted] for every verb, %d and %x included, which would
@@ -43,7 +51,7 @@ func (s Secret) Reveal() string { return string(s) }
 // Config is the library's configuration: the JSON format of the example
 // server's config file.
 type Config struct {
-	Providers map[string]ProviderConfig `json:"providers"`
+	Providers map[string]ProviderConfig `json:"providers"` // by name: "acme" is registered as "oidc:acme"
 	// AllowedRedirects are origins, or origin+path prefixes, that redirectTo
 	// may name besides same-origin paths.
 	AllowedRedirects []string `json:"allowedRedirects,omitempty"`
@@ -55,8 +63,8 @@ type ProviderConfig struct {
 	// equal, or a bare domain (https://domain, with or without a trailing
 	// slash in the document). http only on loopback hosts.
 	Issuer       string `json:"issuer"`
-	ClientID     string `json:"clientId"`
-	ClientSecret Secret `json:"clientSecret,omitempty"`
+	ClientID     string `json:"clientId"`               // the client ID registered at the provider
+	ClientSecret Secret `json:"clientSecret,omitempty"` // empty for a public client (tokenEndpointAuthMethod "none")
 	// TokenEndpointAuthMethod is how the client authenticates at the token
 	// endpoint: "client_secret_basic" or "client_secret_post", by default
 	// the first of those the provider lists (basic when it lists none); or
@@ -83,9 +91,14 @@ type ProviderConfig struct {
 	// Entra ID's scp already holds bare names and needs none.
 	ScopePrefix string `json:"scopePrefix,omitempty"`
 	// Claims maps User fields to claim names; default the standard claims.
-	Claims       claims.Mapping      `json:"claims,omitempty"`
-	DiscoveryURL string              `json:"discoveryURL,omitempty"`
-	Endpoints    discovery.Endpoints `json:"endpoints,omitempty"`
+	Claims claims.Mapping `json:"claims,omitempty"`
+	// DiscoveryURL is the discovery document's URL when it is not
+	// issuer + "/.well-known/openid-configuration" (Entra multi-tenant,
+	// providers behind a gateway). Its document's issuer must still match.
+	DiscoveryURL string `json:"discoveryURL,omitempty"`
+	// Endpoints set endpoints by hand: each replaces the discovered one;
+	// with authorization, token and jwks all set, nothing is discovered.
+	Endpoints discovery.Endpoints `json:"endpoints,omitempty"`
 	// EmailTrust is "fromClaim" (default), "never" or "dangerousAlways";
 	// see EmailTrustFromClaim.
 	EmailTrust string `json:"emailTrust,omitempty"`
@@ -192,11 +205,13 @@ type ConfigError struct {
 	// ("providers.acme.clientId") or an environment variable
 	// ("TENANT_OIDC_ACME_CLIENT_ID").
 	Path string
-	Err  error
+	Err  error // the problem
 }
 
+// Error reads "federation: config: <path>: <problem>".
 func (e *ConfigError) Error() string { return "federation: config: " + e.Path + ": " + e.Err.Error() }
 
+// Unwrap returns Err.
 func (e *ConfigError) Unwrap() error { return e.Err }
 
 // Validate reports every problem at once, each a *[ConfigError] naming

@@ -23,20 +23,22 @@ var ErrNoDeviceEndpoint = errors.New("federation: the provider has no device_aut
 // which carries the code), then call [Provider.PollDevice]. The device
 // code itself stays inside and is never printed.
 type DeviceAuthorization struct {
-	UserCode                string
-	VerificationURI         string
-	VerificationURIComplete string // "" when the provider sends none
-	ExpiresAt               time.Time
+	UserCode                string        // what the user types at VerificationURI
+	VerificationURI         string        // where the user goes
+	VerificationURIComplete string        // "" when the provider sends none
+	ExpiresAt               time.Time     // when the codes expire, on the registry's clock
 	Interval                time.Duration // at least 5 s unless the provider says otherwise
 
 	deviceCode Secret
 }
 
+// String prints what to show the user, never the device code.
 func (d DeviceAuthorization) String() string {
 	return fmt.Sprintf("federation.DeviceAuthorization{UserCode:%s VerificationURI:%s ExpiresAt:%s Interval:%s}",
 		d.UserCode, d.VerificationURI, d.ExpiresAt.Format(time.RFC3339), d.Interval)
 }
 
+// GoString is String.
 func (d DeviceAuthorization) GoString() string { return d.String() }
 
 // StartDevice asks the provider for a device and user code (RFC 8628

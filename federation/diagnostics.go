@@ -14,30 +14,30 @@ import (
 // ProviderStatus is what the registry knows of a provider's metadata and
 // keys right now, for an operator's status page. It holds no secret.
 type ProviderStatus struct {
-	Provider     string          `json:"provider"`
-	Issuer       string          `json:"issuer"`
+	Provider     string          `json:"provider"`               // registry key
+	Issuer       string          `json:"issuer"`                 // as configured
 	DiscoveryURL string          `json:"discoveryURL,omitempty"` // empty with manual endpoints
-	Discovery    DiscoveryStatus `json:"discovery"`
+	Discovery    DiscoveryStatus `json:"discovery"`              // the cached discovery document
 	// Keys is nil until the provider is first used.
 	Keys *KeysStatus `json:"keys,omitempty"`
 }
 
 // DiscoveryStatus is the cached discovery document's state.
 type DiscoveryStatus struct {
-	FetchedAt time.Time `json:"fetchedAt,omitzero"` // zero: never fetched successfully
-	ExpiresAt time.Time `json:"expiresAt,omitzero"`
-	Stale     bool      `json:"stale,omitempty"` // served past ExpiresAt because refetches fail
-	LastError string    `json:"lastError,omitempty"`
+	FetchedAt time.Time `json:"fetchedAt,omitzero"`  // zero: never fetched successfully
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`  // when it is refetched
+	Stale     bool      `json:"stale,omitempty"`     // served past ExpiresAt because refetches fail
+	LastError string    `json:"lastError,omitempty"` // the last fetch's error, if it failed
 }
 
 // KeysStatus is the provider's JWKS state.
 type KeysStatus struct {
-	URI         string    `json:"uri"`
-	FetchedAt   time.Time `json:"fetchedAt,omitzero"`
+	URI         string    `json:"uri"`                  // the jwks_uri
+	FetchedAt   time.Time `json:"fetchedAt,omitzero"`   // the last successful fetch
 	NextRefresh time.Time `json:"nextRefresh,omitzero"` // when the keys pass their TTL; an unknown kid refetches sooner
-	KeyCount    int       `json:"keyCount"`
-	KeyIDs      []string  `json:"keyIDs"`
-	LastError   string    `json:"lastError,omitempty"`
+	KeyCount    int       `json:"keyCount"`             // usable signing keys
+	KeyIDs      []string  `json:"keyIDs"`               // their kids
+	LastError   string    `json:"lastError,omitempty"`  // the last fetch's error, if it failed
 }
 
 // Status returns every provider's status, sorted by key. It fetches
@@ -85,17 +85,17 @@ const (
 
 // CheckReport is the outcome of [Provider.Check]. It holds no secret.
 type CheckReport struct {
-	Provider string        `json:"provider"`
-	Issuer   string        `json:"issuer"`
-	OK       bool          `json:"ok"` // no check failed
-	Checks   []CheckResult `json:"checks"`
+	Provider string        `json:"provider"` // registry key
+	Issuer   string        `json:"issuer"`   // as configured
+	OK       bool          `json:"ok"`       // no check failed
+	Checks   []CheckResult `json:"checks"`   // in a fixed order
 }
 
 // CheckResult is one check.
 type CheckResult struct {
-	Name   string `json:"name"` // discovery, jwks, scopes, pkce, token_endpoint_auth, signing_algorithms, redirect_uri
-	Status string `json:"status"`
-	Detail string `json:"detail"`
+	Name   string `json:"name"`   // discovery, jwks, scopes, pkce, token_endpoint_auth, signing_algorithms, redirect_uri
+	Status string `json:"status"` // ok, warn, fail or skip
+	Detail string `json:"detail"` // what was found, and what to do
 }
 
 // Problems returns the failed checks.
@@ -109,6 +109,7 @@ func (c *CheckReport) Problems() []CheckResult {
 	return out
 }
 
+// String prints one line per check, as examples/server -check does.
 func (c *CheckReport) String() string {
 	var b strings.Builder
 	verdict := "ok"

@@ -67,9 +67,9 @@ const (
 // Error is a failed sign-in step. Code is stable; Description is safe to
 // show a user; Err carries the detail for logs (never a secret or token).
 type Error struct {
-	Code        Code
-	Description string
-	Err         error
+	Code        Code   // stable: switch on it
+	Description string // safe to show a user
+	Err         error  // the cause, for logs and errors.Is; never a secret
 }
 
 // Error reads "federation: code: description: cause", the package named
@@ -82,6 +82,7 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("federation: %s: %s: %s", e.Code, e.Description, strings.TrimPrefix(e.Err.Error(), "federation: "))
 }
 
+// Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Is matches another *Error with the same Code, so that

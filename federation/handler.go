@@ -22,18 +22,21 @@ import (
 // Login is a completed sign-in, handed to [HandlerConfig.OnLogin]. Its
 // tokens print as [redacted].
 type Login struct {
-	Provider string
-	Mode     Mode // ModeSignIn, or ModeLink/ModeUpgrade for a link flow
-	Result   *Result
-	Decision Decision
+	Provider string   // registry key, "oidc:<name>"
+	Mode     Mode     // ModeSignIn, or ModeLink/ModeUpgrade for a link flow
+	Result   *Result  // the verified user and the tokens
+	Decision Decision // what Accounts decided
 }
 
+// String prints the login without its tokens.
 func (l Login) String() string {
 	return fmt.Sprintf("federation.Login{Provider:%s Mode:%s Decision:%v Result:%v}", l.Provider, l.Mode, l.Decision, l.Result)
 }
 
+// GoString is String.
 func (l Login) GoString() string { return l.String() }
 
+// LogValue logs the login without its tokens.
 func (l Login) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("provider", l.Provider), slog.String("mode", l.Mode.String()),
 		slog.Any("decision", l.Decision), slog.Any("result", l.Result))
@@ -41,7 +44,7 @@ func (l Login) LogValue() slog.Value {
 
 // HandlerConfig configures [NewHandler].
 type HandlerConfig struct {
-	Registry *Registry
+	Registry *Registry // the providers. Required.
 	// BaseURL is the application's external origin, e.g.
 	// https://app.example.com. Redirect URIs are
 	// BaseURL+MountPath+"/oidc:<name>/callback".
@@ -82,8 +85,8 @@ type HandlerConfig struct {
 
 // CurrentAccount is the signed-in account, as the host's session knows it.
 type CurrentAccount struct {
-	ID        string
-	Anonymous bool // a link then upgrades the account in place
+	ID        string // the account ID
+	Anonymous bool   // a link then upgrades the account in place
 }
 
 // Handler serves the sign-in and link routes under the mount path:
@@ -214,6 +217,7 @@ func (h *Handler) parseRoute(path string) (route, string) {
 	return routeNotFound, ""
 }
 
+// ServeHTTP serves the routes under the mount path (see [Handler]).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")

@@ -66,6 +66,7 @@ func (p *Provider) signIn(ctx context.Context) (*resolved, error) {
 // Key returns the provider's registry key, "oidc:<name>".
 func (p *Provider) Key() string { return p.key }
 
+// String prints the key and the issuer.
 func (p *Provider) String() string {
 	return fmt.Sprintf("federation.Provider{%s %s}", p.key, p.src.Issuer())
 }
@@ -73,41 +74,47 @@ func (p *Provider) String() string {
 // Tokens are the provider's tokens from a sign-in. They print and log as
 // [redacted].
 type Tokens struct {
-	AccessToken  Secret
-	RefreshToken Secret
-	IDToken      Secret
+	AccessToken  Secret    // for the provider's APIs and userinfo
+	RefreshToken Secret    // for Refresh; empty when none was issued
+	IDToken      Secret    // the ID token from sign-in: Refresh and LogoutURL need it
 	Expiry       time.Time // from expires_in on the injected clock; zero when not given
 }
 
 // Result is a verified sign-in at a provider.
 type Result struct {
-	User   claims.User
-	Tokens Tokens
-	SID    string // the ID token's sid, for back-channel logout
+	User   claims.User // the mapped, verified user
+	Tokens Tokens      // the tokens of the sign-in
+	SID    string      // the ID token's sid, for back-channel logout
 }
 
 // The String, GoString and LogValue methods below keep tokens out of every
 // way a value can be printed, including fmt's fallbacks for a wrong verb,
 // which print nested fields without their String methods.
 
+// String prints which tokens are present and the expiry, never a token.
 func (t Tokens) String() string {
 	return fmt.Sprintf("federation.Tokens{AccessToken:%s RefreshToken:%s IDToken:%s Expiry:%s}",
 		t.AccessToken.mask(), t.RefreshToken.mask(), t.IDToken.mask(), t.Expiry.Format(time.RFC3339))
 }
 
+// GoString is String.
 func (t Tokens) GoString() string { return t.String() }
 
+// LogValue logs the tokens as String prints them.
 func (t Tokens) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("access_token", t.AccessToken.mask()), slog.String("refresh_token", t.RefreshToken.mask()),
 		slog.String("id_token", t.IDToken.mask()), slog.Time("expiry", t.Expiry))
 }
 
+// String prints the user and the tokens, redacted.
 func (r Result) String() string {
 	return fmt.Sprintf("federation.Result{User:%+v Tokens:%v SID:%q}", r.User, r.Tokens, r.SID)
 }
 
+// GoString is String.
 func (r Result) GoString() string { return r.String() }
 
+// LogValue logs the result without its tokens.
 func (r Result) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("provider", r.User.Provider), slog.String("subject", r.User.Subject),
 		slog.String("sid", r.SID), slog.Any("tokens", r.Tokens))

@@ -270,4 +270,5 @@ func (r *Registry) Keys() []string {
 	return sortedKeys(r.providers)
 }
 
+// String lists the registered keys.
 func (r *Registry) String() string { return fmt.Sprintf("federation.Registry%v", r.Keys()) }

@@ -57,8 +57,14 @@ func (v Verifier) ExchangeOption() oauth2.AuthCodeOption {
 // Reveal returns the verifier itself.
 func (v Verifier) Reveal() string { return string(v) }
 
-func (Verifier) String() string       { return "[redacted]" }
-func (Verifier) GoString() string     { return "[redacted]" }
+// String prints [redacted]: a verifier is a secret until the token
+// request; [Verifier.Reveal] is the one way out.
+func (Verifier) String() string { return "[redacted]" }
+
+// GoString prints [redacted] for %#v.
+func (Verifier) GoString() string { return "[redacted]" }
+
+// LogValue logs [redacted].
 func (Verifier) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 
 // Format prints [redacted] for every verb, %d and %x included, which would

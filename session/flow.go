@@ -19,6 +19,7 @@ const (
 	Upgrade             // attach an identity to an anonymous account
 )
 
+// String is the mode's name, as logged: sign-in, link or upgrade.
 func (m Mode) String() string {
 	switch m {
 	case SignIn:
@@ -43,20 +44,22 @@ type FlowState struct {
 	Nonce      string        // the nonce parameter
 	Verifier   pkce.Verifier // the PKCE code_verifier
 	RedirectTo string        // where the browser goes after the callback
-	Mode       Mode
-	AccountID  string // the account a link or upgrade attaches to
-	Created    time.Time
+	Mode       Mode          // what the flow was started for
+	AccountID  string        // the account a link or upgrade attaches to
+	Created    time.Time     // when the flow began; it expires MaxAge later
 	// ProviderVersion identifies the provider's configuration when the
 	// flow began, so that a flow cannot complete at a provider replaced in
 	// the meantime. Empty matches any (flows saved before it existed).
 	ProviderVersion string
 }
 
+// String prints the flow without its secrets.
 func (f *FlowState) String() string {
 	return fmt.Sprintf("FlowState{Provider:%q Mode:%s RedirectTo:%q Created:%s secrets:[redacted]}",
 		f.Provider, f.Mode, f.RedirectTo, f.Created.UTC().Format(time.RFC3339))
 }
 
+// GoString is String.
 func (f *FlowState) GoString() string { return f.String() }
 
 // LogValue logs the flow without its secrets.

@@ -35,24 +35,24 @@ type TB interface {
 
 // User is an account at the provider.
 type User struct {
-	Subject           string
-	Email             string
-	EmailVerified     bool
-	Name              string
-	GivenName         string
-	FamilyName        string
-	PreferredUsername string
+	Subject           string // sub
+	Email             string // email
+	EmailVerified     bool   // email_verified
+	Name              string // name
+	GivenName         string // given_name
+	FamilyName        string // family_name
+	PreferredUsername string // preferred_username
 	// Password enables the resource-owner password grant for the user
 	// (with Options.PasswordGrant); empty never matches.
 	Password string
-	Groups   []string
+	Groups   []string // groups
 }
 
 // Client is a registered relying party.
 type Client struct {
-	ID           string
-	Secret       string
-	RedirectURIs []string
+	ID           string   // client_id
+	Secret       string   // empty for a public client
+	RedirectURIs []string // exact, or a loopback one without a port (any port)
 	// BackchannelLogoutURI receives logout tokens from [Provider.BackchannelLogout].
 	BackchannelLogoutURI string
 }

@@ -28,6 +28,7 @@ type TooLargeError struct {
 	Limit int64  // the cap in bytes
 }
 
+// Error names the URL (without its query) and the limit.
 func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("httpx: response from %s is larger than %d bytes", e.URL, e.Limit)
 }

@@ -24,8 +24,8 @@ import (
 // Problem is one place where the JSON does not fit the type: Path is the
 // dotted path of members and [i] indexes ("providers.acme.scopes[1]").
 type Problem struct {
-	Path string
-	Err  error
+	Path string // where, e.g. "providers.acme.scopes[1]"
+	Err  error  // what
 }
 
 // Check compares v, JSON decoded into any with UseNumber, with the Go type
