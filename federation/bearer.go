@@ -106,7 +106,8 @@ type Bearer struct {
 	challenge string
 }
 
-// NewBearer checks cfg and returns a Bearer.
+// NewBearer checks cfg and returns a Bearer, or every problem with cfg at
+// once (errors.Join): a configuration error, not an *Error.
 func NewBearer(reg *Registry, cfg BearerConfig) (*Bearer, error) {
 	var errs []error
 	if reg == nil {

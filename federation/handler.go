@@ -106,7 +106,9 @@ type Handler struct {
 // stays under 1 KiB.
 const MaxRedirectTo = 512
 
-// NewHandler validates cfg and returns the handler.
+// NewHandler validates cfg and returns the handler, or every problem with
+// cfg at once (errors.Join of plain errors naming the field): a
+// configuration error, not an *Error.
 func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	var errs []error
 	if cfg.Registry == nil {

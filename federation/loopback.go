@@ -34,6 +34,10 @@ type LoopbackConfig struct {
 // as in a browser sign-in, the callback served once on 127.0.0.1 and
 // answered with a page that says the terminal can be used again. The
 // listener is closed before LoopbackLogin returns.
+//
+// The sign-in's failures are *Error values, as at the browser callback;
+// the listener's, cfg.Open's and ctx's own errors are returned wrapped
+// (errors.Is(err, context.DeadlineExceeded) after Timeout).
 func (p *Provider) LoopbackLogin(ctx context.Context, cfg LoopbackConfig) (*Result, error) {
 	if cfg.Open == nil {
 		return nil, newError(CodeInvalidRequest, "LoopbackConfig.Open is required", nil)

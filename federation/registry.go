@@ -77,7 +77,8 @@ type Registry struct {
 }
 
 // NewRegistry validates cfg and builds its providers. Nothing is fetched
-// until a provider is first used.
+// until a provider is first used. Its errors are [*ConfigError] values,
+// joined, as [Config.Validate] returns them.
 func NewRegistry(cfg Config, opts ...Option) (*Registry, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
