@@ -70,8 +70,10 @@ var fields = []struct {
 	{"groups", "groups", func(m *Mapping) string { return m.Groups }, nil},
 	{"roles", "roles", func(m *Mapping) string { return m.Roles }, nil},
 	{"name", "name", func(m *Mapping) string { return m.Name }, func(u *User, v string) { u.Name = v }},
-	{"givenName", "given_name", func(m *Mapping) string { return m.GivenName }, func(u *User, v string) { u.GivenName = v }},
-	{"familyName", "family_name", func(m *Mapping) string { return m.FamilyName }, func(u *User, v string) { u.FamilyName = v }},
+	{"givenName", "given_name", func(m *Mapping) string { return m.GivenName },
+		func(u *User, v string) { u.GivenName = v }},
+	{"familyName", "family_name", func(m *Mapping) string { return m.FamilyName },
+		func(u *User, v string) { u.FamilyName = v }},
 	{"preferredUsername", "preferred_username", func(m *Mapping) string { return m.PreferredUsername },
 		func(u *User, v string) { u.PreferredUsername = v }},
 	{"picture", "picture", func(m *Mapping) string { return m.Picture }, func(u *User, v string) { u.Picture = v }},
@@ -220,7 +222,8 @@ func (m *Mapper) list(claims map[string]any, p path) ([]string, error) {
 		for i, e := range v {
 			s, ok := e.(string)
 			if !ok {
-				return nil, &ClaimError{Claim: p.name, Reason: fmt.Sprintf("element %d is %s, want a string", i, jsonType(e))}
+				return nil, &ClaimError{Claim: p.name,
+					Reason: fmt.Sprintf("element %d is %s, want a string", i, jsonType(e))}
 			}
 			if s != "" {
 				out = append(out, s)

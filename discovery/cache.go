@@ -113,7 +113,9 @@ func (c *Cache) refresh(k key, src *Source) (*Metadata, error) {
 	if prev != nil && c.serveable(prev, now) {
 		c.cfg.Logger.Warn("discovery: refetch failed, serving the expired document",
 			"url", src.discoveryURL, "fetchedAt", prev.fetchedAt, "error", err)
-		c.entries.Add(k, &entry{md: prev.md, fetchedAt: prev.fetchedAt, expiresAt: prev.expiresAt, err: err, retryAt: now.Add(c.cfg.NegativeTTL)})
+		c.entries.Add(k,
+			&entry{md: prev.md, fetchedAt: prev.fetchedAt, expiresAt: prev.expiresAt, err: err,
+				retryAt: now.Add(c.cfg.NegativeTTL)})
 		return prev.md, nil
 	}
 	c.cfg.Logger.Warn("discovery: fetch failed", "url", src.discoveryURL, "error", err)

@@ -46,7 +46,8 @@ func getJSON(ctx context.Context, c *http.Client, url string, v any) error {
 		return &MetadataError{URL: url, Err: fmt.Errorf("%w %d", ErrHTTPStatus, resp.StatusCode)}
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return &MetadataError{URL: url, Err: fmt.Errorf("%w (Content-Type %q)", ErrNotJSON, resp.Header.Get("Content-Type"))}
+		return &MetadataError{URL: url,
+			Err: fmt.Errorf("%w (Content-Type %q)", ErrNotJSON, resp.Header.Get("Content-Type"))}
 	}
 	return nil
 }

@@ -91,7 +91,8 @@ func NewKeySet(cfg KeySetConfig) (*KeySet, error) {
 	}
 	for _, a := range cfg.Algorithms {
 		if !slices.Contains(SigningAlgorithms, a) {
-			return nil, fmt.Errorf("discovery: algorithm %q is not accepted; use asymmetric algorithms from %v", a, SigningAlgorithms)
+			return nil, fmt.Errorf("discovery: algorithm %q is not accepted; use asymmetric algorithms from %v", a,
+				SigningAlgorithms)
 		}
 	}
 	orDefault(&cfg.TTL, time.Hour)
@@ -119,7 +120,8 @@ func (ks *KeySet) VerifySignature(ctx context.Context, jwt string) ([]byte, erro
 // verify parses jwt, a compact JWS signed with one of algs (accepted names
 // them, for errors), and returns its payload, its alg and the key ID of the
 // key that verified it ("" for a key without one).
-func (ks *KeySet) verify(ctx context.Context, jwt string, algs []jose.SignatureAlgorithm, accepted []string) (payload []byte, alg, keyID string, err error) {
+func (ks *KeySet) verify(ctx context.Context, jwt string, algs []jose.SignatureAlgorithm,
+	accepted []string) (payload []byte, alg, keyID string, err error) {
 	jws, err := jose.ParseSignedCompact(jwt, algs)
 	if err != nil {
 		return nil, "", "", classifyParseError(jwt, accepted, err)
@@ -168,7 +170,8 @@ func classifyParseError(jwt string, accepted []string, err error) error {
 // verifyWith tries the keys that fit kid and alg and returns the payload and
 // the key ID of the key that verified it. known reports whether any key had
 // the token's kid.
-func verifyWith(jws *jose.JSONWebSignature, keys []jose.JSONWebKey, kid, alg string) (payload []byte, keyID string, known bool) {
+func verifyWith(jws *jose.JSONWebSignature, keys []jose.JSONWebKey,
+	kid, alg string) (payload []byte, keyID string, known bool) {
 	for i := range keys {
 		k := &keys[i]
 		if kid != "" && k.KeyID != kid {
@@ -306,7 +309,8 @@ func (ks *KeySet) download(ctx context.Context) ([]jose.JSONWebKey, error) {
 		case k.Use != "" && k.Use != "sig":
 			continue
 		case !k.IsPublic() || !k.Valid():
-			ks.cfg.Logger.Warn("discovery: skipping JWK that is not a valid public key", "uri", ks.cfg.URI, "kid", k.KeyID)
+			ks.cfg.Logger.Warn("discovery: skipping JWK that is not a valid public key", "uri", ks.cfg.URI,
+				"kid", k.KeyID)
 			continue
 		case !slices.ContainsFunc(ks.cfg.Algorithms, func(a string) bool { return keyFits(k.Key, a) }):
 			ks.cfg.Logger.Debug("discovery: skipping JWK for no accepted algorithm", "uri", ks.cfg.URI, "kid", k.KeyID)

@@ -72,7 +72,8 @@ func (e Endpoints) complete() bool {
 // asymmetric only. "none" is never accepted, and neither is HMAC: with a
 // shared client secret anyone holding it could mint tokens, and HMAC invites
 // key confusion with a public key.
-var SigningAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+var SigningAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
+	"EdDSA"}
 
 // Algorithms returns the provider's advertised ID-token signing algorithms
 // that oidcfed accepts, RS256 when it advertises none (OpenID Connect
@@ -100,10 +101,13 @@ func (m *Metadata) validate(docURL string, iss Issuer, tenants bool) error {
 	}
 	if m.TenantTemplate() {
 		if !tenants || !templateMatches(m.Issuer, iss.url) {
-			return fail("issuer", fmt.Errorf("%w: configured %q, document says %q (a multi-tenant template)", ErrIssuerMismatch, iss.String(), m.Issuer))
+			return fail("issuer",
+				fmt.Errorf("%w: configured %q, document says %q (a multi-tenant template)", ErrIssuerMismatch,
+					iss.String(), m.Issuer))
 		}
 	} else if !iss.Matches(m.Issuer) {
-		return fail("issuer", fmt.Errorf("%w: configured %q, document says %q", ErrIssuerMismatch, iss.String(), m.Issuer))
+		return fail("issuer",
+			fmt.Errorf("%w: configured %q, document says %q", ErrIssuerMismatch, iss.String(), m.Issuer))
 	}
 	return m.validateEndpoints(docURL, iss.loopback())
 }
@@ -135,13 +139,16 @@ func (m *Metadata) validateEndpoints(docURL string, loopbackIssuer bool) error {
 		}
 	}
 	if len(m.ResponseTypesSupported) > 0 && !slices.Contains(m.ResponseTypesSupported, "code") {
-		return fail("response_types_supported", fmt.Errorf("%w: the authorization code flow (\"code\") is not listed", ErrUnsupported))
+		return fail("response_types_supported",
+			fmt.Errorf("%w: the authorization code flow (\"code\") is not listed", ErrUnsupported))
 	}
 	if len(m.CodeChallengeMethodsSupported) > 0 && !slices.Contains(m.CodeChallengeMethodsSupported, "S256") {
 		return fail("code_challenge_methods_supported", fmt.Errorf("%w: PKCE S256 is not listed", ErrUnsupported))
 	}
 	if len(m.Algorithms()) == 0 {
-		return fail("id_token_signing_alg_values_supported", fmt.Errorf("%w: none of %v is an accepted asymmetric algorithm", ErrUnsupported, m.IDTokenSigningAlgValuesSupported))
+		return fail("id_token_signing_alg_values_supported",
+			fmt.Errorf("%w: none of %v is an accepted asymmetric algorithm", ErrUnsupported,
+				m.IDTokenSigningAlgValuesSupported))
 	}
 	return nil
 }

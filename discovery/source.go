@@ -55,7 +55,8 @@ func NewTenantSource(issuer, discoveryURL string, endpoints Endpoints) (*Source,
 		return nil, err
 	}
 	if s.static != nil || s.issuer.bare {
-		return nil, fmt.Errorf("issuer %q: a multi-tenant issuer is learned from discovery and must be a full URL", issuer)
+		return nil, fmt.Errorf("issuer %q: a multi-tenant issuer is learned from discovery and must be a full URL",
+			issuer)
 	}
 	s.tenants = true
 	return s, nil

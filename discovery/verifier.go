@@ -128,7 +128,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	for _, a := range cfg.Algorithms {
 		if !slices.Contains(SigningAlgorithms, a) {
-			errs = append(errs, fmt.Errorf("discovery: verifier: algorithm %q is not accepted; use asymmetric algorithms from %v", a, SigningAlgorithms))
+			errs = append(errs,
+				fmt.Errorf("discovery: verifier: algorithm %q is not accepted; use asymmetric algorithms from %v", a,
+					SigningAlgorithms))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -235,19 +237,22 @@ func (v *Verifier) checkClaims(t *Token) error {
 		return err
 	}
 	if !now.Before(t.Expiry.Add(leeway)) {
-		return tokenErr(ErrTokenExpired, "exp %s, now %s, leeway %s", t.Expiry.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), leeway)
+		return tokenErr(ErrTokenExpired, "exp %s, now %s, leeway %s", t.Expiry.UTC().Format(time.RFC3339),
+			now.UTC().Format(time.RFC3339), leeway)
 	}
 	if t.NotBefore, err = numericDate(t.Claims, "nbf", false); err != nil {
 		return err
 	}
 	if !t.NotBefore.IsZero() && now.Add(leeway).Before(t.NotBefore) {
-		return tokenErr(ErrTokenNotYetValid, "nbf %s, now %s, leeway %s", t.NotBefore.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), leeway)
+		return tokenErr(ErrTokenNotYetValid, "nbf %s, now %s, leeway %s", t.NotBefore.UTC().Format(time.RFC3339),
+			now.UTC().Format(time.RFC3339), leeway)
 	}
 	if t.IssuedAt, err = numericDate(t.Claims, "iat", true); err != nil {
 		return err
 	}
 	if now.Add(leeway).Before(t.IssuedAt) {
-		return tokenErr(ErrTokenIssuedInFuture, "iat %s, now %s, leeway %s", t.IssuedAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), leeway)
+		return tokenErr(ErrTokenIssuedInFuture, "iat %s, now %s, leeway %s", t.IssuedAt.UTC().Format(time.RFC3339),
+			now.UTC().Format(time.RFC3339), leeway)
 	}
 	aud, err := audienceOf(t.Claims["aud"])
 	if err != nil {

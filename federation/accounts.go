@@ -67,7 +67,8 @@ type LinkingStore interface {
 	// when the account does not exist, and the account unchanged when id is
 	// already its own. The account stops being anonymous; an account without
 	// an email takes email and emailVerified.
-	AttachIdentity(ctx context.Context, accountID string, id Identity, email string, emailVerified bool) (*Account, error)
+	AttachIdentity(ctx context.Context, accountID string, id Identity,
+		email string, emailVerified bool) (*Account, error)
 }
 
 // Mode is what a flow was started for: [ModeSignIn], [ModeLink] or
@@ -189,7 +190,8 @@ func signInOrCreate(ctx context.Context, s AccountStore, a Attempt) (Decision, e
 		return Decision{}, err
 	}
 	if !a.AllowSignup {
-		return Decision{}, newError(CodeSignupDisabled, "this identity provider cannot be used to create an account", nil)
+		return Decision{}, newError(CodeSignupDisabled, "this identity provider cannot be used to create an account",
+			nil)
 	}
 	acct, err = s.CreateWithIdentity(ctx, Account{Email: a.User.Email, EmailVerified: a.EmailVerified()}, a.Identity())
 	if errors.Is(err, ErrConflict) { // a concurrent sign-in created it first
@@ -375,7 +377,8 @@ func (m *MemoryAccounts) FindByVerifiedEmail(_ context.Context, email string) (*
 }
 
 // AttachIdentity implements [LinkingStore].
-func (m *MemoryAccounts) AttachIdentity(_ context.Context, accountID string, id Identity, email string, emailVerified bool) (*Account, error) {
+func (m *MemoryAccounts) AttachIdentity(_ context.Context, accountID string, id Identity, email string,
+	emailVerified bool) (*Account, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	a, ok := m.accounts[accountID]
@@ -412,7 +415,8 @@ func (m *MemoryAccounts) DetachIdentity(_ context.Context, accountID string, id 
 	if len(a.Identities) == 1 {
 		return ErrLastIdentity
 	}
-	a.Identities = slices.DeleteFunc(a.Identities, func(x Identity) bool { return x.Issuer == id.Issuer && x.Subject == id.Subject })
+	a.Identities = slices.DeleteFunc(a.Identities,
+		func(x Identity) bool { return x.Issuer == id.Issuer && x.Subject == id.Subject })
 	delete(m.identities, k)
 	return nil
 }

@@ -170,7 +170,8 @@ func (h *Handler) backchannelLogout(w http.ResponseWriter, r *http.Request, p *P
 		writeJSONError(w, http.StatusBadRequest, CodeInvalidRequest, desc)
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
-		fail("the request must be application/x-www-form-urlencoded", fmt.Errorf("content type %q", r.Header.Get("Content-Type")))
+		fail("the request must be application/x-www-form-urlencoded",
+			fmt.Errorf("content type %q", r.Header.Get("Content-Type")))
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxLogoutRequest)

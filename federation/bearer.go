@@ -47,7 +47,8 @@ func (p *Principal) HasRole(r string) bool { return slices.Contains(p.Roles, r) 
 
 // String prints the principal without its token.
 func (p *Principal) String() string {
-	return fmt.Sprintf("federation.Principal{%s %s scopes=%q exp=%s}", p.Provider, p.User.Subject, p.Scopes, p.Expiry.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("federation.Principal{%s %s scopes=%q exp=%s}", p.Provider, p.User.Subject, p.Scopes,
+		p.Expiry.UTC().Format(time.RFC3339))
 }
 
 type principalKey struct{}
@@ -117,7 +118,9 @@ func NewBearer(reg *Registry, cfg BearerConfig) (*Bearer, error) {
 		cfg.Realm = "api"
 	}
 	if strings.ContainsFunc(cfg.Realm, func(r rune) bool { return isControl(r) || r == '"' || r == '\\' }) {
-		errs = append(errs, fmt.Errorf("federation: bearer: Realm %q must not contain quotes, backslashes or control characters", cfg.Realm))
+		errs = append(errs,
+			fmt.Errorf("federation: bearer: Realm %q must not contain quotes, backslashes or control characters",
+				cfg.Realm))
 	}
 	for _, s := range cfg.Scopes {
 		if !isScopeToken(s) {
@@ -148,7 +151,8 @@ func RequireBearer(reg *Registry, cfg BearerConfig) func(http.Handler) http.Hand
 
 // isScopeToken reports whether s is a scope-token: %x21 / %x23-5B / %x5D-7E.
 func isScopeToken(s string) bool {
-	return s != "" && !strings.ContainsFunc(s, func(r rune) bool { return r <= 0x20 || r >= 0x7f || r == '"' || r == '\\' })
+	return s != "" && !strings.ContainsFunc(s,
+		func(r rune) bool { return r <= 0x20 || r >= 0x7f || r == '"' || r == '\\' })
 }
 
 // Verify verifies raw, a JWT access token, and applies the policy.
@@ -190,13 +194,16 @@ func (b *Bearer) Verify(ctx context.Context, raw string) (*Principal, error) {
 func (b *Bearer) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Has("access_token") {
-			b.fail(w, r, newError(CodeInvalidRequest, "send the token in the Authorization header, not the URL", ErrTokenInQuery))
+			b.fail(w, r,
+				newError(CodeInvalidRequest, "send the token in the Authorization header, not the URL",
+					ErrTokenInQuery))
 			return
 		}
 		raw, ok := bearerToken(r.Header)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", b.challenge)
-			writeBearerError(w, http.StatusUnauthorized, CodeUnauthenticated, "an Authorization: Bearer token is required")
+			writeBearerError(w, http.StatusUnauthorized, CodeUnauthenticated,
+				"an Authorization: Bearer token is required")
 			return
 		}
 		p, err := b.Verify(r.Context(), raw)
@@ -319,12 +326,14 @@ func (r *Registry) verifyBearer(ctx context.Context, raw string) (*Principal, er
 	}
 	if v == nil {
 		// A bare-domain issuer matched, but not as the provider spells it.
-		return nil, invalidToken(&discovery.TokenError{Err: discovery.ErrTokenIssuer, Detail: fmt.Sprintf("iss %q, want %q", body.Iss, st.md.Issuer)})
+		return nil, invalidToken(&discovery.TokenError{Err: discovery.ErrTokenIssuer,
+			Detail: fmt.Sprintf("iss %q, want %q", body.Iss, st.md.Issuer)})
 	}
 	tok, err := v.Verify(ctx, raw)
 	if err != nil {
 		if errors.Is(err, discovery.ErrKeysUnavailable) {
-			return nil, newError(CodeProviderUnavailable, "the identity provider's keys could not be fetched; try again later", err)
+			return nil, newError(CodeProviderUnavailable,
+				"the identity provider's keys could not be fetched; try again later", err)
 		}
 		return nil, invalidToken(err)
 	}

@@ -50,7 +50,8 @@ func (r *Registry) ClientDiscovery(ctx context.Context) ClientDiscovery {
 	for i, key := range keys {
 		p, _ := r.Lookup(key)
 		wg.Go(func() {
-			cp := ClientProvider{Key: key, Issuer: p.src.Issuer().String(), ClientID: p.publicClientID(), Scopes: p.scopes}
+			cp := ClientProvider{Key: key, Issuer: p.src.Issuer().String(), ClientID: p.publicClientID(),
+				Scopes: p.scopes}
 			st, err := p.resolve(ctx)
 			if err != nil {
 				cp.Error = "the provider's metadata could not be fetched"

@@ -236,7 +236,8 @@ func (c Config) effective() (map[string]ProviderConfig, error) {
 	}
 	for i, a := range c.AllowedRedirects {
 		if _, err := parseAllowed(a); err != nil {
-			errs = append(errs, &ConfigError{Field: "allowedRedirects", Path: fmt.Sprintf("allowedRedirects[%d]", i), Err: err})
+			errs = append(errs,
+				&ConfigError{Field: "allowedRedirects", Path: fmt.Sprintf("allowedRedirects[%d]", i), Err: err})
 		}
 	}
 	return out, errors.Join(errs...)
@@ -289,14 +290,16 @@ func (p ProviderConfig) validate(v *validation) {
 	switch p.TokenEndpointAuthMethod {
 	case "", authBasic, authPost:
 		if p.ClientSecret == "" {
-			fail("clientSecret", `is required for a confidential client (a public client sets tokenEndpointAuthMethod "none")`)
+			fail("clientSecret",
+				`is required for a confidential client (a public client sets tokenEndpointAuthMethod "none")`)
 		}
 	case authNone:
 		if p.ClientSecret != "" {
 			fail("clientSecret", `must be empty for tokenEndpointAuthMethod "none"`)
 		}
 	default:
-		fail("tokenEndpointAuthMethod", "%q: want %q, %q or %q", p.TokenEndpointAuthMethod, authBasic, authPost, authNone)
+		fail("tokenEndpointAuthMethod", "%q: want %q, %q or %q", p.TokenEndpointAuthMethod, authBasic, authPost,
+			authNone)
 	}
 	for _, s := range p.Scopes {
 		if s == "" || strings.ContainsAny(s, " \"\\") {
@@ -332,7 +335,8 @@ func (p ProviderConfig) validate(v *validation) {
 	switch p.EmailTrust {
 	case "", EmailTrustFromClaim, EmailTrustNever, EmailTrustDangerousAlways:
 	default:
-		fail("emailTrust", "%q: want %q, %q or %q", p.EmailTrust, EmailTrustFromClaim, EmailTrustNever, EmailTrustDangerousAlways)
+		fail("emailTrust", "%q: want %q, %q or %q", p.EmailTrust, EmailTrustFromClaim, EmailTrustNever,
+			EmailTrustDangerousAlways)
 	}
 	p.validateSignInOptions(v)
 }
@@ -370,5 +374,6 @@ func parseAllowed(s string) (allowed, error) {
 	if urlcheck.HasDotSegment(u.EscapedPath()) {
 		return allowed{}, fmt.Errorf("%q has a . or .. path segment", s)
 	}
-	return allowed{origin: u.Scheme + "://" + strings.ToLower(u.Host), prefix: strings.TrimSuffix(u.EscapedPath(), "/")}, nil
+	return allowed{origin: u.Scheme + "://" + strings.ToLower(u.Host),
+		prefix: strings.TrimSuffix(u.EscapedPath(), "/")}, nil
 }

@@ -39,7 +39,8 @@ func LoadConfig(r io.Reader) (Config, error) {
 		return Config{}, syntaxError(data, err)
 	}
 	if _, err := d.Token(); err != io.EOF {
-		return Config{}, &ConfigError{Path: position(data, d.InputOffset()-1), Err: errors.New("trailing data after the JSON object")}
+		return Config{}, &ConfigError{Path: position(data, d.InputOffset()-1),
+			Err: errors.New("trailing data after the JSON object")}
 	}
 	var errs []error
 	for _, p := range jsonshape.Check(v, reflect.TypeFor[Config]()) {
@@ -109,7 +110,8 @@ var envSettings = []struct {
 	{"_TENANT_ID", "tenantId", func(p *ProviderConfig, v string) { p.TenantID = v }},
 	{"_ALLOWED_TENANTS", "allowedTenants", func(p *ProviderConfig, v string) { p.AllowedTenants = splitList(v) }},
 	{"_HOSTED_DOMAIN", "hostedDomain", func(p *ProviderConfig, v string) { p.HostedDomain = v }},
-	{"_ALLOWED_EMAIL_DOMAINS", "allowedEmailDomains", func(p *ProviderConfig, v string) { p.AllowedEmailDomains = splitList(v) }},
+	{"_ALLOWED_EMAIL_DOMAINS", "allowedEmailDomains",
+		func(p *ProviderConfig, v string) { p.AllowedEmailDomains = splitList(v) }},
 }
 
 var envPrefix = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
@@ -136,7 +138,8 @@ func ConfigFromEnv(prefix string) (Config, error) {
 func configFromEnv(prefix string, environ []string, readFile func(string) ([]byte, error)) (Config, error) {
 	prefix = strings.TrimSuffix(prefix, "_")
 	if !envPrefix.MatchString(prefix) {
-		return Config{}, &ConfigError{Path: "prefix", Err: fmt.Errorf("%q: want upper-case letters, digits and underscores", prefix)}
+		return Config{}, &ConfigError{Path: "prefix",
+			Err: fmt.Errorf("%q: want upper-case letters, digits and underscores", prefix)}
 	}
 	cfg := Config{Providers: map[string]ProviderConfig{}}
 	vars := map[string]map[string]string{} // provider → field → variable
@@ -155,7 +158,10 @@ func configFromEnv(prefix string, environ []string, readFile func(string) ([]byt
 			}
 		}
 		if best < 0 {
-			errs = append(errs, &ConfigError{Path: k, Err: fmt.Errorf("is not a known setting: want %s_<NAME> followed by one of %s", prefix, envSuffixList())})
+			errs = append(errs,
+				&ConfigError{Path: k,
+					Err: fmt.Errorf("is not a known setting: want %s_<NAME> followed by one of %s", prefix,
+						envSuffixList())})
 			continue
 		}
 		s := envSettings[best]
@@ -164,7 +170,9 @@ func configFromEnv(prefix string, environ []string, readFile func(string) ([]byt
 			vars[name] = map[string]string{}
 		}
 		if prev, dup := vars[name][s.field]; dup {
-			errs = append(errs, &ConfigError{Provider: name, Field: s.field, Path: k, Err: fmt.Errorf("conflicts with %s; set one", prev)})
+			errs = append(errs,
+				&ConfigError{Provider: name, Field: s.field, Path: k,
+					Err: fmt.Errorf("conflicts with %s; set one", prev)})
 			continue
 		}
 		vars[name][s.field] = k
@@ -172,9 +180,13 @@ func configFromEnv(prefix string, environ []string, readFile func(string) ([]byt
 		if s.set != nil {
 			s.set(&pc, val)
 		} else if b, err := readFile(val); err != nil {
-			errs = append(errs, &ConfigError{Provider: name, Field: s.field, Path: k, Err: fmt.Errorf("cannot read the secret file: %w", err)})
+			errs = append(errs,
+				&ConfigError{Provider: name, Field: s.field, Path: k,
+					Err: fmt.Errorf("cannot read the secret file: %w", err)})
 		} else if sec := strings.TrimRight(string(b), "\r\n"); sec == "" {
-			errs = append(errs, &ConfigError{Provider: name, Field: s.field, Path: k, Err: fmt.Errorf("the secret file %q is empty", val)})
+			errs = append(errs,
+				&ConfigError{Provider: name, Field: s.field, Path: k,
+					Err: fmt.Errorf("the secret file %q is empty", val)})
 		} else {
 			pc.ClientSecret = Secret(sec)
 		}

@@ -51,7 +51,8 @@ func (p *Provider) StartDevice(ctx context.Context) (*DeviceAuthorization, error
 		return nil, err
 	}
 	if st.md.DeviceAuthorizationEndpoint == "" {
-		return nil, newError(CodeUnsupported, "the identity provider does not offer the device flow", fmt.Errorf("%w (%s)", ErrNoDeviceEndpoint, p.key))
+		return nil, newError(CodeUnsupported, "the identity provider does not offer the device flow",
+			fmt.Errorf("%w (%s)", ErrNoDeviceEndpoint, p.key))
 	}
 	start := p.reg.opts.now()
 	var body struct {
@@ -66,7 +67,8 @@ func (p *Provider) StartDevice(ctx context.Context) (*DeviceAuthorization, error
 		return nil, err
 	}
 	bad := func(what string) error {
-		return newError(CodeProviderUnavailable, "the identity provider sent an unusable device authorization", errors.New(what))
+		return newError(CodeProviderUnavailable, "the identity provider sent an unusable device authorization",
+			errors.New(what))
 	}
 	switch {
 	case body.DeviceCode == "" || body.UserCode == "":
@@ -113,7 +115,8 @@ func (p *Provider) PollDevice(ctx context.Context, d *DeviceAuthorization) (*Res
 		if !p.reg.opts.now().Before(d.ExpiresAt) {
 			return nil, newError(CodeExpiredToken, "the device code expired before the user approved it", nil)
 		}
-		tr, start, err := p.tokenRequest(ctx, st, url.Values{"grant_type": {deviceGrantType}, "device_code": {d.deviceCode.Reveal()}},
+		tr, start, err := p.tokenRequest(ctx, st,
+			url.Values{"grant_type": {deviceGrantType}, "device_code": {d.deviceCode.Reveal()}},
 			"the device sign-in")
 		var fe *Error
 		switch {

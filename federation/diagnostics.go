@@ -59,15 +59,16 @@ func (p *Provider) Status() ProviderStatus {
 	if !p.src.Manual() {
 		s.DiscoveryURL = p.src.DiscoveryURL()
 		ds := p.reg.cache.Status(p.src)
-		s.Discovery = DiscoveryStatus{FetchedAt: ds.FetchedAt, ExpiresAt: ds.ExpiresAt, Stale: ds.Stale, LastError: ds.LastError}
+		s.Discovery = DiscoveryStatus{FetchedAt: ds.FetchedAt, ExpiresAt: ds.ExpiresAt, Stale: ds.Stale,
+			LastError: ds.LastError}
 	}
 	p.mu.Lock()
 	cur := p.cur
 	p.mu.Unlock()
 	if cur != nil {
 		ks := cur.keys.Status()
-		s.Keys = &KeysStatus{URI: ks.URI, FetchedAt: ks.FetchedAt, NextRefresh: ks.NextRefresh, KeyCount: len(ks.KeyIDs),
-			KeyIDs: ks.KeyIDs, LastError: ks.LastError}
+		s.Keys = &KeysStatus{URI: ks.URI, FetchedAt: ks.FetchedAt, NextRefresh: ks.NextRefresh,
+			KeyCount: len(ks.KeyIDs), KeyIDs: ks.KeyIDs, LastError: ks.LastError}
 		if s.Keys.KeyIDs == nil {
 			s.Keys.KeyIDs = []string{}
 		}
@@ -169,13 +170,15 @@ func (p *Provider) check(ctx context.Context, redirectURI string) *CheckReport {
 	}
 	p.checkRedirectURI(redirectURI, add)
 	rep.OK = len(rep.Problems()) == 0
-	p.reg.opts.logger.Debug("federation: flow step", "provider", p.key, "step", "check", "ok", rep.OK, "duration", time.Since(began))
+	p.reg.opts.logger.Debug("federation: flow step", "provider", p.key, "step", "check", "ok", rep.OK,
+		"duration", time.Since(began))
 	return rep
 }
 
-func (p *Provider) checkMetadata(ctx context.Context, md *discovery.Metadata, add func(name, status, format string, args ...any)) {
-	ks, err := discovery.NewKeySet(discovery.KeySetConfig{URI: md.JWKSURI, Client: p.reg.opts.client, Algorithms: md.Algorithms(),
-		Logger: p.reg.opts.logger})
+func (p *Provider) checkMetadata(ctx context.Context, md *discovery.Metadata,
+	add func(name, status, format string, args ...any)) {
+	ks, err := discovery.NewKeySet(discovery.KeySetConfig{URI: md.JWKSURI, Client: p.reg.opts.client,
+		Algorithms: md.Algorithms(), Logger: p.reg.opts.logger})
 	if err == nil {
 		err = ks.Refresh(ctx)
 	}
@@ -195,7 +198,8 @@ func (p *Provider) checkMetadata(ctx context.Context, md *discovery.Metadata, ad
 	case len(md.ScopesSupported) == 0:
 		add("scopes", CheckOK, "%q requested; the provider lists no scopes_supported", p.scopes)
 	case len(unlisted) > 0:
-		add("scopes", CheckWarn, "%q not in scopes_supported %q: the provider may refuse or ignore them", unlisted, md.ScopesSupported)
+		add("scopes", CheckWarn, "%q not in scopes_supported %q: the provider may refuse or ignore them", unlisted,
+			md.ScopesSupported)
 	default:
 		add("scopes", CheckOK, "%q all supported", p.scopes)
 	}
@@ -203,7 +207,8 @@ func (p *Provider) checkMetadata(ctx context.Context, md *discovery.Metadata, ad
 	case slices.Contains(md.CodeChallengeMethodsSupported, "S256"):
 		add("pkce", CheckOK, "S256 advertised")
 	default:
-		add("pkce", CheckWarn, "code_challenge_methods_supported does not list S256; oidcfed sends it anyway, so make sure the provider accepts it")
+		add("pkce", CheckWarn,
+			"code_challenge_methods_supported does not list S256; oidcfed sends it anyway, so make sure the provider accepts it")
 	}
 	if _, err := p.clientAuthFor(md); err != nil {
 		add("token_endpoint_auth", CheckFail, "%v", err)
@@ -232,7 +237,8 @@ func (p *Provider) checkRedirectURI(redirectURI string, add func(name, status, f
 	case !routesToCallback(u, p.key):
 		add("redirect_uri", CheckFail, "%s does not end in /%s/callback", redirectURI, p.key)
 	case u.Scheme == "http":
-		add("redirect_uri", CheckWarn, "%s is http: fine on loopback for development; production needs https", redirectURI)
+		add("redirect_uri", CheckWarn, "%s is http: fine on loopback for development; production needs https",
+			redirectURI)
 	default:
 		add("redirect_uri", CheckOK, "%s: register it at the provider", redirectURI)
 	}

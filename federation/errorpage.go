@@ -34,7 +34,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, status int, e *Error) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	errorPage.Execute(w, map[string]any{"Status": status, "StatusText": http.StatusText(status), "Code": e.Code, "Description": e.Description})
+	errorPage.Execute(w,
+		map[string]any{"Status": status, "StatusText": http.StatusText(status), "Code": e.Code,
+			"Description": e.Description})
 }
 
 // PrefersHTML reports whether r's Accept header lists text/html with a

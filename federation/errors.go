@@ -79,7 +79,8 @@ func (e *Error) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("federation: %s: %s", e.Code, e.Description)
 	}
-	return fmt.Sprintf("federation: %s: %s: %s", e.Code, e.Description, strings.TrimPrefix(e.Err.Error(), "federation: "))
+	return fmt.Sprintf("federation: %s: %s: %s", e.Code, e.Description,
+		strings.TrimPrefix(e.Err.Error(), "federation: "))
 }
 
 // Unwrap returns the cause.

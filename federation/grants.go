@@ -22,7 +22,8 @@ var ErrPasswordGrantDisabled = errors.New("federation: the password grant is off
 // client). The client must be confidential.
 func (p *Provider) ClientCredentials(ctx context.Context, scopes ...string) (Tokens, error) {
 	if p.cfg.TokenEndpointAuthMethod == authNone || p.cfg.ClientSecret == "" {
-		return Tokens{}, newError(CodeUnsupported, "client credentials need a confidential client", fmt.Errorf("%w (%s)", ErrPublicClient, p.key))
+		return Tokens{}, newError(CodeUnsupported, "client credentials need a confidential client",
+			fmt.Errorf("%w (%s)", ErrPublicClient, p.key))
 	}
 	st, err := p.signIn(ctx)
 	if err != nil {
@@ -52,7 +53,8 @@ func (p *Provider) ClientCredentials(ctx context.Context, scopes ...string) (Tok
 // never logged or kept.
 func (p *Provider) PasswordGrant(ctx context.Context, username string, password Secret) (*Result, error) {
 	if !p.cfg.DangerousAllowPasswordGrant {
-		return nil, newError(CodeUnsupported, "the password grant is off", fmt.Errorf("%w (%s)", ErrPasswordGrantDisabled, p.key))
+		return nil, newError(CodeUnsupported, "the password grant is off",
+			fmt.Errorf("%w (%s)", ErrPasswordGrantDisabled, p.key))
 	}
 	st, err := p.signIn(ctx)
 	if err != nil {

@@ -30,7 +30,8 @@ type Login struct {
 
 // String prints the login without its tokens.
 func (l Login) String() string {
-	return fmt.Sprintf("federation.Login{Provider:%s Mode:%s Decision:%v Result:%v}", l.Provider, l.Mode, l.Decision, l.Result)
+	return fmt.Sprintf("federation.Login{Provider:%s Mode:%s Decision:%v Result:%v}", l.Provider, l.Mode, l.Decision,
+		l.Result)
 }
 
 // GoString is String.
@@ -125,11 +126,13 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	}
 	base, err := urlcheck.Endpoint(cfg.BaseURL)
 	if err != nil || (base.Path != "" && base.Path != "/") || base.RawQuery != "" {
-		errs = append(errs, fmt.Errorf("federation: handler: BaseURL must be an origin such as https://app.example.com (http only on loopback): %q", cfg.BaseURL))
+		errs = append(errs,
+			fmt.Errorf("federation: handler: BaseURL must be an origin such as https://app.example.com (http only on loopback): %q", cfg.BaseURL))
 	}
 	if sc, ok := cfg.Flows.(session.SecureCookieStore); ok && base != nil && sc.SecureCookies() != (base.Scheme == "https") {
-		errs = append(errs, fmt.Errorf("federation: handler: BaseURL %q is %s but the flow store's cookies have Secure=%t; set session.CookieConfig.Secure to %t",
-			cfg.BaseURL, base.Scheme, sc.SecureCookies(), base.Scheme == "https"))
+		errs = append(errs,
+			fmt.Errorf("federation: handler: BaseURL %q is %s but the flow store's cookies have Secure=%t; set session.CookieConfig.Secure to %t",
+				cfg.BaseURL, base.Scheme, sc.SecureCookies(), base.Scheme == "https"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -297,7 +300,8 @@ func (h *Handler) serveBackchannel(w http.ResponseWriter, r *http.Request, key s
 		return
 	}
 	if h.cfg.OnLogout == nil {
-		writeJSONError(w, http.StatusNotImplemented, CodeNotImplemented, "back-channel logout is not configured (HandlerConfig.OnLogout)")
+		writeJSONError(w, http.StatusNotImplemented, CodeNotImplemented,
+			"back-channel logout is not configured (HandlerConfig.OnLogout)")
 		return
 	}
 	if p, ok := h.lookup(w, r, key); ok {
@@ -354,14 +358,16 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request, p *Provider, mod
 	if err := h.cfg.Flows.Save(w, r, f); errors.Is(err, session.ErrFull) {
 		h.log.Warn("federation: flow store full", "provider", p.key, "error", err)
 		w.Header().Set("Retry-After", "60")
-		h.fail(w, r, http.StatusServiceUnavailable, CodeTemporarilyUnavailable, "too many sign-ins are in progress; try again in a minute")
+		h.fail(w, r, http.StatusServiceUnavailable, CodeTemporarilyUnavailable,
+			"too many sign-ins are in progress; try again in a minute")
 		return
 	} else if err != nil {
 		h.log.Error("federation: saving flow failed", "provider", p.key, "error", err)
 		h.fail(w, r, http.StatusInternalServerError, CodeServerError, "the sign-in could not be started")
 		return
 	}
-	h.log.Debug("federation: flow step", "provider", p.key, "step", "start", "mode", mode, "duration", time.Since(began))
+	h.log.Debug("federation: flow step", "provider", p.key, "step", "start", "mode", mode,
+		"duration", time.Since(began))
 	switch {
 	case wantsJSON(r):
 		writeJSON(w, http.StatusOK, map[string]string{"url": authURL})
@@ -444,11 +450,13 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, key string, l
 		err = fmt.Errorf("a %s flow completed at the wrong callback", f.Mode)
 	case !known:
 		h.log.Info("federation: sign-in failed", "provider", key, "code", CodeProviderRemoved)
-		h.redirectError(w, r, f.RedirectTo, CodeProviderRemoved, "this sign-in's identity provider is no longer configured; choose another way to sign in")
+		h.redirectError(w, r, f.RedirectTo, CodeProviderRemoved,
+			"this sign-in's identity provider is no longer configured; choose another way to sign in")
 		return
 	case f.ProviderVersion != "" && f.ProviderVersion != p.version:
 		h.log.Info("federation: sign-in failed", "provider", key, "code", CodeProviderChanged)
-		h.redirectError(w, r, f.RedirectTo, CodeProviderChanged, "this identity provider's configuration changed during the sign-in; please start again")
+		h.redirectError(w, r, f.RedirectTo, CodeProviderChanged,
+			"this identity provider's configuration changed during the sign-in; please start again")
 		return
 	}
 	if err != nil {
@@ -457,10 +465,12 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, key string, l
 			return
 		}
 		h.log.Info("federation: callback refused", "provider", key, "code", CodeInvalidState, "error", err)
-		h.fail(w, r, http.StatusBadRequest, CodeInvalidState, "the sign-in expired or was already completed; please start again")
+		h.fail(w, r, http.StatusBadRequest, CodeInvalidState,
+			"the sign-in expired or was already completed; please start again")
 		return
 	}
-	h.log.Debug("federation: flow step", "provider", key, "step", "callback", "mode", f.Mode, "duration", time.Since(began))
+	h.log.Debug("federation: flow step", "provider", key, "step", "callback", "mode", f.Mode,
+		"duration", time.Since(began))
 	res, dec, err := h.complete(r, p, f, q)
 	if err != nil {
 		var fe *Error
@@ -478,18 +488,20 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, key string, l
 		h.redirectError(w, r, f.RedirectTo, CodeServerError, "the sign-in could not be completed")
 		return
 	}
-	h.log.Info("federation: signed in", "provider", p.key, "mode", f.Mode, "account", dec.Account.ID, "outcome", dec.Outcome,
-		"duration", time.Since(began))
+	h.log.Info("federation: signed in", "provider", p.key, "mode", f.Mode, "account", dec.Account.ID,
+		"outcome", dec.Outcome, "duration", time.Since(began))
 	http.Redirect(w, r, f.RedirectTo, http.StatusFound)
 }
 
-func (h *Handler) complete(r *http.Request, p *Provider, f *session.FlowState, q url.Values) (*Result, Decision, error) {
+func (h *Handler) complete(r *http.Request, p *Provider, f *session.FlowState,
+	q url.Values) (*Result, Decision, error) {
 	ctx := r.Context()
 	if f.Mode != session.SignIn {
 		// The browser must still be signed in to the account that started
 		// the link; checked before the code is spent, and nothing changes.
 		if cur, ok := h.cfg.CurrentAccount(r); !ok || cur.ID != f.AccountID {
-			return nil, Decision{}, newError(CodeLoginRequired, "sign in again to the account you were linking, then retry", nil)
+			return nil, Decision{}, newError(CodeLoginRequired,
+				"sign in again to the account you were linking, then retry", nil)
 		}
 	}
 	res, err := p.completeRedirect(ctx, f, q, h.redirectURI(p, f.Mode != session.SignIn))
@@ -497,8 +509,9 @@ func (h *Handler) complete(r *http.Request, p *Provider, f *session.FlowState, q
 		return nil, Decision{}, err
 	}
 	began := time.Now()
-	dec, err := h.cfg.Accounts.Resolve(ctx, Attempt{Mode: f.Mode, User: res.User, Provider: p.key, AccountID: f.AccountID,
-		AllowSignup: p.cfg.AllowSignup == nil || *p.cfg.AllowSignup, EmailTrust: p.cfg.EmailTrust})
+	dec, err := h.cfg.Accounts.Resolve(ctx,
+		Attempt{Mode: f.Mode, User: res.User, Provider: p.key, AccountID: f.AccountID,
+			AllowSignup: p.cfg.AllowSignup == nil || *p.cfg.AllowSignup, EmailTrust: p.cfg.EmailTrust})
 	if p.step(ctx, "accounts", began, err); err != nil {
 		return nil, Decision{}, err
 	}

@@ -20,7 +20,8 @@ const maxTokenLength = 16 << 10
 
 // errNotCompactJWS: raw is not three dot-separated segments of at most
 // maxTokenLength bytes.
-var errNotCompactJWS = fmt.Errorf("%w: not three dot-separated parts of at most %d bytes", discovery.ErrMalformedToken, maxTokenLength)
+var errNotCompactJWS = fmt.Errorf("%w: not three dot-separated parts of at most %d bytes",
+	discovery.ErrMalformedToken, maxTokenLength)
 
 // splitJWS splits a compact JWS into its three segments; ok is false
 // unless there are exactly three and raw is at most maxTokenLength bytes.

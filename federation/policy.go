@@ -78,13 +78,15 @@ func (p *Provider) checkAuthentication(c map[string]any) error {
 		n, ok := c["auth_time"].(json.Number)
 		sec, err := n.Int64()
 		if !ok || err != nil {
-			return newError(CodeLoginRequired, "sign in again: the identity provider did not say when you authenticated",
+			return newError(CodeLoginRequired,
+				"sign in again: the identity provider did not say when you authenticated",
 				fmt.Errorf("%w: auth_time is missing or not a number", ErrAuthTooOld))
 		}
 		authTime := time.Unix(sec, 0)
 		if age := p.reg.opts.now().Sub(authTime); age > time.Duration(p.cfg.MaxAge)*time.Second+p.reg.leeway() {
 			return newError(CodeLoginRequired, "sign in again: your sign-in at the identity provider is too old",
-				fmt.Errorf("%w: auth_time %s is %s old, maxAge %ds", ErrAuthTooOld, authTime.UTC().Format(time.RFC3339), age.Round(time.Second), p.cfg.MaxAge))
+				fmt.Errorf("%w: auth_time %s is %s old, maxAge %ds", ErrAuthTooOld,
+					authTime.UTC().Format(time.RFC3339), age.Round(time.Second), p.cfg.MaxAge))
 		}
 	}
 	return nil

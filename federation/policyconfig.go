@@ -34,7 +34,8 @@ func (p ProviderConfig) validateSignInOptions(v *validation) {
 		case u.RawQuery != "" || u.Fragment != "":
 			v.fail("redirectURL", "%q must not have a query or fragment", p.RedirectURL)
 		case !routesToCallback(u, Key(v.name)):
-			v.fail("redirectURL", "%q does not route to the handler: its path must end in /%s/callback", p.RedirectURL, Key(v.name))
+			v.fail("redirectURL", "%q does not route to the handler: its path must end in /%s/callback",
+				p.RedirectURL, Key(v.name))
 		}
 	}
 	if p.FrontendURL != "" {
@@ -71,7 +72,8 @@ func (p ProviderConfig) validateSignInOptions(v *validation) {
 		}
 	}
 	if p.MaxAge < 0 {
-		v.fail("maxAge", "%d: want seconds > 0 (for a fresh login every time, set authParams.prompt to login)", p.MaxAge)
+		v.fail("maxAge", "%d: want seconds > 0 (for a fresh login every time, set authParams.prompt to login)",
+			p.MaxAge)
 	}
 	for _, d := range p.AllowedEmailDomains {
 		if !hostName.MatchString(d) {

@@ -31,7 +31,8 @@ var entraMultiTenant = []string{"organizations", "common"}
 // pingRegions are PingOne's regional authentication hosts (.asia is the
 // legacy Asia-Pacific one). A custom domain is not among them: its issuer,
 // https://<custom domain>/as, has no environment ID and is set whole.
-var pingRegions = []string{"auth.pingone.com", "auth.pingone.eu", "auth.pingone.ca", "auth.pingone.com.au", "auth.pingone.sg", "auth.pingone.asia"}
+var pingRegions = []string{"auth.pingone.com", "auth.pingone.eu", "auth.pingone.ca", "auth.pingone.com.au",
+	"auth.pingone.sg", "auth.pingone.asia"}
 
 var (
 	guid     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -47,7 +48,8 @@ var presetFields = []struct {
 	presets []string
 }{
 	{"tenantId", func(p *ProviderConfig) bool { return p.TenantID != "" }, []string{"entra", "ping"}},
-	{"domain", func(p *ProviderConfig) bool { return p.Domain != "" }, []string{"auth0", "entra", "gitlab", "okta", "ping"}},
+	{"domain", func(p *ProviderConfig) bool { return p.Domain != "" },
+		[]string{"auth0", "entra", "gitlab", "okta", "ping"}},
 	{"authorizationServerId", func(p *ProviderConfig) bool { return p.AuthorizationServerID != "" }, []string{"okta"}},
 	{"allowedTenants", func(p *ProviderConfig) bool { return len(p.AllowedTenants) > 0 }, []string{"entra"}},
 	{"hostedDomain", func(p *ProviderConfig) bool { return p.HostedDomain != "" }, []string{"google"}},
@@ -149,7 +151,8 @@ func applyOkta(r presetRun) {
 		})
 	}
 	if p.Issuer != "" && p.Domain == "" && p.AuthorizationServerID != "" {
-		r.v.fail("authorizationServerId", "is read with domain only; with issuer set, give the whole issuer https://<domain>/oauth2/%s instead", p.AuthorizationServerID)
+		r.v.fail("authorizationServerId",
+			"is read with domain only; with issuer set, give the whole issuer https://<domain>/oauth2/%s instead", p.AuthorizationServerID)
 	}
 	if p.AuthorizationServerID == "default" && len(p.Audiences) == 0 {
 		p.Audiences = []string{"api://default"}
@@ -213,9 +216,11 @@ func applyPing(r presetRun) {
 			h, ok := r.host(pingHost)
 			switch {
 			case ok && !slices.Contains(pingRegions, h):
-				r.v.fail("domain", "%q is not a PingOne region (%s); for a custom domain set issuer https://%s/as instead", h, strings.Join(pingRegions, ", "), h)
+				r.v.fail("domain",
+					"%q is not a PingOne region (%s); for a custom domain set issuer https://%s/as instead", h, strings.Join(pingRegions, ", "), h)
 			case p.TenantID == "":
-				r.v.fail("tenantId", "is required for preset \"ping\": the PingOne environment ID (or set issuer for PingFederate)")
+				r.v.fail("tenantId",
+					"is required for preset \"ping\": the PingOne environment ID (or set issuer for PingFederate)")
 			case !guid.MatchString(p.TenantID):
 				r.v.fail("tenantId", "%q is not a PingOne environment ID (a UUID)", p.TenantID)
 			case ok:
@@ -256,9 +261,11 @@ func applyEntra(r presetRun) {
 	case p.TenantID == "":
 		v.fail(field, "is required for preset \"entra\": the tenant ID, or organizations or common for any tenant")
 	case p.TenantID == "consumers":
-		v.fail(field, "\"consumers\" has no issuer template; for personal Microsoft accounts use the tenant %s", entraPersonal)
+		v.fail(field, "\"consumers\" has no issuer template; for personal Microsoft accounts use the tenant %s",
+			entraPersonal)
 	case !guid.MatchString(p.TenantID) && !p.multiTenant():
-		v.fail(field, "%q: want the tenant ID (a UUID; a domain name's tokens carry the ID, which would not match), organizations or common", p.TenantID)
+		v.fail(field,
+			"%q: want the tenant ID (a UUID; a domain name's tokens carry the ID, which would not match), organizations or common", p.TenantID)
 	default:
 		valid = true
 	}
@@ -276,7 +283,8 @@ func applyEntra(r presetRun) {
 		}
 	} else {
 		if len(p.AllowedTenants) > 0 {
-			v.fail("allowedTenants", "applies only to tenantId organizations or common; a single tenant allows only itself")
+			v.fail("allowedTenants",
+				"applies only to tenantId organizations or common; a single tenant allows only itself")
 		}
 		if guid.MatchString(p.TenantID) && strings.HasPrefix(p.Issuer, "https://"+entraHost+"/") {
 			// Access tokens of v1 APIs carry the v1 issuer.
@@ -290,7 +298,8 @@ func applyEntra(r presetRun) {
 	// the domain is verified by the tenant. Never link on anything else.
 	switch p.EmailTrust {
 	case EmailTrustDangerousAlways:
-		v.fail("emailTrust", "preset \"entra\" never trusts an email that xms_edov does not vouch for (the nOAuth takeover)")
+		v.fail("emailTrust",
+			"preset \"entra\" never trusts an email that xms_edov does not vouch for (the nOAuth takeover)")
 	case "":
 		p.EmailTrust = EmailTrustFromClaim
 	}

@@ -102,7 +102,8 @@ func (t Tokens) GoString() string { return t.String() }
 
 // LogValue logs the tokens as String prints them.
 func (t Tokens) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("access_token", t.AccessToken.mask()), slog.String("refresh_token", t.RefreshToken.mask()),
+	return slog.GroupValue(slog.String("access_token", t.AccessToken.mask()),
+		slog.String("refresh_token", t.RefreshToken.mask()),
 		slog.String("id_token", t.IDToken.mask()), slog.Time("expiry", t.Expiry))
 }
 
@@ -194,7 +195,8 @@ func (p *Provider) AuthCodeURL(ctx context.Context, f *session.FlowState, redire
 }
 
 // authCodeURL is AuthCodeURL with per-request parameters (login_hint).
-func (p *Provider) authCodeURL(ctx context.Context, f *session.FlowState, redirectURI string, extra url.Values) (string, error) {
+func (p *Provider) authCodeURL(ctx context.Context, f *session.FlowState, redirectURI string,
+	extra url.Values) (string, error) {
 	st, err := p.signIn(ctx)
 	if err != nil {
 		return "", err
@@ -245,17 +247,20 @@ func (p *Provider) logoutURL(ctx context.Context, req LogoutRequest, sameOrigin 
 	if req.PostLogoutRedirectURI != "" {
 		u, err := urlcheck.Endpoint(req.PostLogoutRedirectURI)
 		if err != nil {
-			return "", newError(CodeInvalidRequest, "the post-logout redirect is not an absolute https URL", fmt.Errorf("%s: post-logout redirect: %w", p.key, err))
+			return "", newError(CodeInvalidRequest, "the post-logout redirect is not an absolute https URL",
+				fmt.Errorf("%s: post-logout redirect: %w", p.key, err))
 		}
 		if urlcheck.HasDotSegment(u.EscapedPath()) || !slices.Contains(p.cfg.PostLogoutRedirectURIs, req.PostLogoutRedirectURI) &&
 			!p.reg.allows(u) && (sameOrigin == nil || !sameOrigin(u)) {
 			return "", newError(CodeInvalidRequest, "the post-logout redirect is not allowed",
-				fmt.Errorf("%w (%s): %q; add it to postLogoutRedirectURIs", ErrPostLogoutRedirect, p.key, req.PostLogoutRedirectURI))
+				fmt.Errorf("%w (%s): %q; add it to postLogoutRedirectURIs", ErrPostLogoutRedirect, p.key,
+					req.PostLogoutRedirectURI))
 		}
 	}
 	for _, tag := range req.UILocales {
 		if tag == "" || strings.ContainsFunc(tag, func(r rune) bool { return r <= ' ' || r > '~' }) {
-			return "", newError(CodeInvalidRequest, "a ui_locales value is not a language tag", fmt.Errorf("%s: ui_locales: %q", p.key, tag))
+			return "", newError(CodeInvalidRequest, "a ui_locales value is not a language tag",
+				fmt.Errorf("%s: ui_locales: %q", p.key, tag))
 		}
 	}
 	st, err := p.resolve(ctx)
@@ -263,7 +268,8 @@ func (p *Provider) logoutURL(ctx context.Context, req LogoutRequest, sameOrigin 
 		return "", err
 	}
 	if st.md.EndSessionEndpoint == "" {
-		return "", newError(CodeUnsupported, "the identity provider does not offer RP-initiated logout; end the local session only",
+		return "", newError(CodeUnsupported,
+			"the identity provider does not offer RP-initiated logout; end the local session only",
 			fmt.Errorf("%w (%s)", ErrNoEndSession, p.key))
 	}
 	u, err := url.Parse(st.md.EndSessionEndpoint)
@@ -301,7 +307,8 @@ func (p *Provider) checkIssParam(ctx context.Context, q url.Values) error {
 
 // completeRedirect applies the authorization response rules (RFC 9207 iss,
 // error, code) and completes the sign-in.
-func (p *Provider) completeRedirect(ctx context.Context, f *session.FlowState, q url.Values, redirectURI string) (*Result, error) {
+func (p *Provider) completeRedirect(ctx context.Context, f *session.FlowState, q url.Values,
+	redirectURI string) (*Result, error) {
 	if err := p.checkIssParam(ctx, q); err != nil {
 		return nil, err
 	}
@@ -375,7 +382,8 @@ func (p *Provider) step(ctx context.Context, step string, began time.Time, err e
 		return
 	}
 	if err != nil {
-		log.DebugContext(ctx, "federation: flow step", "provider", p.key, "step", step, "duration", time.Since(began), "error", err)
+		log.DebugContext(ctx, "federation: flow step", "provider", p.key, "step", step, "duration", time.Since(began),
+			"error", err)
 		return
 	}
 	log.DebugContext(ctx, "federation: flow step", "provider", p.key, "step", step, "duration", time.Since(began))
@@ -384,7 +392,8 @@ func (p *Provider) step(ctx context.Context, step string, began time.Time, err e
 // result maps a verified token response to a Result: userinfo when the ID
 // token lacks mapped claims, then the user; start is when the token
 // request was sent, for the expiry.
-func (p *Provider) result(ctx context.Context, st *resolved, tr *tokenResponse, vt *discovery.Token, start time.Time) (*Result, error) {
+func (p *Provider) result(ctx context.Context, st *resolved, tr *tokenResponse, vt *discovery.Token,
+	start time.Time) (*Result, error) {
 	all := vt.Claims
 	if st.md.UserinfoEndpoint != "" && p.needsUserinfo(all) {
 		began := time.Now()
@@ -414,9 +423,11 @@ func (p *Provider) result(ctx context.Context, st *resolved, tr *tokenResponse, 
 // with the rules of OpenID Connect Core 1.0 §3.1.3.7 that do not depend on
 // the flow: signature, iss, aud, exp, iat, azp, untrusted audiences and
 // at_hash. It returns nil when there is no ID token.
-func (p *Provider) verifyTokenResponse(ctx context.Context, st *resolved, tr *tokenResponse, needID bool) (*discovery.Token, error) {
+func (p *Provider) verifyTokenResponse(ctx context.Context, st *resolved, tr *tokenResponse,
+	needID bool) (*discovery.Token, error) {
 	if !strings.EqualFold(tr.TokenType, "bearer") {
-		return nil, newError(CodeInvalidToken, "the identity provider sent an unusable token", fmt.Errorf("token_type %q, want Bearer", tr.TokenType))
+		return nil, newError(CodeInvalidToken, "the identity provider sent an unusable token",
+			fmt.Errorf("token_type %q, want Bearer", tr.TokenType))
 	}
 	if tr.IDToken == "" {
 		if !needID {
@@ -496,13 +507,15 @@ func (p *Provider) userinfo(ctx context.Context, endpoint, accessToken string) (
 		return nil, fail(fmt.Errorf("userinfo: HTTP %d", resp.StatusCode))
 	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/jwt" {
-		return nil, newError(CodeInvalidToken, "signed user information is not supported", errors.New("userinfo: application/jwt responses are refused, not trusted unverified"))
+		return nil, newError(CodeInvalidToken, "signed user information is not supported",
+			errors.New("userinfo: application/jwt responses are refused, not trusted unverified"))
 	}
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
 	var c map[string]any
 	if err := d.Decode(&c); err != nil || c == nil {
-		return nil, newError(CodeInvalidToken, "the identity provider's user information was rejected", errors.New("userinfo: response is not a JSON object"))
+		return nil, newError(CodeInvalidToken, "the identity provider's user information was rejected",
+			errors.New("userinfo: response is not a JSON object"))
 	}
 	return c, nil
 }

@@ -56,7 +56,8 @@ func (p *Provider) Refresh(ctx context.Context, t Tokens) (Tokens, error) {
 	tr, start, err := p.tokenRequest(ctx, st, url.Values{"grant_type": {"refresh_token"},
 		"refresh_token": {t.RefreshToken.Reveal()}}, "the refresh")
 	if fe, ok := errors.AsType[*Error](err); ok && fe.Code == CodeInvalidGrant {
-		return Tokens{}, newError(CodeLoginRequired, "the session at the identity provider has ended; sign in again", fe.Err)
+		return Tokens{}, newError(CodeLoginRequired, "the session at the identity provider has ended; sign in again",
+			fe.Err)
 	} else if err != nil {
 		return Tokens{}, err
 	}

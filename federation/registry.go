@@ -121,11 +121,13 @@ func (r *Registry) newProvider(name string, given, pc ProviderConfig) *Provider 
 	}
 	src, _ := newSource(pc.Issuer, pc.DiscoveryURL, pc.Endpoints) // validated
 	mapper, _ := pc.Claims.Compile()
-	p := &Provider{key: Key(name), given: given, cfg: pc, src: src, reg: r, mapper: mapper, scopes: pc.scopes(), version: configVersion(pc)}
+	p := &Provider{key: Key(name), given: given, cfg: pc, src: src, reg: r, mapper: mapper, scopes: pc.scopes(),
+		version: configVersion(pc)}
 	if pc.FrontendURL != "" {
 		u, _ := parseFrontend(pc.FrontendURL)
 		if u.IsAbs() {
-			p.frontend = &allowed{origin: strings.ToLower(u.Scheme + "://" + u.Host), prefix: strings.TrimSuffix(u.EscapedPath(), "/")}
+			p.frontend = &allowed{origin: strings.ToLower(u.Scheme + "://" + u.Host),
+				prefix: strings.TrimSuffix(u.EscapedPath(), "/")}
 		}
 	}
 	return p

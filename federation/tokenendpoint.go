@@ -53,7 +53,8 @@ func (p *Provider) clientAuthFor(md *discovery.Metadata) (clientAuth, error) {
 	method := p.cfg.TokenEndpointAuthMethod
 	switch {
 	case method != "" && len(m) > 0 && !slices.Contains(m, method):
-		return 0, fmt.Errorf("%w: provider %s: tokenEndpointAuthMethod %q is not among the provider's %v", ErrTokenEndpointAuth, p.key, method, m)
+		return 0, fmt.Errorf("%w: provider %s: tokenEndpointAuthMethod %q is not among the provider's %v",
+			ErrTokenEndpointAuth, p.key, method, m)
 	case method == authNone:
 		return clientPublic, nil
 	case method == authBasic:
@@ -116,7 +117,8 @@ func (t *tokenResponse) tokens(start time.Time) Tokens {
 // tokenRequest sends form to the token endpoint and returns its answer
 // and when the request was sent (for the expiry, on the registry's clock).
 // what names the request in errors: "the sign-in", "the refresh"…
-func (p *Provider) tokenRequest(ctx context.Context, st *resolved, form url.Values, what string) (*tokenResponse, time.Time, error) {
+func (p *Provider) tokenRequest(ctx context.Context, st *resolved, form url.Values, what string) (*tokenResponse,
+	time.Time, error) {
 	start := p.reg.opts.now()
 	var tr tokenResponse
 	if err := p.postForm(ctx, st, st.md.TokenEndpoint, form, &tr, what); err != nil {
@@ -132,7 +134,8 @@ func (p *Provider) tokenRequest(ctx context.Context, st *resolved, form url.Valu
 // names the HTTP status and the code only: an error body may echo the
 // request (a code and its code_verifier, a refresh token), so it never
 // reaches an error or a log.
-func (p *Provider) postForm(ctx context.Context, st *resolved, endpoint string, form url.Values, out any, what string) error {
+func (p *Provider) postForm(ctx context.Context, st *resolved, endpoint string, form url.Values, out any,
+	what string) error {
 	if st.authErr != nil {
 		return st.authErr
 	}
@@ -148,7 +151,8 @@ func (p *Provider) postForm(ctx context.Context, st *resolved, endpoint string, 
 	resp, err := p.reg.exchange.Do(req)
 	if err != nil {
 		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-			return newError(CodeProviderUnavailable, "the identity provider did not answer in time", redactURLError(err))
+			return newError(CodeProviderUnavailable, "the identity provider did not answer in time",
+				redactURLError(err))
 		}
 		return newError(CodeProviderUnavailable, "the identity provider could not complete "+what, redactURLError(err))
 	}
@@ -165,10 +169,12 @@ func (p *Provider) postForm(ctx context.Context, st *resolved, endpoint string, 
 				fmt.Errorf("token endpoint: HTTP %d without an OAuth error", resp.StatusCode))
 		}
 		code := safeCode(e.Error)
-		return newError(code, "the identity provider refused "+what, fmt.Errorf("token endpoint: HTTP %d %s", resp.StatusCode, code))
+		return newError(code, "the identity provider refused "+what,
+			fmt.Errorf("token endpoint: HTTP %d %s", resp.StatusCode, code))
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
-		return newError(CodeProviderUnavailable, "the identity provider's answer is not JSON", fmt.Errorf("token endpoint: %w", err))
+		return newError(CodeProviderUnavailable, "the identity provider's answer is not JSON",
+			fmt.Errorf("token endpoint: %w", err))
 	}
 	return nil
 }

@@ -172,7 +172,8 @@ func (s *CookieStore) Take(w http.ResponseWriter, r *http.Request, state string)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !f.Created.After(s.watermark) {
-		return nil, fmt.Errorf("%w: the replay guard is full; flows older than %s are refused", ErrReplayed, s.watermark.UTC().Format(time.RFC3339))
+		return nil, fmt.Errorf("%w: the replay guard is full; flows older than %s are refused", ErrReplayed,
+			s.watermark.UTC().Format(time.RFC3339))
 	}
 	if s.consumed.Contains(state) {
 		return nil, ErrReplayed

@@ -35,7 +35,8 @@ type pendingCookie struct {
 // one being saved, at most MaxPendingFlows remain: unreadable ones first,
 // then by their flow's creation time. created opens a cookie; it reports
 // false for one it cannot read. It returns the names it expired.
-func (c flowCookies) capFlows(w http.ResponseWriter, r *http.Request, created func(name, value string) (time.Time, bool)) []string {
+func (c flowCookies) capFlows(w http.ResponseWriter, r *http.Request,
+	created func(name, value string) (time.Time, bool)) []string {
 	if r == nil { // a flow saved outside a request (tests, tools)
 		return nil
 	}

@@ -48,7 +48,8 @@ func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 	}
 	id, ok := p.authenticate(r)
 	if !ok {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": "client authentication failed"})
+		writeJSON(w, http.StatusUnauthorized,
+			map[string]string{"error": "invalid_client", "error_description": "client authentication failed"})
 		return
 	}
 	lifetime, interval := p.opts.DeviceCodeLifetime, p.opts.DeviceInterval
@@ -104,7 +105,9 @@ func (p *Provider) deviceToken(w http.ResponseWriter, clientID, code string, now
 		fail(outcome)
 		return
 	}
-	p.issueTokens(w, clientID, &grant{client: clientID, user: *d.user, scopes: d.scopes, authTime: d.approved, sid: randomString()}, now, false)
+	p.issueTokens(w, clientID,
+		&grant{client: clientID, user: *d.user, scopes: d.scopes, authTime: d.approved,
+			sid: randomString()}, now, false)
 }
 
 // ErrUnknownUserCode: no pending device authorization has the user code.
@@ -171,7 +174,8 @@ func (p *Provider) device(w http.ResponseWriter, r *http.Request) {
 		if r.PostForm.Get("deny") != "" {
 			err, data["Done"] = p.DenyDevice(r.PostForm.Get("user_code")), "The device was denied."
 		} else {
-			err, data["Done"] = p.ApproveDevice(r.PostForm.Get("user_code"), r.PostForm.Get("user")), "The device is signed in."
+			err, data["Done"] = p.ApproveDevice(r.PostForm.Get("user_code"),
+				r.PostForm.Get("user")), "The device is signed in."
 		}
 		if err != nil {
 			http.Error(w, "unknown or expired code", http.StatusBadRequest)

@@ -298,8 +298,10 @@ func (p *Provider) routes() http.Handler {
 	mux.HandleFunc("GET /jwks", p.jwks)
 	mux.HandleFunc("GET /authorize", p.authorize)
 	mux.HandleFunc("POST /authorize", p.authorize)
-	mux.HandleFunc("POST /token", p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.TokenEndpoint }, p.token))
-	mux.HandleFunc("GET /userinfo", p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.UserinfoEndpoint }, p.userinfo))
+	mux.HandleFunc("POST /token",
+		p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.TokenEndpoint }, p.token))
+	mux.HandleFunc("GET /userinfo",
+		p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.UserinfoEndpoint }, p.userinfo))
 	mux.HandleFunc("GET /end_session", p.endSession)
 	mux.HandleFunc("POST /device_authorization", p.deviceAuthorization)
 	mux.HandleFunc("GET /device", p.device)
@@ -540,7 +542,9 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		case i < 0:
 			fail(http.StatusBadRequest, "invalid_grant", "wrong username or password")
 		default:
-			p.issueTokens(w, id, &grant{client: id, user: user, scopes: strings.Fields(r.PostForm.Get("scope")), authTime: now, sid: randomString()}, now, false)
+			p.issueTokens(w, id,
+				&grant{client: id, user: user, scopes: strings.Fields(r.PostForm.Get("scope")), authTime: now,
+					sid: randomString()}, now, false)
 		}
 	case "client_credentials":
 		p.mu.Lock()
@@ -551,7 +555,9 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 			fail(http.StatusBadRequest, "unauthorized_client", "public clients cannot use client credentials")
 			return
 		}
-		access := p.accessToken(id, &grant{client: id, user: User{Subject: id}, scopes: strings.Fields(r.PostForm.Get("scope"))}, now, key, Misbehavior{})
+		access := p.accessToken(id,
+			&grant{client: id, user: User{Subject: id},
+				scopes: strings.Fields(r.PostForm.Get("scope"))}, now, key, Misbehavior{})
 		writeJSON(w, http.StatusOK, map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": 300,
 			"scope": r.PostForm.Get("scope")})
 	default:
@@ -792,7 +798,9 @@ func profileClaims(u User, scopes []string) map[string]any {
 
 func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Has("access_token") {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "the access token belongs in the Authorization header"})
+		writeJSON(w, http.StatusBadRequest,
+			map[string]string{"error": "invalid_request",
+				"error_description": "the access token belongs in the Authorization header"})
 		return
 	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")

@@ -37,7 +37,8 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func() (V, error)) (V, e
 // start runs with the group's lock held, so that deciding and starting are
 // one step. When no call runs and start refuses, DoIf returns at once with
 // joined false.
-func (g *Group[K, V]) DoIf(ctx context.Context, key K, start func() bool, fn func() (V, error)) (v V, err error, joined bool) {
+func (g *Group[K, V]) DoIf(ctx context.Context, key K, start func() bool, fn func() (V, error)) (v V, err error,
+	joined bool) {
 	g.mu.Lock()
 	if g.calls == nil {
 		g.calls = make(map[K]*call[V])
