@@ -35,6 +35,10 @@ type CacheConfig struct {
 	Size int
 	// Logger receives fetch failures and stale serving. Default: discard.
 	Logger *slog.Logger
+	// OnFetch, when set, is called after every fetch with the source that
+	// caused it (the first caller's, when several share one fetch). It
+	// runs on the fetch's goroutine: keep it fast.
+	OnFetch func(src *Source, info FetchInfo)
 }
 
 // Cache holds discovery documents. Concurrent callers for one source share a
@@ -103,14 +107,19 @@ func (c *Cache) serveable(e *entry, now time.Time) bool {
 func (c *Cache) refresh(k key, src *Source) (*Metadata, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FetchTimeout)
 	defer cancel()
-	md, err := fetch(ctx, c.client, src)
+	var info FetchInfo
+	md, err := fetch(ctx, c.client, src, &info)
 	now := c.cfg.Now()
+	prev, _ := c.entries.Peek(k)
+	info.Stale = err != nil && prev != nil && c.serveable(prev, now)
+	if c.cfg.OnFetch != nil {
+		c.cfg.OnFetch(src, info)
+	}
 	if err == nil {
 		c.entries.Add(k, &entry{md: md, fetchedAt: now, expiresAt: now.Add(c.cfg.TTL)})
 		return md, nil
 	}
-	prev, _ := c.entries.Peek(k)
-	if prev != nil && c.serveable(prev, now) {
+	if info.Stale {
 		c.cfg.Logger.Warn("discovery: refetch failed, serving the expired document",
 			"url", src.discoveryURL, "fetchedAt", prev.fetchedAt, "error", err)
 		c.entries.Add(k,
@@ -129,6 +138,7 @@ type Status struct {
 	ExpiresAt time.Time // when the cached document must be refetched
 	Stale     bool      // being served past ExpiresAt because refetches fail
 	LastError string    // the last fetch's error, empty when it succeeded
+	Failing   bool      // the last fetch failed and no document can be served
 }
 
 // Status returns the cached state of src.
@@ -141,6 +151,7 @@ func (c *Cache) Status(src *Source) Status {
 	if e.err != nil {
 		s.LastError = e.err.Error()
 		s.Stale = e.md != nil
+		s.Failing = !c.serveable(e, c.cfg.Now())
 	}
 	return s
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/oidcfed/oidcfed/internal/httpx"
 )
@@ -27,8 +28,29 @@ func fetchClient(c *http.Client) *http.Client {
 	return &cp
 }
 
-// getJSON fetches url and decodes its JSON object body into v.
-func getJSON(ctx context.Context, c *http.Client, url string, v any) error {
+// FetchInfo describes one fetch of a discovery document or a JWKS, for
+// metrics ([CacheConfig.OnFetch], [KeySetConfig.OnFetch]). It holds no
+// document content.
+type FetchInfo struct {
+	URL      string        // what was fetched
+	Status   int           // the HTTP status; 0 when no answer came
+	Bytes    int           // the body's size
+	Duration time.Duration // from the request to the decoded body
+	Err      error         // nil when the fetch and its validation succeeded
+	// Stale: the fetch failed and the expired document or keys are still
+	// being served (stale-if-error).
+	Stale bool
+	// UnknownKey: a JWKS fetched because a token named a key ID not in
+	// the cached set.
+	UnknownKey bool
+}
+
+// getJSON fetches url and decodes its JSON object body into v, recording
+// status, size and duration in info.
+func getJSON(ctx context.Context, c *http.Client, url string, v any, info *FetchInfo) (err error) {
+	began := time.Now()
+	info.URL = url
+	defer func() { info.Duration, info.Err = time.Since(began), err }()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return &MetadataError{URL: url, Err: fmt.Errorf("%w: %v", ErrInvalidEndpoint, err)}
@@ -38,7 +60,9 @@ func getJSON(ctx context.Context, c *http.Client, url string, v any) error {
 	if err != nil {
 		return &MetadataError{URL: url, Err: err}
 	}
+	info.Status = resp.StatusCode
 	body, err := httpx.ReadAll(resp)
+	info.Bytes = len(body)
 	if err != nil {
 		return &MetadataError{URL: url, Err: err}
 	}
@@ -60,15 +84,16 @@ func Fetch(ctx context.Context, c *http.Client, src *Source) (*Metadata, error) 
 	if src.static != nil {
 		return src.static, nil
 	}
-	return fetch(ctx, fetchClient(c), src)
+	return fetch(ctx, fetchClient(c), src, &FetchInfo{})
 }
 
-func fetch(ctx context.Context, c *http.Client, src *Source) (*Metadata, error) {
+func fetch(ctx context.Context, c *http.Client, src *Source, info *FetchInfo) (*Metadata, error) {
 	var md Metadata
-	if err := getJSON(ctx, c, src.discoveryURL, &md); err != nil {
+	if err := getJSON(ctx, c, src.discoveryURL, &md, info); err != nil {
 		return nil, err
 	}
 	if err := md.validate(src.discoveryURL, src.issuer, src.tenants); err != nil {
+		info.Err = err
 		return nil, err
 	}
 	return md.withOverrides(src.endpoints), nil

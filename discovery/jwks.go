@@ -55,6 +55,9 @@ type KeySetConfig struct {
 	// refetch no longer lists, so that caches of tokens it verified can
 	// drop them.
 	OnKeyRemoved func(kid string)
+	// OnFetch, when set, is called after every fetch. It runs on the
+	// fetch's goroutine: keep it fast.
+	OnFetch func(info FetchInfo)
 }
 
 // KeySet is a provider's JSON Web Key Set, fetched with the capped client
@@ -255,15 +258,18 @@ func (ks *KeySet) refetch(ctx context.Context, unknownKey bool) ([]jose.JSONWebK
 		ks.lastAttempt = now
 		return true
 	}
-	keys, err, joined := ks.fetches.DoIf(ctx, struct{}{}, start, ks.fetch)
+	keys, err, joined := ks.fetches.DoIf(ctx, struct{}{}, start, func() ([]jose.JSONWebKey, error) {
+		return ks.fetch(unknownKey)
+	})
 	return keys, joined && err == nil
 }
 
 // fetch runs detached from any caller, bounded by FetchTimeout.
-func (ks *KeySet) fetch() ([]jose.JSONWebKey, error) {
+func (ks *KeySet) fetch(unknownKey bool) ([]jose.JSONWebKey, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), ks.cfg.FetchTimeout)
 	defer cancel()
-	keys, err := ks.download(ctx)
+	info := FetchInfo{UnknownKey: unknownKey}
+	keys, err := ks.download(ctx, &info)
 	var removed []string
 	ks.mu.Lock()
 	if err == nil {
@@ -273,9 +279,14 @@ func (ks *KeySet) fetch() ([]jose.JSONWebKey, error) {
 			}
 		}
 		ks.keys, ks.fetchedAt = keys, ks.cfg.Now()
+	} else {
+		info.Stale = !ks.fetchedAt.IsZero() && ks.cfg.Now().Before(ks.fetchedAt.Add(ks.cfg.TTL+ks.cfg.StaleFor))
 	}
 	ks.lastErr = err
 	ks.mu.Unlock()
+	if ks.cfg.OnFetch != nil {
+		ks.cfg.OnFetch(info)
+	}
 	if err != nil {
 		ks.cfg.Logger.Warn("discovery: JWKS fetch failed", "uri", ks.cfg.URI, "error", err)
 	}
@@ -291,14 +302,18 @@ func (ks *KeySet) fetch() ([]jose.JSONWebKey, error) {
 
 // download fetches and parses the JWKS, keeping the public signing keys it
 // can use and logging those it skips.
-func (ks *KeySet) download(ctx context.Context) ([]jose.JSONWebKey, error) {
+func (ks *KeySet) download(ctx context.Context, info *FetchInfo) (keys []jose.JSONWebKey, err error) {
+	defer func() {
+		if err != nil {
+			info.Err = err
+		}
+	}()
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
-	if err := getJSON(ctx, ks.client, ks.cfg.URI, &doc); err != nil {
+	if err := getJSON(ctx, ks.client, ks.cfg.URI, &doc, info); err != nil {
 		return nil, err
 	}
-	var keys []jose.JSONWebKey
 	for i, raw := range doc.Keys {
 		var k jose.JSONWebKey
 		if err := k.UnmarshalJSON(raw); err != nil {

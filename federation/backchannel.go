@@ -165,8 +165,19 @@ func (s *jtiSet) release(provider, jti string) {
 
 // backchannelLogout serves POST oidc:{name}/backchannel-logout (§2.5, §2.8).
 func (h *Handler) backchannelLogout(w http.ResponseWriter, r *http.Request, p *Provider) {
+	var code Code // for the observer: "" when the sessions were ended
+	if obs := p.reg.opts.observer; obs != nil && obs.Logout != nil {
+		began := time.Now()
+		defer func() {
+			obs.Logout(r.Context(), LogoutObserved{Provider: p.key, Code: code, Duration: time.Since(began)})
+		}()
+	}
 	fail := func(desc string, err error) {
 		h.log.Warn("federation: back-channel logout refused", "provider", p.key, "error", err)
+		code = codeOf(err)
+		if _, ok := errors.AsType[*Error](err); !ok {
+			code = CodeInvalidRequest
+		}
 		writeJSONError(w, http.StatusBadRequest, CodeInvalidRequest, desc)
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {

@@ -164,7 +164,32 @@ func isScopeToken(s string) bool {
 // package's), a missing scope one with [CodeInsufficientScope], and
 // unreachable provider keys one with [CodeProviderUnavailable].
 func (b *Bearer) Verify(ctx context.Context, raw string) (*Principal, error) {
-	p, err := b.reg.verifyBearer(ctx, raw)
+	obs := b.reg.opts.observer
+	if obs == nil || obs.Bearer == nil {
+		return b.verify(ctx, raw, &bearerCheck{})
+	}
+	check := bearerCheck{timed: true}
+	p, err := b.verify(ctx, raw, &check)
+	e := BearerEvent{Provider: check.provider, CacheHit: check.hit, Code: codeOf(err), Duration: check.took}
+	if err == nil && obs.Subjects {
+		e.Subject = p.User.Subject
+	}
+	obs.Bearer(ctx, e)
+	return p, err
+}
+
+// bearerCheck is what a verification learned for the observer: the
+// provider the token's iss selected, whether the cache answered and, when
+// timed, how long a verification past the cache took.
+type bearerCheck struct {
+	provider string
+	hit      bool
+	timed    bool
+	took     time.Duration
+}
+
+func (b *Bearer) verify(ctx context.Context, raw string, check *bearerCheck) (*Principal, error) {
+	p, err := b.reg.verifyBearer(ctx, raw, check)
 	if err != nil {
 		return nil, err
 	}
@@ -291,14 +316,18 @@ func tokenDescription(cause error) string {
 
 // verifyBearer verifies raw with the provider its iss names, through the
 // cache. The result does not depend on any Bearer's policy.
-func (r *Registry) verifyBearer(ctx context.Context, raw string) (*Principal, error) {
+func (r *Registry) verifyBearer(ctx context.Context, raw string, check *bearerCheck) (*Principal, error) {
 	header, payload, _, ok := splitJWS(raw)
 	if !ok {
 		return nil, invalidToken(errNotCompactJWS)
 	}
 	sum := sha256.Sum256([]byte(raw))
 	if p, ok := r.tokens.get(sum); ok {
+		check.provider, check.hit = p.Provider, true
 		return p, nil
+	}
+	if check.timed {
+		defer func(began time.Time) { check.took = time.Since(began) }(time.Now())
 	}
 	var body struct {
 		Iss string             `json:"iss"`
@@ -315,6 +344,7 @@ func (r *Registry) verifyBearer(ctx context.Context, raw string) (*Principal, er
 	if prov == nil {
 		return nil, invalidToken(fmt.Errorf("%w: iss %q", ErrUnknownIssuer, body.Iss))
 	}
+	check.provider = prov.key
 	gen := r.tokens.generation(prov.key)
 	st, err := prov.resolve(ctx)
 	if err != nil {

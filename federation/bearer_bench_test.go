@@ -36,6 +36,10 @@ func BenchmarkBearer(b *testing.B) {
 			v := bearer(b)
 			benchVerify(b, func() error { _, err := v.Verify(ctx, raw); return err })
 		})
+		b.Run("cached-observed/"+alg, func(b *testing.B) {
+			v := bearer(b, federation.WithObserver(noopObserver))
+			benchVerify(b, func() error { _, err := v.Verify(ctx, raw); return err })
+		})
 		b.Run("uncached/"+alg, func(b *testing.B) {
 			v := bearer(b, federation.WithBearerCacheSize(0))
 			benchVerify(b, func() error { _, err := v.Verify(ctx, raw); return err })
@@ -59,4 +63,16 @@ func benchVerify(b *testing.B, verify func() error) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// noopObserver has every hook set and does nothing: the cost of
+// observation itself, for BenchmarkBearer and BenchmarkCallbackObserved.
+var noopObserver = federation.Observer{
+	Flow:       func(context.Context, federation.FlowEvent) {},
+	Step:       func(context.Context, federation.StepEvent) {},
+	Bearer:     func(context.Context, federation.BearerEvent) {},
+	Fetch:      func(context.Context, federation.FetchEvent) {},
+	Logout:     func(context.Context, federation.LogoutObserved) {},
+	Refresh:    func(context.Context, federation.RefreshEvent) {},
+	DevicePoll: func(context.Context, federation.DevicePollEvent) {},
 }

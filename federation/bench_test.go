@@ -65,11 +65,18 @@ func benchOP(b *testing.B) *httptest.Server {
 // and consumed, the RFC 9207 check, the code exchange over loopback HTTP,
 // the ID token verified (signature, iss, aud, exp, iat, nonce, azp,
 // at_hash), claims mapped, the account resolved, OnLogin and the redirect.
-func BenchmarkCallback(b *testing.B) {
+func BenchmarkCallback(b *testing.B) { benchCallback(b) }
+
+// BenchmarkCallbackObserved is BenchmarkCallback with an observer whose
+// every hook is set and does nothing: the cost of the events.
+func BenchmarkCallbackObserved(b *testing.B) { benchCallback(b, federation.WithObserver(noopObserver)) }
+
+func benchCallback(b *testing.B, opts ...federation.Option) {
 	op := benchOP(b)
 	reg, err := federation.NewRegistry(federation.Config{Providers: map[string]federation.ProviderConfig{"bench": {
 		Issuer: op.URL, ClientID: "client-1", ClientSecret: "s3cret-value",
-		Endpoints: discovery.Endpoints{Authorization: op.URL + "/authorize", Token: op.URL + "/token", JWKS: op.URL + "/jwks"}}}})
+		Endpoints: discovery.Endpoints{Authorization: op.URL + "/authorize", Token: op.URL + "/token", JWKS: op.URL + "/jwks"}}}},
+		opts...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -118,6 +118,7 @@ func (p *Provider) PollDevice(ctx context.Context, d *DeviceAuthorization) (*Res
 		tr, start, err := p.tokenRequest(ctx, st,
 			url.Values{"grant_type": {deviceGrantType}, "device_code": {d.deviceCode.Reveal()}},
 			"the device sign-in")
+		p.observePoll(ctx, err)
 		var fe *Error
 		switch {
 		case err == nil:
@@ -139,4 +140,23 @@ func (p *Provider) PollDevice(ctx context.Context, d *DeviceAuthorization) (*Res
 			return nil, err
 		}
 	}
+}
+
+// observePoll reports one device poll's answer to the observer.
+func (p *Provider) observePoll(ctx context.Context, err error) {
+	obs := p.reg.opts.observer
+	if obs == nil || obs.DevicePoll == nil {
+		return
+	}
+	e := DevicePollEvent{Provider: p.key, Result: PollDone}
+	switch code := codeOf(err); code {
+	case "":
+	case codeAuthorizationPending:
+		e.Result = PollPending
+	case codeSlowDown:
+		e.Result = PollSlowDown
+	default:
+		e.Result, e.Code = PollFailed, code
+	}
+	obs.DevicePoll(ctx, e)
 }

@@ -2,7 +2,9 @@ package federation
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -28,6 +30,7 @@ type DiscoveryStatus struct {
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`  // when it is refetched
 	Stale     bool      `json:"stale,omitempty"`     // served past ExpiresAt because refetches fail
 	LastError string    `json:"lastError,omitempty"` // the last fetch's error, if it failed
+	Failing   bool      `json:"failing,omitempty"`   // the last fetch failed and no document can be served
 }
 
 // KeysStatus is the provider's JWKS state.
@@ -60,7 +63,7 @@ func (p *Provider) Status() ProviderStatus {
 		s.DiscoveryURL = p.src.DiscoveryURL()
 		ds := p.reg.cache.Status(p.src)
 		s.Discovery = DiscoveryStatus{FetchedAt: ds.FetchedAt, ExpiresAt: ds.ExpiresAt, Stale: ds.Stale,
-			LastError: ds.LastError}
+			LastError: ds.LastError, Failing: ds.Failing}
 	}
 	p.mu.Lock()
 	cur := p.cur
@@ -242,4 +245,46 @@ func (p *Provider) checkRedirectURI(redirectURI string, add func(name, status, f
 	default:
 		add("redirect_uri", CheckOK, "%s: register it at the provider", redirectURI)
 	}
+}
+
+// maxReadinessBody caps the readiness answer: with thousands of providers
+// it lists the failing ones only, up to this size.
+const maxReadinessBody = 64 << 10
+
+// Readiness is an http.Handler for a load balancer's readiness probe. It
+// answers 200 when no provider is failing, 503 when one is, with JSON
+// {"ready": bool, "failing": [ProviderStatus]} (no secret; the failing
+// providers only, capped at 64 KiB). A provider is failing when its last
+// discovery or JWKS fetch failed and it has nothing to serve; one that is
+// fresh, served stale while its provider is down, or not fetched yet (it
+// is loaded on first use) does not hold readiness back. It fetches
+// nothing.
+func Readiness(reg *Registry) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var failing []ProviderStatus
+		size := 0
+		for _, s := range reg.Status() {
+			if !s.Failing() {
+				continue
+			}
+			b, _ := json.Marshal(s)
+			if size += len(b); size > maxReadinessBody {
+				break
+			}
+			failing = append(failing, s)
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		status := http.StatusOK
+		if len(failing) > 0 {
+			status = http.StatusServiceUnavailable
+		}
+		writeJSON(w, status, map[string]any{"ready": len(failing) == 0, "failing": failing})
+	})
+}
+
+// Failing reports whether the provider cannot be used now: its last
+// discovery fetch failed with no document to serve, or its last JWKS
+// fetch failed with no keys.
+func (s ProviderStatus) Failing() bool {
+	return s.Discovery.Failing || s.Keys != nil && s.Keys.LastError != "" && s.Keys.KeyCount == 0
 }

@@ -12,6 +12,9 @@ import (
 // unknown provider, a refused redirectTo…): through HandlerConfig.OnError
 // when set, else [WriteError].
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, code Code, desc string) {
+	if fw, ok := w.(*flowWriter); ok {
+		fw.code = code
+	}
 	e := &Error{Code: code, Description: desc}
 	if h.cfg.OnError != nil {
 		h.cfg.OnError(w, r, status, e)

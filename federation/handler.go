@@ -251,6 +251,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use "+want)
 		return
 	}
+	if obs := h.cfg.Registry.opts.observer; obs != nil && obs.Flow != nil {
+		fw := &flowWriter{ResponseWriter: w, began: time.Now(), mode: ModeSignIn}
+		if rt == routeLinkStart || rt == routeLinkCallback {
+			fw.mode = ModeLink // until the flow says Upgrade
+		}
+		w = fw
+		defer h.reportFlow(r.Context(), obs, fw, rt, key)
+	}
 	link := rt == routeLinkStart || rt == routeLinkCallback
 	if link && h.cfg.CurrentAccount == nil {
 		h.fail(w, r, http.StatusNotImplemented, CodeNotImplemented, "account linking is not configured")
@@ -332,6 +340,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // answered 303); with Accept: application/json, 200 {"url"} instead.
 func (h *Handler) start(w http.ResponseWriter, r *http.Request, p *Provider, mode session.Mode, accountID string) {
 	began := time.Now()
+	if fw, ok := w.(*flowWriter); ok {
+		fw.mode = mode
+	}
 	q := r.URL.Query()
 	redirectTo, err := h.checkRedirectTo(p, q.Get("redirectTo"))
 	if err != nil {
@@ -442,6 +453,9 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, key string, l
 	q := r.URL.Query()
 	p, known := h.cfg.Registry.Lookup(key)
 	f, err := h.cfg.Flows.Take(w, r, q.Get("state"))
+	if fw, ok := w.(*flowWriter); ok && f != nil {
+		fw.mode = f.Mode
+	}
 	switch {
 	case err != nil:
 	case f.Provider != key:
@@ -483,13 +497,16 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, key string, l
 	}
 	began = time.Now()
 	err = h.cfg.OnLogin(w, r, &Login{Provider: p.key, Mode: f.Mode, Result: res, Decision: dec})
-	if p.step(r.Context(), "on_login", began, err); err != nil {
+	if p.step(r.Context(), StepOnLogin, began, err); err != nil {
 		h.log.Error("federation: OnLogin failed", "provider", p.key, "error", err)
 		h.redirectError(w, r, f.RedirectTo, CodeServerError, "the sign-in could not be completed")
 		return
 	}
 	h.log.Info("federation: signed in", "provider", p.key, "mode", f.Mode, "account", dec.Account.ID,
 		"outcome", dec.Outcome, "duration", time.Since(began))
+	if fw, ok := w.(*flowWriter); ok {
+		fw.outcome, fw.subject = dec.Outcome, res.User.Subject
+	}
 	http.Redirect(w, r, f.RedirectTo, http.StatusFound)
 }
 
@@ -512,7 +529,7 @@ func (h *Handler) complete(r *http.Request, p *Provider, f *session.FlowState,
 	dec, err := h.cfg.Accounts.Resolve(ctx,
 		Attempt{Mode: f.Mode, User: res.User, Provider: p.key, AccountID: f.AccountID,
 			AllowSignup: p.cfg.AllowSignup == nil || *p.cfg.AllowSignup, EmailTrust: p.cfg.EmailTrust})
-	if p.step(ctx, "accounts", began, err); err != nil {
+	if p.step(ctx, StepAccounts, began, err); err != nil {
 		return nil, Decision{}, err
 	}
 	return res, dec, nil
@@ -524,6 +541,9 @@ func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 // redirectError sends the browser to the flow's redirectTo with error and
 // error_description query parameters.
 func (h *Handler) redirectError(w http.ResponseWriter, r *http.Request, to string, code Code, desc string) {
+	if fw, ok := w.(*flowWriter); ok {
+		fw.code = code
+	}
 	u, _ := url.Parse(to) // validated when the flow started
 	q := u.Query()
 	q.Set("error", string(code))

@@ -145,9 +145,13 @@ func (p *Provider) resolve(ctx context.Context) (*resolved, error) {
 			// Another key set: what the old one verified is no longer vouched for.
 			p.reg.tokens.evict(p.key, "")
 		}
-		keys, err = discovery.NewKeySet(discovery.KeySetConfig{URI: md.JWKSURI, Client: p.reg.opts.client,
+		kc := discovery.KeySetConfig{URI: md.JWKSURI, Client: p.reg.opts.client,
 			Now: p.reg.opts.now, Logger: p.reg.opts.logger,
-			OnKeyRemoved: func(kid string) { p.reg.tokens.evict(p.key, kid) }})
+			OnKeyRemoved: func(kid string) { p.reg.tokens.evict(p.key, kid) }}
+		if obs := p.reg.opts.observer; obs != nil && obs.Fetch != nil {
+			kc.OnFetch = func(info discovery.FetchInfo) { p.reg.observeFetch(p.key, FetchJWKS, info) }
+		}
+		keys, err = discovery.NewKeySet(kc)
 		if err != nil {
 			return nil, newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
 		}
@@ -348,14 +352,14 @@ func providerDescription(s string) string {
 func (p *Provider) complete(ctx context.Context, f *session.FlowState, code, redirectURI string) (*Result, error) {
 	began := time.Now()
 	st, err := p.signIn(ctx)
-	p.step(ctx, "discovery", began, err)
+	p.step(ctx, StepDiscovery, began, err)
 	if err != nil {
 		return nil, err
 	}
 	began = time.Now()
 	tr, start, err := p.tokenRequest(ctx, st, url.Values{"grant_type": {"authorization_code"}, "code": {code},
 		"redirect_uri": {redirectURI}, "code_verifier": {f.Verifier.Reveal()}}, "the sign-in")
-	if p.step(ctx, "token", began, err); err != nil {
+	if p.step(ctx, StepToken, began, err); err != nil {
 		return nil, err
 	}
 	began = time.Now()
@@ -368,15 +372,19 @@ func (p *Provider) complete(ctx context.Context, f *session.FlowState, code, red
 			err = p.checkAuthentication(vt.Claims)
 		}
 	}
-	if p.step(ctx, "id_token", began, err); err != nil {
+	if p.step(ctx, StepIDToken, began, err); err != nil {
 		return nil, err
 	}
 	return p.result(ctx, st, tr, vt, start)
 }
 
-// step logs a flow step at debug level: provider, step, duration and, when
-// it failed, the error (which never holds a secret).
+// step reports a flow step to the observer, and logs it at debug level:
+// provider, step, duration and, when it failed, the error (which never
+// holds a secret).
 func (p *Provider) step(ctx context.Context, step string, began time.Time, err error) {
+	if obs := p.reg.opts.observer; obs != nil && obs.Step != nil {
+		obs.Step(ctx, StepEvent{Provider: p.key, Step: step, Duration: time.Since(began), Code: codeOf(err)})
+	}
 	log := p.reg.opts.logger
 	if !log.Enabled(ctx, slog.LevelDebug) {
 		return
@@ -398,7 +406,7 @@ func (p *Provider) result(ctx context.Context, st *resolved, tr *tokenResponse, 
 	if st.md.UserinfoEndpoint != "" && p.needsUserinfo(all) {
 		began := time.Now()
 		ui, err := p.userinfo(ctx, st.md.UserinfoEndpoint, tr.AccessToken)
-		if p.step(ctx, "userinfo", began, err); err != nil {
+		if p.step(ctx, StepUserinfo, began, err); err != nil {
 			return nil, err
 		}
 		if all, err = p.mapper.Merge(all, ui); err != nil {

@@ -41,6 +41,17 @@ var ErrNoRefreshToken = errors.New("federation: no refresh token")
 // revoked, already used), the error is an *Error with Code
 // CodeLoginRequired: the host should sign the user in again.
 func (p *Provider) Refresh(ctx context.Context, t Tokens) (Tokens, error) {
+	obs := p.reg.opts.observer
+	if obs == nil || obs.Refresh == nil {
+		return p.refresh(ctx, t)
+	}
+	began := time.Now()
+	out, err := p.refresh(ctx, t)
+	obs.Refresh(ctx, RefreshEvent{Provider: p.key, Code: codeOf(err), Duration: time.Since(began)})
+	return out, err
+}
+
+func (p *Provider) refresh(ctx context.Context, t Tokens) (Tokens, error) {
 	if t.RefreshToken == "" {
 		return Tokens{}, newError(CodeLoginRequired, "there is no refresh token; sign in again", ErrNoRefreshToken)
 	}

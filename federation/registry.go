@@ -27,12 +27,13 @@ import (
 type Option func(*options)
 
 type options struct {
-	client *http.Client
-	logger *slog.Logger
-	now    func() time.Time
-	leeway time.Duration
-	cache  int // bearer-token cache size
-	sleep  func(ctx context.Context, d time.Duration) error
+	client   *http.Client
+	logger   *slog.Logger
+	now      func() time.Time
+	leeway   time.Duration
+	cache    int // bearer-token cache size
+	sleep    func(ctx context.Context, d time.Duration) error
+	observer *Observer // nil: no events
 }
 
 // WithHTTPClient sets the client for every request to providers. Its
@@ -95,8 +96,14 @@ func NewRegistry(cfg Config, opts ...Option) (*Registry, error) {
 		o.logger = slog.New(slog.DiscardHandler)
 	}
 	o.now = clock.Or(o.now)
-	r := &Registry{opts: o, providers: map[string]*Provider{}, tokens: newTokenCache(o.cache, o.now), jtis: newJTISet(),
-		cache: discovery.NewCache(discovery.CacheConfig{Client: o.client, Now: o.now, Logger: o.logger})}
+	r := &Registry{opts: o, providers: map[string]*Provider{}, tokens: newTokenCache(o.cache, o.now), jtis: newJTISet()}
+	cc := discovery.CacheConfig{Client: o.client, Now: o.now, Logger: o.logger}
+	if o.observer != nil && o.observer.Fetch != nil {
+		cc.OnFetch = func(src *discovery.Source, info discovery.FetchInfo) {
+			r.observeFetch(r.keyOfSource(src), FetchDiscovery, info)
+		}
+	}
+	r.cache = discovery.NewCache(cc)
 	ex := *o.client
 	ex.Transport = httpx.Cap(o.client.Transport, maxTokenResponse)
 	r.exchange = &ex
@@ -254,6 +261,26 @@ func (a allowed) allows(u *url.URL) bool {
 // maxTokenResponse caps token endpoint responses: ID and access tokens with
 // hundreds of groups stay far below it.
 const maxTokenResponse = 256 << 10
+
+// keyOfSource is the key of the provider whose source src is ("" when
+// none is, e.g. after a removal). Fetches are rare; a scan is enough.
+func (r *Registry) keyOfSource(src *discovery.Source) string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for k, p := range r.providers {
+		if p.src == src {
+			return k
+		}
+	}
+	return ""
+}
+
+// observeFetch reports a discovery or JWKS fetch to the observer.
+func (r *Registry) observeFetch(provider, kind string, info discovery.FetchInfo) {
+	r.opts.observer.Fetch(context.Background(), FetchEvent{Provider: provider, Kind: kind, Status: info.Status,
+		Bytes: info.Bytes, Duration: info.Duration, Failed: info.Err != nil, Stale: info.Stale,
+		UnknownKey: info.UnknownKey})
+}
 
 // Key returns the registry key of a provider name: "oidc:<name>".
 func Key(name string) string { return "oidc:" + name }
