@@ -68,10 +68,13 @@ func dedent(s string) string {
 var marker = regexp.MustCompile(`(?m)^\t*// ([a-zA-Z]+):begin\n`)
 
 // compiled returns the marked regions (// name:begin … // name:end) of
-// this package's test files: code the compiler checks.
+// this package's test files and the otel module's (compiled by its own
+// tests): code the compiler checks.
 func compiled(t *testing.T) map[string]string {
 	t.Helper()
 	files, _ := filepath.Glob("*_test.go")
+	otel, _ := filepath.Glob("../otel/*_test.go")
+	files = append(files, otel...)
 	out := map[string]string{}
 	for _, f := range files {
 		src, err := os.ReadFile(f)

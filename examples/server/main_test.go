@@ -351,6 +351,9 @@ func TestDemoModeSignInMeLogout(t *testing.T) {
 	if status, _, body := b.me(s); status != http.StatusUnauthorized || !strings.Contains(body, `"error":"unauthenticated"`) {
 		t.Fatalf("/me before sign-in: %d %s", status, body)
 	}
+	if resp, body := b.do("GET", s.base+"/readyz", nil); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"ready":true`) {
+		t.Fatalf("/readyz before any provider was used: %d %s", resp.StatusCode, body)
+	}
 	seen := demoSignIn(t, s, b, "ada")
 	status, me, body := b.me(s)
 	if status != http.StatusOK || me.Account.Email != "ada@example.com" || !me.Account.EmailVerified || me.Account.Anonymous ||

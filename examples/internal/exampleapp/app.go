@@ -1,4 +1,4 @@
-package main
+package exampleapp
 
 import (
 	"bytes"
@@ -25,10 +25,18 @@ type app struct {
 	log      *slog.Logger
 }
 
-func (a *app) routes() http.Handler {
+func (a *app) routes(ext Extensions) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.home)
-	mux.Handle("/auth/oauth/", a.auth)
+	var auth http.Handler = a.auth
+	if ext.WrapAuth != nil {
+		auth = ext.WrapAuth(auth)
+	}
+	mux.Handle("/auth/oauth/", auth)
+	mux.Handle("GET /readyz", federation.Readiness(a.reg))
+	if ext.Routes != nil {
+		ext.Routes(mux, a.reg)
+	}
 	mux.HandleFunc("GET /auth/oauth/status", a.status)
 	mux.HandleFunc("GET /me", a.me)
 	mux.HandleFunc("POST /logout", a.logout)

@@ -1,4 +1,4 @@
-package main
+package exampleapp
 
 import (
 	"crypto/rand"
