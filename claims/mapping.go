@@ -117,29 +117,45 @@ func (p path) lookup(claims map[string]any) (any, bool) {
 
 // Compile checks the mapping and returns its Mapper.
 func (m Mapping) Compile() (*Mapper, error) {
-	var errs []error
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	if m == (Mapping{}) {
+		return DefaultMapper, nil // immutable: shared by every provider with the standard claims
+	}
+	return m.compile(), nil
+}
+
+func (m Mapping) compile() *Mapper {
 	mp := &Mapper{byField: make(map[string]path, len(fields))}
 	for _, f := range fields {
 		name := f.mapping(&m)
-		if name != "" && (strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, "..")) {
-			errs = append(errs, fmt.Errorf("claims: mapping %q: %q is not a claim name or dotted path", f.name, name))
-		}
 		p := newPath(name, f.claim)
 		mp.byField[f.name] = p
 		if f.set != nil {
 			mp.strings = append(mp.strings, stringField{path: p, set: f.set})
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
 	mp.sub, mp.email, mp.emailVerified = mp.byField["subject"], mp.byField["email"], mp.byField["emailVerified"]
 	mp.groups, mp.roles = mp.byField["groups"], mp.byField["roles"]
-	return mp, nil
+	return mp
+}
+
+// Validate reports every claim name of m that is not a name or a dotted
+// path, without compiling it.
+func (m Mapping) Validate() error {
+	var errs []error
+	for _, f := range fields {
+		name := f.mapping(&m)
+		if name != "" && (strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, "..")) {
+			errs = append(errs, fmt.Errorf("claims: mapping %q: %q is not a claim name or dotted path", f.name, name))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // DefaultMapper maps the standard claims.
-var DefaultMapper, _ = Mapping{}.Compile()
+var DefaultMapper = Mapping{}.compile()
 
 // User maps claims to a User. Subject must be a non-empty string. Issuer
 // and Provider are left for the caller, who knows them.

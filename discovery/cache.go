@@ -3,7 +3,9 @@ package discovery
 import (
 	"context"
 	"log/slog"
+	"math"
 	"net/http"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -31,7 +33,10 @@ type CacheConfig struct {
 	// FetchTimeout bounds one fetch, which runs detached from the request
 	// that triggered it. Default: 10 seconds.
 	FetchTimeout time.Duration
-	// Size is the most providers kept. Default: 1024.
+	// Size is the most sources kept, least recently used first out.
+	// Default: 1024. Negative: no count bound; the owner frees entries with
+	// [Cache.Release], as a federation.Registry does for the providers it
+	// holds, so that thousands of providers never thrash the cache.
 	Size int
 	// Logger receives fetch failures and stale serving. Default: discard.
 	Logger *slog.Logger
@@ -48,6 +53,9 @@ type Cache struct {
 	client  *http.Client
 	entries *lru.Cache[key, *entry]
 	flight  flight.Group[key, *Metadata]
+
+	mu   sync.Mutex
+	refs map[key]int // Retain counts, for the owner of an unbounded cache
 }
 
 // entry is immutable once stored.
@@ -66,13 +74,45 @@ func NewCache(cfg CacheConfig) *Cache {
 	orDefault(&cfg.NegativeTTL, 10*time.Second)
 	orDefault(&cfg.StaleFor, 24*time.Hour)
 	orDefault(&cfg.FetchTimeout, httpx.DefaultTimeout)
-	orDefault(&cfg.Size, 1024)
+	size := cfg.Size
+	switch {
+	case size == 0:
+		size = 1024
+	case size < 0:
+		size = math.MaxInt32 // no count bound: the map grows as sources are retained
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	entries, _ := lru.New[key, *entry](cfg.Size) // errors only for size <= 0
-	return &Cache{cfg: cfg, client: fetchClient(cfg.Client), entries: entries}
+	entries, _ := lru.New[key, *entry](size) // errors only for size <= 0
+	return &Cache{cfg: cfg, client: fetchClient(cfg.Client), entries: entries, refs: map[key]int{}}
 }
+
+// Retain records one more user of src (sources are equal when they would
+// fetch the same document). Together with Release it lets the owner of an
+// unbounded cache keep exactly the documents its sources need.
+func (c *Cache) Retain(src *Source) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.refs[src.key()]++
+}
+
+// Release drops one user of src; after the last, its document is
+// forgotten.
+func (c *Cache) Release(src *Source) {
+	k := src.key()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.refs[k] > 1 {
+		c.refs[k]--
+		return
+	}
+	delete(c.refs, k)
+	c.entries.Remove(k)
+}
+
+// Len is how many documents (and remembered failures) the cache holds.
+func (c *Cache) Len() int { return c.entries.Len() }
 
 // Get returns the metadata for src: from the cache while fresh, otherwise
 // fetched once for all concurrent callers. When a refetch fails, the expired

@@ -388,7 +388,11 @@ func (r *Registry) verifyBearer(ctx context.Context, raw string, check *bearerCh
 func (r *Registry) providerForIssuer(iss string, aud []string) *Provider {
 	ix := r.index.Load()
 	var first *Provider
-	for _, p := range ix.exact[iss] {
+	var exact []*Provider
+	if v, ok := ix.exact.Load(iss); ok {
+		exact = v.([]*Provider)
+	}
+	for _, p := range exact {
 		if slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(p.bearerAudiences(), a) }) {
 			return p
 		}
@@ -396,7 +400,7 @@ func (r *Registry) providerForIssuer(iss string, aud []string) *Provider {
 			first = p
 		}
 	}
-	for _, p := range ix.tenants {
+	for _, p := range *ix.tenants.Load() {
 		if !p.tenantIssuer(iss) {
 			continue
 		}

@@ -276,12 +276,17 @@ func (p ProviderConfig) validate(v *validation) {
 	} else if _, err := discovery.ParseIssuer(p.Issuer); err != nil {
 		fail("issuer", "%v", err)
 	} else {
-		// Each field alone with the issuer, so the problem is named by its field.
-		if _, err := discovery.NewSource(p.Issuer, p.DiscoveryURL, discovery.Endpoints{}); err != nil {
-			fail("discoveryURL", "%v", err)
+		// Each field alone with the issuer, so the problem is named by its
+		// field; with neither, ParseIssuer said all there is to say.
+		if p.DiscoveryURL != "" {
+			if _, err := discovery.NewSource(p.Issuer, p.DiscoveryURL, discovery.Endpoints{}); err != nil {
+				fail("discoveryURL", "%v", err)
+			}
 		}
-		if _, err := discovery.NewSource(p.Issuer, "", p.Endpoints); err != nil {
-			fail("endpoints", "%v", err)
+		if p.Endpoints != (discovery.Endpoints{}) {
+			if _, err := discovery.NewSource(p.Issuer, "", p.Endpoints); err != nil {
+				fail("endpoints", "%v", err)
+			}
 		}
 	}
 	if p.ClientID == "" {
@@ -329,7 +334,7 @@ func (p ProviderConfig) validate(v *validation) {
 	if strings.ContainsFunc(p.ScopePrefix, unicode.IsSpace) {
 		fail("scopePrefix", "%q contains white space", p.ScopePrefix)
 	}
-	if _, err := p.Claims.Compile(); err != nil {
+	if err := p.Claims.Validate(); err != nil {
 		fail("claims", "%v", err)
 	}
 	switch p.EmailTrust {

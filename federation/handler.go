@@ -359,7 +359,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request, p *Provider, mod
 	}
 	f := &session.FlowState{Provider: p.key, State: randid.Short(), Nonce: randid.Short(),
 		Verifier: pkce.NewVerifier(), RedirectTo: redirectTo, Mode: mode, AccountID: accountID, Created: h.now(),
-		ProviderVersion: p.version}
+		ProviderVersion: p.configVersion()}
 	authURL, err := p.authCodeURL(r.Context(), f, h.redirectURI(p, mode != session.SignIn), extra)
 	if err != nil {
 		h.log.Warn("federation: start failed", "provider", p.key, "error", err)
@@ -467,7 +467,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, key string, l
 		h.redirectError(w, r, f.RedirectTo, CodeProviderRemoved,
 			"this sign-in's identity provider is no longer configured; choose another way to sign in")
 		return
-	case f.ProviderVersion != "" && f.ProviderVersion != p.version:
+	case f.ProviderVersion != "" && f.ProviderVersion != p.configVersion():
 		h.log.Info("federation: sign-in failed", "provider", key, "code", CodeProviderChanged)
 		h.redirectError(w, r, f.RedirectTo, CodeProviderChanged,
 			"this identity provider's configuration changed during the sign-in; please start again")

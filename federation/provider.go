@@ -29,15 +29,19 @@ import (
 // Provider is one configured OpenID Provider. Its metadata, keys and
 // verifier are derived from the discovery document once per document.
 type Provider struct {
-	key      string
-	given    ProviderConfig // as configured, before the preset
-	cfg      ProviderConfig // with the preset applied
-	version  string         // identifies cfg across processes: flows of another version fail
-	frontend *allowed       // the origin and path of an absolute frontendURL
-	src      *discovery.Source
-	reg      *Registry
-	mapper   *claims.Mapper
-	scopes   []string
+	key   string
+	given ProviderConfig // as configured, before the preset
+	cfg   ProviderConfig // with the preset applied
+	// version identifies cfg across processes (flows of another version
+	// fail); computed on first use, since most of thousands of providers
+	// are never used by a given process.
+	version     string
+	versionOnce sync.Once
+	frontend    *allowed // the origin and path of an absolute frontendURL
+	src         *discovery.Source
+	reg         *Registry
+	mapper      *claims.Mapper
+	scopes      []string
 
 	mu  sync.Mutex
 	cur *resolved
@@ -61,6 +65,12 @@ func (p *Provider) signIn(ctx context.Context) (*resolved, error) {
 		return nil, st.authErr
 	}
 	return st, err
+}
+
+// configVersion returns the provider's version, computing it once.
+func (p *Provider) configVersion() string {
+	p.versionOnce.Do(func() { p.version = configVersion(p.cfg) })
+	return p.version
 }
 
 // Key returns the provider's registry key, "oidc:<name>".

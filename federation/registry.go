@@ -81,7 +81,8 @@ type Registry struct {
 // until a provider is first used. Its errors are [*ConfigError] values,
 // joined, as [Config.Validate] returns them.
 func NewRegistry(cfg Config, opts ...Option) (*Registry, error) {
-	if err := cfg.Validate(); err != nil {
+	eff, err := cfg.effective()
+	if err != nil {
 		return nil, err
 	}
 	o := options{leeway: time.Minute, cache: DefaultBearerCacheSize}
@@ -97,7 +98,9 @@ func NewRegistry(cfg Config, opts ...Option) (*Registry, error) {
 	}
 	o.now = clock.Or(o.now)
 	r := &Registry{opts: o, providers: map[string]*Provider{}, tokens: newTokenCache(o.cache, o.now), jtis: newJTISet()}
-	cc := discovery.CacheConfig{Client: o.client, Now: o.now, Logger: o.logger}
+	// No count bound: the cache holds what the configured providers use,
+	// and Remove and Set release what they no longer do.
+	cc := discovery.CacheConfig{Client: o.client, Now: o.now, Logger: o.logger, Size: -1}
 	if o.observer != nil && o.observer.Fetch != nil {
 		cc.OnFetch = func(src *discovery.Source, info discovery.FetchInfo) {
 			r.observeFetch(r.keyOfSource(src), FetchDiscovery, info)
@@ -111,11 +114,13 @@ func NewRegistry(cfg Config, opts ...Option) (*Registry, error) {
 		al, _ := parseAllowed(a) // validated above
 		r.allowed = append(r.allowed, al)
 	}
-	eff, _ := cfg.effective() // validated above
+	r.providers = make(map[string]*Provider, len(eff))
 	for name, pc := range eff {
-		r.providers[Key(name)] = r.newProvider(name, cfg.Providers[name], pc)
+		p := r.newProvider(name, cfg.Providers[name], pc)
+		r.providers[p.key] = p
+		r.cache.Retain(p.src)
 	}
-	r.reindex()
+	r.index.Store(buildIndex(r.providers))
 	return r, nil
 }
 
@@ -128,8 +133,7 @@ func (r *Registry) newProvider(name string, given, pc ProviderConfig) *Provider 
 	}
 	src, _ := newSource(pc.Issuer, pc.DiscoveryURL, pc.Endpoints) // validated
 	mapper, _ := pc.Claims.Compile()
-	p := &Provider{key: Key(name), given: given, cfg: pc, src: src, reg: r, mapper: mapper, scopes: pc.scopes(),
-		version: configVersion(pc)}
+	p := &Provider{key: Key(name), given: given, cfg: pc, src: src, reg: r, mapper: mapper, scopes: pc.scopes()}
 	if pc.FrontendURL != "" {
 		u, _ := parseFrontend(pc.FrontendURL)
 		if u.IsAbs() {
@@ -167,14 +171,19 @@ func (r *Registry) Set(name string, pc ProviderConfig) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	key := Key(name)
-	if old, ok := r.providers[key]; ok {
-		if reflect.DeepEqual(old.given, pc) {
-			return nil
-		}
-		r.tokens.evict(key, "")
+	old, ok := r.providers[key]
+	if ok && reflect.DeepEqual(old.given, pc) {
+		return nil
 	}
-	r.providers[key] = r.newProvider(name, pc, eff)
-	r.reindex()
+	p := r.newProvider(name, pc, eff)
+	if ok {
+		r.tokens.evict(key, "")
+		r.unindex(old)
+		r.cache.Release(old.src)
+	}
+	r.providers[key] = p
+	r.cache.Retain(p.src)
+	r.addToIndex(p)
 	r.opts.logger.Info("federation: provider set", "provider", key, "issuer", eff.Issuer)
 	return nil
 }
@@ -186,41 +195,99 @@ func (r *Registry) Remove(name string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	key := Key(name)
-	if _, ok := r.providers[key]; !ok {
+	old, ok := r.providers[key]
+	if !ok {
 		return false
 	}
 	delete(r.providers, key)
 	r.tokens.evict(key, "")
-	r.reindex()
+	r.unindex(old)
+	r.cache.Release(old.src)
 	r.opts.logger.Info("federation: provider removed", "provider", key)
 	return true
 }
 
-// issuerIndex finds the providers of a bearer token's iss without scanning.
+// issuerIndex finds the providers of a bearer token's iss without scanning
+// and without a lock: exact maps every accepted spelling of an issuer to
+// its providers, sorted by key, each slice replaced whole when it changes;
+// tenants lists the multi-tenant providers, whose iss varies by tenant.
+// A change touches only its provider's issuers: O(1) in the number of
+// providers (the tenants list, copied on change, holds the few
+// multi-tenant ones).
 type issuerIndex struct {
-	exact   map[string][]*Provider // by every accepted spelling of each issuer, sorted by key
-	tenants []*Provider            // multi-tenant providers, whose iss varies by tenant
+	exact   sync.Map // string → []*Provider
+	tenants atomic.Pointer[[]*Provider]
 }
 
-// reindex rebuilds the issuer index; r.mu must be held for writing.
-func (r *Registry) reindex() {
-	ix := &issuerIndex{exact: map[string][]*Provider{}}
-	for _, k := range sortedKeys(r.providers) {
-		p := r.providers[k]
+// issuerNames are the spellings of p's issuer that a token's iss may have.
+func issuerNames(p *Provider) []string {
+	iss := p.src.Issuer().String()
+	names := append([]string{iss}, p.cfg.AdditionalIssuers...)
+	if p.src.Issuer().Bare() {
+		names = append(names, iss+"/")
+	}
+	return names
+}
+
+// buildIndex indexes providers at once, for NewRegistry.
+func buildIndex(providers map[string]*Provider) *issuerIndex {
+	ix := &issuerIndex{}
+	exact := map[string][]*Provider{}
+	var tenants []*Provider
+	for _, p := range providers {
 		if p.cfg.multiTenant() {
-			ix.tenants = append(ix.tenants, p)
+			tenants = append(tenants, p)
 			continue
 		}
-		iss := p.src.Issuer().String()
-		names := append([]string{iss}, p.cfg.AdditionalIssuers...)
-		if p.src.Issuer().Bare() {
-			names = append(names, iss+"/")
-		}
-		for _, n := range names {
-			ix.exact[n] = append(ix.exact[n], p)
+		for _, n := range issuerNames(p) {
+			exact[n] = append(exact[n], p)
 		}
 	}
-	r.index.Store(ix)
+	byKey := func(a, b *Provider) int { return strings.Compare(a.key, b.key) }
+	for n, ps := range exact {
+		slices.SortFunc(ps, byKey)
+		ix.exact.Store(n, ps)
+	}
+	slices.SortFunc(tenants, byKey)
+	ix.tenants.Store(&tenants)
+	return ix
+}
+
+// addToIndex indexes p; r.mu must be held for writing.
+func (r *Registry) addToIndex(p *Provider) {
+	r.editIndex(p, func(ps []*Provider) []*Provider {
+		i, _ := slices.BinarySearchFunc(ps, p.key, func(q *Provider, k string) int { return strings.Compare(q.key, k) })
+		return slices.Insert(slices.Clone(ps), i, p)
+	})
+}
+
+// unindex removes p from the index; r.mu must be held for writing.
+func (r *Registry) unindex(p *Provider) {
+	r.editIndex(p, func(ps []*Provider) []*Provider {
+		return slices.DeleteFunc(slices.Clone(ps), func(q *Provider) bool { return q == p })
+	})
+}
+
+// editIndex replaces, with edit's copy, each index slice that holds p's
+// issuers.
+func (r *Registry) editIndex(p *Provider, edit func([]*Provider) []*Provider) {
+	ix := r.index.Load()
+	if p.cfg.multiTenant() {
+		next := edit(*ix.tenants.Load())
+		ix.tenants.Store(&next)
+		return
+	}
+	for _, n := range issuerNames(p) {
+		var ps []*Provider
+		if v, ok := ix.exact.Load(n); ok {
+			ps = v.([]*Provider)
+		}
+		if next := edit(ps); len(next) > 0 {
+			ix.exact.Store(n, next)
+		} else {
+			ix.exact.Delete(n)
+		}
+	}
 }
 
 // sleep waits d or until ctx ends.
