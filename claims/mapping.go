@@ -144,9 +144,17 @@ func (m Mapping) compile() *Mapper {
 // Validate reports every claim name of m that is not a name or a dotted
 // path, without compiling it.
 func (m Mapping) Validate() error {
+	if m == (Mapping{}) {
+		return nil
+	}
+	c := m // only a non-zero mapping is copied to the heap
+	return validateMapping(&c)
+}
+
+func validateMapping(m *Mapping) error {
 	var errs []error
 	for _, f := range fields {
-		name := f.mapping(&m)
+		name := f.mapping(m)
 		if name != "" && (strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, "..")) {
 			errs = append(errs, fmt.Errorf("claims: mapping %q: %q is not a claim name or dotted path", f.name, name))
 		}

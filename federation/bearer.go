@@ -341,6 +341,20 @@ func (r *Registry) verifyBearer(ctx context.Context, raw string, check *bearerCh
 		return nil, invalidToken(fmt.Errorf("%w: typ %q", ErrTokenType, typ))
 	}
 	prov := r.providerForIssuer(body.Iss, body.Aud)
+	if prov == nil && r.source != nil {
+		if loaded, err := r.providersForIssuer(ctx, body.Iss); err != nil {
+			return nil, err
+		} else if loaded {
+			prov = r.providerForIssuer(body.Iss, body.Aud)
+		}
+	}
+	if prov != nil && r.source != nil && r.sourceExpired(prov.key) {
+		if prov, err = r.provider(ctx, prov.key); errors.Is(err, ErrNoProvider) {
+			prov = nil
+		} else if err != nil {
+			return nil, err
+		}
+	}
 	if prov == nil {
 		return nil, invalidToken(fmt.Errorf("%w: iss %q", ErrUnknownIssuer, body.Iss))
 	}

@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync"
 )
 
@@ -51,7 +52,7 @@ func (r *Registry) ClientDiscovery(ctx context.Context) ClientDiscovery {
 		p, _ := r.Lookup(key)
 		wg.Go(func() {
 			cp := ClientProvider{Key: key, Issuer: p.src.Issuer().String(), ClientID: p.publicClientID(),
-				Scopes: p.scopes}
+				Scopes: slices.Clone(p.scopes)}
 			st, err := p.resolve(ctx)
 			if err != nil {
 				cp.Error = "the provider's metadata could not be fetched"

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"unicode"
 
 	"github.com/oidcfed/oidcfed/claims"
@@ -217,22 +218,24 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // Validate reports every problem at once, each a *[ConfigError] naming
 // provider and field by JSON path. Presets are applied first, so problems
 // with the fields a preset fills are reported against the preset's inputs.
-func (c Config) Validate() error {
-	_, err := c.effective()
-	return err
-}
+func (c Config) Validate() error { return c.effective(nil) }
 
-// effective applies each provider's preset and validates the result.
-func (c Config) effective() (map[string]ProviderConfig, error) {
-	var errs []error
-	names := sortedKeys(c.Providers)
-	out := make(map[string]ProviderConfig, len(names))
-	for _, name := range names {
-		eff, perrs := c.Providers[name].effective(name)
-		for _, e := range perrs {
-			errs = append(errs, e)
+// effective applies each provider's preset, validates the result and
+// passes each valid one to each (when not nil). Problems are reported by
+// provider name, then in field order.
+func (c Config) effective(each func(name string, given, eff ProviderConfig)) error {
+	var perrs []*ConfigError
+	for name, pc := range c.Providers {
+		eff, errs := pc.effective(name)
+		perrs = append(perrs, errs...)
+		if len(errs) == 0 && each != nil {
+			each(name, pc, eff)
 		}
-		out[name] = eff
+	}
+	slices.SortStableFunc(perrs, func(a, b *ConfigError) int { return strings.Compare(a.Provider, b.Provider) })
+	errs := make([]error, 0, len(perrs))
+	for _, e := range perrs {
+		errs = append(errs, e)
 	}
 	for i, a := range c.AllowedRedirects {
 		if _, err := parseAllowed(a); err != nil {
@@ -240,7 +243,7 @@ func (c Config) effective() (map[string]ProviderConfig, error) {
 				&ConfigError{Field: "allowedRedirects", Path: fmt.Sprintf("allowedRedirects[%d]", i), Err: err})
 		}
 	}
-	return out, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // effective applies p's preset and validates the outcome.
@@ -351,8 +354,23 @@ func (p ProviderConfig) validate(v *validation) {
 func (p ProviderConfig) scopes() []string {
 	s := p.Scopes
 	if len(s) == 0 {
-		s = DefaultScopes
+		if d := defaultScopes.Load(); d != nil && slices.Equal(d.from, DefaultScopes) {
+			return d.scopes // shared by every provider with the default scopes; read-only
+		}
+		d := &scopeList{from: slices.Clone(DefaultScopes), scopes: scopeSet(DefaultScopes)}
+		defaultScopes.Store(d)
+		return d.scopes
 	}
+	return scopeSet(s)
+}
+
+// scopeList is DefaultScopes (as from) with openid first.
+type scopeList struct{ from, scopes []string }
+
+var defaultScopes atomic.Pointer[scopeList]
+
+// scopeSet is s, duplicates dropped, with openid first.
+func scopeSet(s []string) []string {
 	out := []string{"openid"}
 	for _, v := range s {
 		if !slices.Contains(out, v) {

@@ -77,7 +77,12 @@ func position(data []byte, off int64) string {
 	return fmt.Sprintf("line %d, column %d", line, col)
 }
 
-func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+func sortedKeys[V any](m map[string]V) []string {
+	if len(m) == 0 {
+		return nil // maps.Keys allocates even for an empty map
+	}
+	return slices.Sorted(maps.Keys(m))
+}
 
 // pathError is a ConfigError for a JSON path, with provider and field
 // filled in when the path is inside one.

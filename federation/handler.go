@@ -317,13 +317,27 @@ func (h *Handler) serveBackchannel(w http.ResponseWriter, r *http.Request, key s
 	}
 }
 
-// lookup returns the provider for key, or answers 404 unknown_provider.
+// lookup returns the provider for key, loading it from the registry's
+// source if need be, or answers 404 unknown_provider or, when the source
+// cannot answer, 502 provider_unavailable.
 func (h *Handler) lookup(w http.ResponseWriter, r *http.Request, key string) (*Provider, bool) {
-	p, ok := h.cfg.Registry.Lookup(key)
-	if !ok {
-		h.fail(w, r, http.StatusNotFound, CodeUnknownProvider, "no identity provider is configured under this name")
+	p, err := h.cfg.Registry.provider(r.Context(), key)
+	if err != nil {
+		h.failLookup(w, r, key, err)
+		return nil, false
 	}
-	return p, ok
+	return p, true
+}
+
+// failLookup answers a failed provider lookup.
+func (h *Handler) failLookup(w http.ResponseWriter, r *http.Request, key string, err error) {
+	if errors.Is(err, ErrNoProvider) {
+		h.fail(w, r, http.StatusNotFound, CodeUnknownProvider, "no identity provider is configured under this name")
+		return
+	}
+	h.log.Warn("federation: provider lookup failed", "provider", key, "error", err)
+	h.fail(w, r, http.StatusBadGateway, CodeProviderUnavailable,
+		"the identity provider's configuration could not be loaded; try again later")
 }
 
 func writeJSONError(w http.ResponseWriter, status int, code Code, desc string) {
@@ -435,9 +449,9 @@ func (h *Handler) sameOrigin(u *url.URL) bool {
 // post-logout redirect may also be a path on the application ("/" for its
 // home page) or any URL on its origin.
 func (h *Handler) LogoutURL(ctx context.Context, key string, req LogoutRequest) (string, error) {
-	p, ok := h.cfg.Registry.Lookup(key)
-	if !ok {
-		return "", newError(CodeUnknownProvider, "no such provider", fmt.Errorf("provider %q", key))
+	p, err := h.cfg.Registry.provider(ctx, key)
+	if err != nil {
+		return "", err
 	}
 	if to := req.PostLogoutRedirectURI; strings.HasPrefix(to, "/") && !strings.HasPrefix(to, "//") && !strings.ContainsRune(to, '\\') {
 		req.PostLogoutRedirectURI = h.base.String() + to
@@ -451,7 +465,12 @@ func (h *Handler) LogoutURL(ctx context.Context, key string, req LogoutRequest) 
 func (h *Handler) callback(w http.ResponseWriter, r *http.Request, key string, link bool) {
 	began := time.Now()
 	q := r.URL.Query()
-	p, known := h.cfg.Registry.Lookup(key)
+	p, err := h.cfg.Registry.provider(r.Context(), key)
+	if err != nil && !errors.Is(err, ErrNoProvider) {
+		h.failLookup(w, r, key, err) // the flow stays: the user may retry
+		return
+	}
+	known := err == nil
 	f, err := h.cfg.Flows.Take(w, r, q.Get("state"))
 	if fw, ok := w.(*flowWriter); ok && f != nil {
 		fw.mode = f.Mode

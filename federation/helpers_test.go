@@ -48,6 +48,9 @@ type rpOptions struct {
 	flows    session.FlowStore                // default: a CookieStore
 	onError  func(http.ResponseWriter, *http.Request, int, *federation.Error)
 	onLogout func(context.Context, federation.LogoutEvent) error
+	// source, when set, serves "acme" (its Source a *testSource, given
+	// acme's config) instead of the registry's Config.
+	source *federation.SourceConfig
 }
 
 func newRP(t *testing.T, opts federationtest.Options) *rp {
@@ -72,7 +75,13 @@ func newRPWith(t *testing.T, o rpOptions) *rp {
 	if o.provider != nil {
 		o.provider(&pc)
 	}
-	reg, err := federation.NewRegistry(federation.Config{Providers: map[string]federation.ProviderConfig{"acme": pc}, AllowedRedirects: o.allowed},
+	providers := map[string]federation.ProviderConfig{"acme": pc}
+	if o.source != nil {
+		o.source.Source.(*testSource).put("acme", pc)
+		providers = nil
+		o.opts = append(o.opts, federation.WithProviderSource(*o.source))
+	}
+	reg, err := federation.NewRegistry(federation.Config{Providers: providers, AllowedRedirects: o.allowed},
 		append([]federation.Option{federation.WithClock(o.now),
 			federation.WithLogger(slog.New(errorLog{next: slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}), errs: r.errs}))},
 			o.opts...)...)

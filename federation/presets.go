@@ -44,15 +44,15 @@ var (
 // presetFields are the fields that only some presets read.
 var presetFields = []struct {
 	field   string
-	set     func(p *ProviderConfig) bool
+	set     func(p ProviderConfig) bool // by value: p does not escape
 	presets []string
 }{
-	{"tenantId", func(p *ProviderConfig) bool { return p.TenantID != "" }, []string{"entra", "ping"}},
-	{"domain", func(p *ProviderConfig) bool { return p.Domain != "" },
+	{"tenantId", func(p ProviderConfig) bool { return p.TenantID != "" }, []string{"entra", "ping"}},
+	{"domain", func(p ProviderConfig) bool { return p.Domain != "" },
 		[]string{"auth0", "entra", "gitlab", "okta", "ping"}},
-	{"authorizationServerId", func(p *ProviderConfig) bool { return p.AuthorizationServerID != "" }, []string{"okta"}},
-	{"allowedTenants", func(p *ProviderConfig) bool { return len(p.AllowedTenants) > 0 }, []string{"entra"}},
-	{"hostedDomain", func(p *ProviderConfig) bool { return p.HostedDomain != "" }, []string{"google"}},
+	{"authorizationServerId", func(p ProviderConfig) bool { return p.AuthorizationServerID != "" }, []string{"okta"}},
+	{"allowedTenants", func(p ProviderConfig) bool { return len(p.AllowedTenants) > 0 }, []string{"entra"}},
+	{"hostedDomain", func(p ProviderConfig) bool { return p.HostedDomain != "" }, []string{"google"}},
 }
 
 // multiTenant reports an Entra provider for any tenant, whose issuer is a
@@ -65,7 +65,7 @@ func (p ProviderConfig) multiTenant() bool {
 // the preset's own fields to v.
 func (p ProviderConfig) applyPreset(v *validation) ProviderConfig {
 	for _, f := range presetFields {
-		if f.set(&p) && !slices.Contains(f.presets, p.Preset) {
+		if f.set(p) && !slices.Contains(f.presets, p.Preset) {
 			v.fail(f.field, "applies only to preset %s", strings.Join(f.presets, ", "))
 		}
 	}
@@ -78,8 +78,10 @@ func (p ProviderConfig) applyPreset(v *validation) ProviderConfig {
 		v.noIssuer = p.Issuer == ""
 		return p
 	}
-	apply(presetRun{p: &p, v: v})
-	return p
+	q := new(ProviderConfig) // a copy, so that p stays on the stack
+	*q = p
+	apply(presetRun{p: q, v: v})
+	return *q
 }
 
 // presetRun is one preset being applied to a provider's config.

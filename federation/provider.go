@@ -30,8 +30,8 @@ import (
 // verifier are derived from the discovery document once per document.
 type Provider struct {
 	key   string
-	given ProviderConfig // as configured, before the preset
-	cfg   ProviderConfig // with the preset applied
+	given *ProviderConfig // as configured, before the preset; nil: cfg (no preset)
+	cfg   ProviderConfig  // with the preset applied
 	// version identifies cfg across processes (flows of another version
 	// fail); computed on first use, since most of thousands of providers
 	// are never used by a given process.
@@ -71,6 +71,14 @@ func (p *Provider) signIn(ctx context.Context) (*resolved, error) {
 func (p *Provider) configVersion() string {
 	p.versionOnce.Do(func() { p.version = configVersion(p.cfg) })
 	return p.version
+}
+
+// givenConfig is the provider's config as configured.
+func (p *Provider) givenConfig() *ProviderConfig {
+	if p.given != nil {
+		return p.given
+	}
+	return &p.cfg
 }
 
 // Key returns the provider's registry key, "oidc:<name>".
@@ -494,7 +502,7 @@ func (p *Provider) needsUserinfo(c map[string]any) bool {
 	if p.cfg.Claims.Groups != "" {
 		fields = append(fields, "groups")
 	}
-	if p.given.Claims.Roles != "" { // configured, not a preset's default
+	if p.givenConfig().Claims.Roles != "" { // configured, not a preset's default
 		fields = append(fields, "roles")
 	}
 	return p.mapper.Missing(c, fields...)

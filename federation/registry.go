@@ -34,6 +34,7 @@ type options struct {
 	cache    int // bearer-token cache size
 	sleep    func(ctx context.Context, d time.Duration) error
 	observer *Observer // nil: no events
+	source   *SourceConfig
 }
 
 // WithHTTPClient sets the client for every request to providers. Its
@@ -75,16 +76,14 @@ type Registry struct {
 	mu        sync.RWMutex // guards providers; held for writing while index is rebuilt
 	providers map[string]*Provider
 	index     atomic.Pointer[issuerIndex] // bearer-token issuer → providers
+	source    *sourced                    // nil without WithProviderSource
+	sources   sync.Map                    // *discovery.Source → key, for fetch events
 }
 
 // NewRegistry validates cfg and builds its providers. Nothing is fetched
 // until a provider is first used. Its errors are [*ConfigError] values,
 // joined, as [Config.Validate] returns them.
 func NewRegistry(cfg Config, opts ...Option) (*Registry, error) {
-	eff, err := cfg.effective()
-	if err != nil {
-		return nil, err
-	}
 	o := options{leeway: time.Minute, cache: DefaultBearerCacheSize}
 	for _, opt := range opts {
 		opt(&o)
@@ -110,17 +109,28 @@ func NewRegistry(cfg Config, opts ...Option) (*Registry, error) {
 	ex := *o.client
 	ex.Transport = httpx.Cap(o.client.Transport, maxTokenResponse)
 	r.exchange = &ex
-	for _, a := range cfg.AllowedRedirects {
-		al, _ := parseAllowed(a) // validated above
-		r.allowed = append(r.allowed, al)
-	}
-	r.providers = make(map[string]*Provider, len(eff))
-	for name, pc := range eff {
-		p := r.newProvider(name, cfg.Providers[name], pc)
+	r.providers = make(map[string]*Provider, len(cfg.Providers))
+	err := cfg.effective(func(name string, given, eff ProviderConfig) {
+		p := r.newProvider(name, given, eff)
 		r.providers[p.key] = p
 		r.cache.Retain(p.src)
+		r.sources.Store(p.src, p.key)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range cfg.AllowedRedirects {
+		al, _ := parseAllowed(a) // validated by effective
+		r.allowed = append(r.allowed, al)
 	}
 	r.index.Store(buildIndex(r.providers))
+	if o.source != nil {
+		if o.source.Source == nil {
+			return nil, &ConfigError{Field: "source", Path: "WithProviderSource",
+				Err: errors.New("SourceConfig.Source is nil")}
+		}
+		r.source = newSourced(*o.source)
+	}
 	return r, nil
 }
 
@@ -133,7 +143,10 @@ func (r *Registry) newProvider(name string, given, pc ProviderConfig) *Provider 
 	}
 	src, _ := newSource(pc.Issuer, pc.DiscoveryURL, pc.Endpoints) // validated
 	mapper, _ := pc.Claims.Compile()
-	p := &Provider{key: Key(name), given: given, cfg: pc, src: src, reg: r, mapper: mapper, scopes: pc.scopes()}
+	p := &Provider{key: Key(name), cfg: pc, src: src, reg: r, mapper: mapper, scopes: pc.scopes()}
+	if given.Preset != "" { // else the preset changed nothing: one copy
+		p.given = &given
+	}
 	if pc.FrontendURL != "" {
 		u, _ := parseFrontend(pc.FrontendURL)
 		if u.IsAbs() {
@@ -172,20 +185,30 @@ func (r *Registry) Set(name string, pc ProviderConfig) error {
 	defer r.mu.Unlock()
 	key := Key(name)
 	old, ok := r.providers[key]
-	if ok && reflect.DeepEqual(old.given, pc) {
+	r.forgetSourced(key) // Set's config is kept until Set or Remove
+	if ok && reflect.DeepEqual(*old.givenConfig(), pc) {
 		return nil
 	}
-	p := r.newProvider(name, pc, eff)
-	if ok {
-		r.tokens.evict(key, "")
-		r.unindex(old)
-		r.cache.Release(old.src)
-	}
-	r.providers[key] = p
-	r.cache.Retain(p.src)
-	r.addToIndex(p)
+	r.install(name, pc, eff, old)
 	r.opts.logger.Info("federation: provider set", "provider", key, "issuer", eff.Issuer)
 	return nil
+}
+
+// install puts a provider for name in place of old (nil when none) and
+// returns it; r.mu must be held for writing.
+func (r *Registry) install(name string, given, eff ProviderConfig, old *Provider) *Provider {
+	p := r.newProvider(name, given, eff)
+	if old != nil {
+		r.tokens.evict(p.key, "")
+		r.unindex(old)
+		r.cache.Release(old.src)
+		r.sources.Delete(old.src)
+	}
+	r.providers[p.key] = p
+	r.cache.Retain(p.src)
+	r.sources.Store(p.src, p.key)
+	r.addToIndex(p)
+	return p
 }
 
 // Remove removes the provider name while the registry serves, and reports
@@ -200,9 +223,11 @@ func (r *Registry) Remove(name string) bool {
 		return false
 	}
 	delete(r.providers, key)
+	r.forgetSourced(key)
 	r.tokens.evict(key, "")
 	r.unindex(old)
 	r.cache.Release(old.src)
+	r.sources.Delete(old.src)
 	r.opts.logger.Info("federation: provider removed", "provider", key)
 	return true
 }
@@ -330,14 +355,10 @@ func (a allowed) allows(u *url.URL) bool {
 const maxTokenResponse = 256 << 10
 
 // keyOfSource is the key of the provider whose source src is ("" when
-// none is, e.g. after a removal). Fetches are rare; a scan is enough.
+// none is, e.g. after a removal).
 func (r *Registry) keyOfSource(src *discovery.Source) string {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	for k, p := range r.providers {
-		if p.src == src {
-			return k
-		}
+	if k, ok := r.sources.Load(src); ok {
+		return k.(string)
 	}
 	return ""
 }
