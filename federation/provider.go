@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -42,6 +43,8 @@ type Provider struct {
 	reg         *Registry
 	mapper      *claims.Mapper
 	scopes      []string
+
+	removed atomic.Bool // set when removed or replaced, before its key set is released
 
 	mu  sync.Mutex
 	cur *resolved
@@ -162,16 +165,18 @@ func (p *Provider) resolve(ctx context.Context) (*resolved, error) {
 		if p.cur != nil {
 			// Another key set: what the old one verified is no longer vouched for.
 			p.reg.tokens.evict(p.key, "")
+			p.reg.keySets.release(p, p.cur.md.JWKSURI)
 		}
-		kc := discovery.KeySetConfig{URI: md.JWKSURI, Client: p.reg.opts.client,
-			Now: p.reg.opts.now, Logger: p.reg.opts.logger,
-			OnKeyRemoved: func(kid string) { p.reg.tokens.evict(p.key, kid) }}
-		if obs := p.reg.opts.observer; obs != nil && obs.Fetch != nil {
-			kc.OnFetch = func(info discovery.FetchInfo) { p.reg.observeFetch(p.key, FetchJWKS, info) }
-		}
-		keys, err = discovery.NewKeySet(kc)
+		keys, err = p.reg.keySets.acquire(p, md.JWKSURI, func() (*discovery.KeySet, error) {
+			return p.reg.newKeySet(p.key, md.JWKSURI)
+		})
 		if err != nil {
 			return nil, newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
+		}
+		if p.removed.Load() {
+			// Removed while resolving: this request may use the set, but
+			// the provider no longer holds it.
+			p.reg.keySets.release(p, md.JWKSURI)
 		}
 	}
 	verifier := func(issuer string, audiences []string, subjectOptional bool) (*discovery.Verifier, error) {
@@ -193,6 +198,22 @@ func (p *Provider) resolve(ctx context.Context) (*resolved, error) {
 	}
 	p.cur = st
 	return st, nil
+}
+
+// newKeySet is the key set of uri, first resolved by provider key; the
+// providers that share it ([keySets]) drop their tokens signed by a key
+// that leaves it. Fetches are reported for the first provider.
+func (r *Registry) newKeySet(key, uri string) (*discovery.KeySet, error) {
+	kc := discovery.KeySetConfig{URI: uri, Client: r.opts.client, Now: r.opts.now, Logger: r.opts.logger,
+		OnKeyRemoved: func(kid string) {
+			for _, k := range r.keySets.users(uri) {
+				r.tokens.evict(k, kid)
+			}
+		}}
+	if obs := r.opts.observer; obs != nil && obs.Fetch != nil {
+		kc.OnFetch = func(info discovery.FetchInfo) { r.observeFetch(key, FetchJWKS, info) }
+	}
+	return discovery.NewKeySet(kc)
 }
 
 // bearerAudiences are the accepted aud values of bearer tokens.

@@ -78,6 +78,7 @@ type Registry struct {
 	index     atomic.Pointer[issuerIndex] // bearer-token issuer → providers
 	source    *sourced                    // nil without WithProviderSource
 	sources   sync.Map                    // *discovery.Source → key, for fetch events
+	keySets   keySets                     // JWKS URI → the key set its providers share
 }
 
 // NewRegistry validates cfg and builds its providers. Nothing is fetched
@@ -203,6 +204,7 @@ func (r *Registry) install(name string, given, eff ProviderConfig, old *Provider
 		r.unindex(old)
 		r.cache.Release(old.src)
 		r.sources.Delete(old.src)
+		r.releaseKeys(old)
 	}
 	r.providers[p.key] = p
 	r.cache.Retain(p.src)
@@ -228,6 +230,7 @@ func (r *Registry) Remove(name string) bool {
 	r.unindex(old)
 	r.cache.Release(old.src)
 	r.sources.Delete(old.src)
+	r.releaseKeys(old)
 	r.opts.logger.Info("federation: provider removed", "provider", key)
 	return true
 }
