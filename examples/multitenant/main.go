@@ -6,11 +6,19 @@
 //	_TENANT_ID, _ALLOWED_TENANTS, _HOSTED_DOMAIN, _ALLOWED_EMAIL_DOMAINS
 //
 // so TENANT_OIDC_ACME_ISSUER=https://acme.okta.com configures oidc:acme
-// (see federation.ConfigFromEnv). OIDCFED_ADDR (default 127.0.0.1:8082) and
+// (see federation.ConfigFromEnv), and, for thousands of tenants, from a
+// JSON file:
+//
+//	TENANTS_FILE=tenants.json   {"providers": {"<name>": {"issuer": ..., "clientId": ...}, ...}}
+//
+// in federation.LoadConfig's format, whose tenants are loaded on first use
+// (federation.ProviderSource), not at start-up; edits to the file reach a
+// loaded tenant within 5 minutes, and a new tenant within the 1 minute that
+// an unknown name is remembered. OIDCFED_ADDR (default 127.0.0.1:8082) and
 // OIDCFED_BASE_URL work as in examples/server; OIDCFED_LOG_LEVEL=debug logs
 // every step of every sign-in.
 //
-// Without TENANT_OIDC_* variables it starts two demo OpenID Providers as
+// Without TENANT_OIDC_* variables or TENANTS_FILE it starts two demo OpenID Providers as
 // the tenants acme and globex.
 //
 //	GET /                    the tenants and who is signed in
@@ -35,6 +43,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/oidcfed/oidcfed/claims"
 	"github.com/oidcfed/oidcfed/examples/internal/serve"
@@ -70,7 +79,15 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	}
 	defer ln.Close()
 	base := strings.TrimSuffix(cmp.Or(getenv("OIDCFED_BASE_URL"), "http://"+ln.Addr().String()), "/")
-	if len(cfg.Providers) == 0 {
+	var opts []federation.Option
+	if path := getenv("TENANTS_FILE"); path != "" {
+		src, err := newFileSource(path)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, federation.WithProviderSource(federation.SourceConfig{Source: src, TTL: 5 * time.Minute}))
+		log.Info("tenants load on first use", "file", path, "tenants", src.Len())
+	} else if len(cfg.Providers) == 0 {
 		for _, name := range []string{"acme", "globex"} {
 			op, pc, err := demoTenant(base, name)
 			if err != nil {
@@ -81,7 +98,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 		}
 		log.Info("demo mode: no "+EnvPrefix+"_* variables, so two demo tenants run", "open", base+"/")
 	}
-	h, err := newHost(cfg, base, log)
+	h, err := newHost(cfg, base, log, opts...)
 	if err != nil {
 		return err
 	}
@@ -116,8 +133,8 @@ type host struct {
 
 const sessionCookie = "mt_session"
 
-func newHost(cfg federation.Config, base string, log *slog.Logger) (*host, error) {
-	reg, err := federation.NewRegistry(cfg, federation.WithLogger(log))
+func newHost(cfg federation.Config, base string, log *slog.Logger, opts ...federation.Option) (*host, error) {
+	reg, err := federation.NewRegistry(cfg, append([]federation.Option{federation.WithLogger(log)}, opts...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -188,6 +205,7 @@ var page = template.Must(template.New("home").Parse(`<!doctype html>
 <title>oidcfed multi-tenant example</title>
 {{if .User}}<p>Signed in as {{.User.Name}} ({{.User.Email}}) through {{.User.Provider}}.</p>{{end}}
 {{if .Tenant}}<p>Welcome to the {{.Tenant}} tenant.</p>{{end}}
+<p>Tenants loaded:</p>
 <ul>{{range .Keys}}<li><a href="/auth/oauth/{{.}}">Sign in with {{.}}</a></li>{{end}}</ul>
 <p><a href="/auth/oauth/status">Provider status</a></p>`))
 

@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -94,4 +97,66 @@ func TestDemoTenants(t *testing.T) {
 			t.Fatalf("%s: landed at %s as %v", tenant, landed, user)
 		}
 	}
+}
+
+func TestTenantsFromAFileLoadOnFirstUse(t *testing.T) {
+	op := federationtest.New(t, federationtest.Options{})
+	op.AddUser(federationtest.User{Subject: "wile", Email: "wile@acme.example", EmailVerified: true, Name: "Wile E."})
+	const n = 10_000
+	tenants := make(map[string]any, n+1)
+	for i := range n {
+		tenants[fmt.Sprintf("t%05d", i)] = map[string]string{"issuer": op.Issuer(), "clientId": fmt.Sprintf("app-%d", i),
+			"clientSecret": fmt.Sprintf("secret-%d", i)}
+	}
+	tenants["broken"] = map[string]string{"issuer": "not a URL", "clientId": "x"}
+	for _, i := range []int{42, 9999} {
+		op.AddClient(federationtest.Client{ID: fmt.Sprintf("app-%d", i), Secret: fmt.Sprintf("secret-%d", i),
+			RedirectURIs: []string{fmt.Sprintf("http://127.0.0.1/auth/oauth/oidc:t%05d/callback", i)}})
+	}
+	data, _ := json.Marshal(map[string]any{"providers": tenants})
+	path := filepath.Join(t.TempDir(), "tenants.json")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := start(t, map[string]string{"OIDCFED_ADDR": "127.0.0.1:0", "TENANTS_FILE": path})
+	if loaded := statusProviders(t, base); len(loaded) != 0 {
+		t.Fatalf("%d tenants loaded at start-up, want none", len(loaded))
+	}
+	for _, tenant := range []string{"t00042", "t09999"} {
+		if _, user := signIn(t, base, tenant); user["provider"] != "oidc:"+tenant || user["subject"] != "wile" {
+			t.Fatalf("%s: signed in as %v", tenant, user)
+		}
+	}
+	if loaded := statusProviders(t, base); len(loaded) != 2 {
+		t.Fatalf("%d tenants loaded after two sign-ins, want 2", len(loaded))
+	}
+	for tenant, want := range map[string]int{"t10000": http.StatusNotFound, "broken": http.StatusBadGateway} {
+		resp, err := http.Get(base + "/auth/oauth/oidc:" + tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("%s answered %d, want %d", tenant, resp.StatusCode, want)
+		}
+	}
+}
+
+// statusProviders lists the providers /auth/oauth/status reports.
+func statusProviders(t *testing.T, base string) []string {
+	t.Helper()
+	resp, err := http.Get(base + "/auth/oauth/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct{ Providers []struct{ Provider string } }
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, p := range st.Providers {
+		keys = append(keys, p.Provider)
+	}
+	return keys
 }
