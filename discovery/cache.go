@@ -88,13 +88,18 @@ func NewCache(cfg CacheConfig) *Cache {
 	return &Cache{cfg: cfg, client: fetchClient(cfg.Client), entries: entries, refs: map[key]int{}}
 }
 
-// Retain records one more user of src (sources are equal when they would
+// Retain records one more user of each src (sources are equal when they would
 // fetch the same document). Together with Release it lets the owner of an
 // unbounded cache keep exactly the documents its sources need.
-func (c *Cache) Retain(src *Source) {
+func (c *Cache) Retain(srcs ...*Source) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.refs[src.key()]++
+	if len(c.refs) == 0 && len(srcs) > 8 {
+		c.refs = make(map[key]int, len(srcs)) // sized once for a registry's start
+	}
+	for _, src := range srcs {
+		c.refs[src.key()]++
+	}
 }
 
 // Release drops one user of src; after the last, its document is

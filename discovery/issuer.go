@@ -17,8 +17,9 @@ const wellKnown = "/.well-known/openid-configuration"
 // "example.okta.com", which means https://example.okta.com and matches a
 // document issuer with or without a trailing slash.
 type Issuer struct {
-	url  string // https://host for a bare domain, the URL otherwise
-	bare bool
+	url   string // https://host for a bare domain, the URL otherwise
+	bare  bool
+	local bool // on a loopback host
 }
 
 // ParseIssuer parses a configured issuer. A full URL must be https, or http
@@ -36,7 +37,7 @@ func ParseIssuer(s string) (Issuer, error) {
 		if err != nil || u.Hostname() == "" {
 			return Issuer{}, fmt.Errorf("issuer %q is neither a URL nor a bare domain", s)
 		}
-		return Issuer{url: "https://" + s, bare: true}, nil
+		return Issuer{url: "https://" + s, bare: true, local: urlcheck.IsLoopbackURL(u)}, nil
 	}
 	u, err := urlcheck.Endpoint(s)
 	if err != nil {
@@ -45,7 +46,7 @@ func ParseIssuer(s string) (Issuer, error) {
 	if u.RawQuery != "" || u.ForceQuery {
 		return Issuer{}, fmt.Errorf("issuer %q must not contain a query", s)
 	}
-	return Issuer{url: s}, nil
+	return Issuer{url: s, local: urlcheck.IsLoopbackURL(u)}, nil
 }
 
 // String returns the issuer URL (https://host for a bare domain).
@@ -67,7 +68,4 @@ func (i Issuer) Matches(docIssuer string) bool {
 	return i.bare && docIssuer == i.url+"/"
 }
 
-func (i Issuer) loopback() bool {
-	u, err := url.Parse(i.url)
-	return err == nil && urlcheck.IsLoopbackURL(u)
-}
+func (i Issuer) loopback() bool { return i.local }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/oidcfed/oidcfed/federation"
 )
@@ -103,4 +104,41 @@ func docsDevice(ctx context.Context, p *federation.Provider) error {
 	// device:end
 	_ = res
 	return err
+}
+
+// docsTenantDB is a table of tenants, for the source snippet.
+type docsTenantDB interface {
+	Tenant(ctx context.Context, name string) (issuer, clientID, secret string, found bool, err error)
+	TenantsByIssuer(ctx context.Context, iss string) ([]string, error)
+}
+
+// source:begin
+// tenants serves providers from the application's tenant table.
+type tenants struct{ db docsTenantDB }
+
+func (t tenants) Provider(ctx context.Context, name string) (federation.ProviderConfig, error) {
+	iss, clientID, secret, found, err := t.db.Tenant(ctx, name)
+	switch {
+	case err != nil:
+		return federation.ProviderConfig{}, err // 502 now; asked again next time
+	case !found:
+		return federation.ProviderConfig{}, federation.ErrNoProvider // remembered for a minute
+	}
+	return federation.ProviderConfig{Issuer: iss, ClientID: clientID, ClientSecret: federation.Secret(secret)}, nil
+}
+
+// ProvidersByIssuer makes tenants an IssuerSource: bearer tokens of tenants
+// not loaded yet are verified too.
+func (t tenants) ProvidersByIssuer(ctx context.Context, iss string) ([]string, error) {
+	return t.db.TenantsByIssuer(ctx, iss)
+}
+
+// source:end
+
+func docsSource(db docsTenantDB) (*federation.Registry, error) {
+	// sourceRegistry:begin
+	reg, err := federation.NewRegistry(federation.Config{},
+		federation.WithProviderSource(federation.SourceConfig{Source: tenants{db}, TTL: 10 * time.Minute}))
+	// sourceRegistry:end
+	return reg, err
 }

@@ -75,10 +75,10 @@ type Registry struct {
 
 	mu        sync.RWMutex // guards providers; held for writing while index is rebuilt
 	providers map[string]*Provider
-	index     atomic.Pointer[issuerIndex] // bearer-token issuer → providers
-	source    *sourced                    // nil without WithProviderSource
-	sources   sync.Map                    // *discovery.Source → key, for fetch events
-	keySets   keySets                     // JWKS URI → the key set its providers share
+	index     atomic.Pointer[issuerIndex]  // bearer-token issuer → providers
+	source    *sourced                     // nil without WithProviderSource
+	sources   map[*discovery.Source]string // → key, for fetch events; guarded by mu
+	keySets   keySets                      // JWKS URI → the key set its providers share
 }
 
 // NewRegistry validates cfg and builds its providers. Nothing is fetched
@@ -111,15 +111,18 @@ func NewRegistry(cfg Config, opts ...Option) (*Registry, error) {
 	ex.Transport = httpx.Cap(o.client.Transport, maxTokenResponse)
 	r.exchange = &ex
 	r.providers = make(map[string]*Provider, len(cfg.Providers))
+	r.sources = make(map[*discovery.Source]string, len(cfg.Providers))
+	srcs := make([]*discovery.Source, 0, len(cfg.Providers))
 	err := cfg.effective(func(name string, given, eff ProviderConfig) {
 		p := r.newProvider(name, given, eff)
 		r.providers[p.key] = p
-		r.cache.Retain(p.src)
-		r.sources.Store(p.src, p.key)
+		r.sources[p.src] = p.key
+		srcs = append(srcs, p.src)
 	})
 	if err != nil {
 		return nil, err
 	}
+	r.cache.Retain(srcs...)
 	for _, a := range cfg.AllowedRedirects {
 		al, _ := parseAllowed(a) // validated by effective
 		r.allowed = append(r.allowed, al)
@@ -146,7 +149,8 @@ func (r *Registry) newProvider(name string, given, pc ProviderConfig) *Provider 
 	mapper, _ := pc.Claims.Compile()
 	p := &Provider{key: Key(name), cfg: pc, src: src, reg: r, mapper: mapper, scopes: pc.scopes()}
 	if given.Preset != "" { // else the preset changed nothing: one copy
-		p.given = &given
+		g := given // only this copy reaches the heap
+		p.given = &g
 	}
 	if pc.FrontendURL != "" {
 		u, _ := parseFrontend(pc.FrontendURL)
@@ -203,12 +207,12 @@ func (r *Registry) install(name string, given, eff ProviderConfig, old *Provider
 		r.tokens.evict(p.key, "")
 		r.unindex(old)
 		r.cache.Release(old.src)
-		r.sources.Delete(old.src)
+		delete(r.sources, old.src)
 		r.releaseKeys(old)
 	}
 	r.providers[p.key] = p
 	r.cache.Retain(p.src)
-	r.sources.Store(p.src, p.key)
+	r.sources[p.src] = p.key
 	r.addToIndex(p)
 	return p
 }
@@ -229,7 +233,7 @@ func (r *Registry) Remove(name string) bool {
 	r.tokens.evict(key, "")
 	r.unindex(old)
 	r.cache.Release(old.src)
-	r.sources.Delete(old.src)
+	delete(r.sources, old.src)
 	r.releaseKeys(old)
 	r.opts.logger.Info("federation: provider removed", "provider", key)
 	return true
@@ -247,46 +251,51 @@ type issuerIndex struct {
 	tenants atomic.Pointer[[]*Provider]
 }
 
-// issuerNames are the spellings of p's issuer that a token's iss may have.
-func issuerNames(p *Provider) []string {
+// issuerNames calls f with each spelling of p's issuer that a token's iss
+// may have.
+func issuerNames(p *Provider, f func(name string)) {
 	iss := p.src.Issuer().String()
-	names := append([]string{iss}, p.cfg.AdditionalIssuers...)
-	if p.src.Issuer().Bare() {
-		names = append(names, iss+"/")
+	f(iss)
+	for _, a := range p.cfg.AdditionalIssuers {
+		f(a)
 	}
-	return names
+	if p.src.Issuer().Bare() {
+		f(iss + "/")
+	}
 }
 
 // buildIndex indexes providers at once, for NewRegistry.
 func buildIndex(providers map[string]*Provider) *issuerIndex {
 	ix := &issuerIndex{}
-	exact := map[string][]*Provider{}
 	var tenants []*Provider
 	for _, p := range providers {
 		if p.cfg.multiTenant() {
 			tenants = append(tenants, p)
 			continue
 		}
-		for _, n := range issuerNames(p) {
-			exact[n] = append(exact[n], p)
-		}
+		issuerNames(p, func(n string) {
+			v, ok := ix.exact.Load(n)
+			if !ok {
+				ix.exact.Store(n, []*Provider{p})
+				return
+			}
+			ix.exact.Store(n, insertByKey(v.([]*Provider), p))
+		})
 	}
-	byKey := func(a, b *Provider) int { return strings.Compare(a.key, b.key) }
-	for n, ps := range exact {
-		slices.SortFunc(ps, byKey)
-		ix.exact.Store(n, ps)
-	}
-	slices.SortFunc(tenants, byKey)
+	slices.SortFunc(tenants, func(a, b *Provider) int { return strings.Compare(a.key, b.key) })
 	ix.tenants.Store(&tenants)
 	return ix
 }
 
+// insertByKey returns a copy of ps, sorted by key, with p added.
+func insertByKey(ps []*Provider, p *Provider) []*Provider {
+	i, _ := slices.BinarySearchFunc(ps, p.key, func(q *Provider, k string) int { return strings.Compare(q.key, k) })
+	return slices.Insert(slices.Clone(ps), i, p)
+}
+
 // addToIndex indexes p; r.mu must be held for writing.
 func (r *Registry) addToIndex(p *Provider) {
-	r.editIndex(p, func(ps []*Provider) []*Provider {
-		i, _ := slices.BinarySearchFunc(ps, p.key, func(q *Provider, k string) int { return strings.Compare(q.key, k) })
-		return slices.Insert(slices.Clone(ps), i, p)
-	})
+	r.editIndex(p, func(ps []*Provider) []*Provider { return insertByKey(ps, p) })
 }
 
 // unindex removes p from the index; r.mu must be held for writing.
@@ -305,7 +314,7 @@ func (r *Registry) editIndex(p *Provider, edit func([]*Provider) []*Provider) {
 		ix.tenants.Store(&next)
 		return
 	}
-	for _, n := range issuerNames(p) {
+	issuerNames(p, func(n string) {
 		var ps []*Provider
 		if v, ok := ix.exact.Load(n); ok {
 			ps = v.([]*Provider)
@@ -315,7 +324,7 @@ func (r *Registry) editIndex(p *Provider, edit func([]*Provider) []*Provider) {
 		} else {
 			ix.exact.Delete(n)
 		}
-	}
+	})
 }
 
 // sleep waits d or until ctx ends.
@@ -360,10 +369,9 @@ const maxTokenResponse = 256 << 10
 // keyOfSource is the key of the provider whose source src is ("" when
 // none is, e.g. after a removal).
 func (r *Registry) keyOfSource(src *discovery.Source) string {
-	if k, ok := r.sources.Load(src); ok {
-		return k.(string)
-	}
-	return ""
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.sources[src]
 }
 
 // observeFetch reports a discovery or JWKS fetch to the observer.
