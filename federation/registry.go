@@ -384,7 +384,8 @@ func (r *Registry) observeFetch(provider, kind string, info discovery.FetchInfo)
 // Key returns the registry key of a provider name: "oidc:<name>".
 func Key(name string) string { return "oidc:" + name }
 
-// Lookup returns the provider registered under key ("oidc:acme").
+// Lookup returns the provider registered under key ("oidc:acme"). It
+// never asks a [ProviderSource]; [Registry.Load] does.
 func (r *Registry) Lookup(key string) (*Provider, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -392,7 +393,8 @@ func (r *Registry) Lookup(key string) (*Provider, bool) {
 	return p, ok
 }
 
-// Keys returns the registered keys, sorted.
+// Keys returns the registered keys, sorted: with a [ProviderSource], the
+// providers loaded so far.
 func (r *Registry) Keys() []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()

@@ -377,17 +377,29 @@ func TestSourceDoesNotOverrideSet(t *testing.T) {
 	}
 }
 
-func TestSourceBearerByIssuer(t *testing.T) {
+// sourcedAPI is an API whose registry holds nothing but a source with
+// tenant t1 of a.op; byIssuer makes the source an IssuerSource.
+func sourcedAPI(t *testing.T, byIssuer bool) (*api, *testSource) {
 	a := newAPI(t, nil)
 	src := newTestSource()
 	src.put("t1", federation.ProviderConfig{Issuer: a.op.Issuer(), ClientID: "web-1", ClientSecret: "s3cret-value",
 		Audiences: []string{"api-1"}})
+	var source federation.ProviderSource = src
+	if byIssuer {
+		source = issuerSource{src}
+	}
 	reg, err := federation.NewRegistry(federation.Config{}, federation.WithClock(a.clock.Now),
-		federation.WithProviderSource(federation.SourceConfig{Source: issuerSource{src}}))
+		federation.WithProviderSource(federation.SourceConfig{Source: source}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	a.reg = reg
+	return a, src
+}
+
+func TestSourceBearerByIssuer(t *testing.T) {
+	a, src := sourcedAPI(t, true)
+	reg := a.reg
 	srv := a.serve(t, federation.BearerConfig{})
 	for range 3 {
 		if resp, body := call(t, srv.URL, "Authorization", "Bearer "+a.token(a.op, nil)); resp.StatusCode != http.StatusOK {
@@ -407,7 +419,7 @@ func TestSourceBearerByIssuer(t *testing.T) {
 	if n := src.count("iss:" + a.op2.Issuer()); n != 1 {
 		t.Fatalf("%d lookups of an unknown issuer, want 1", n)
 	}
-	_, err = mustBearer(t, reg, federation.BearerConfig{}).Verify(context.Background(), a.token(a.op2, nil))
+	_, err := mustBearer(t, reg, federation.BearerConfig{}).Verify(context.Background(), a.token(a.op2, nil))
 	if !errors.Is(err, federation.ErrUnknownIssuer) {
 		t.Fatalf("unknown issuer: %v, want ErrUnknownIssuer", err)
 	}
@@ -420,15 +432,8 @@ func TestSourceBearerByIssuer(t *testing.T) {
 }
 
 func TestSourceBearerWithoutIssuerLookup(t *testing.T) {
-	a := newAPI(t, nil)
-	src := newTestSource()
-	src.put("t1", federation.ProviderConfig{Issuer: a.op.Issuer(), ClientID: "web-1", ClientSecret: "s3cret-value",
-		Audiences: []string{"api-1"}})
-	reg, err := federation.NewRegistry(federation.Config{}, federation.WithClock(a.clock.Now),
-		federation.WithProviderSource(federation.SourceConfig{Source: src}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, _ := sourcedAPI(t, false)
+	reg := a.reg
 	b := mustBearer(t, reg, federation.BearerConfig{})
 	if _, err := b.Verify(context.Background(), a.token(a.op, nil)); !errors.Is(err, federation.ErrUnknownIssuer) {
 		t.Fatalf("before Load: %v, want ErrUnknownIssuer", err)
