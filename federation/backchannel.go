@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
-	"sync"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
-
 	"github.com/oidcfed/oidcfed/discovery"
+	"github.com/oidcfed/oidcfed/session"
 )
 
 // LogoutEvent is a verified back-channel logout request (OpenID Connect
@@ -120,47 +118,15 @@ func (p *Provider) checkLogoutToken(ctx context.Context, raw string) (*LogoutEve
 	if jti == "" {
 		return nil, "", ErrLogoutJTI
 	}
-	if !p.reg.jtis.claim(p.key, jti, tok.Expiry.Add(p.reg.leeway()), p.reg.opts.now()) {
-		return nil, "", ErrLogoutReplay
+	if err := p.reg.jtis.Claim(ctx, jtiID(p.key, jti), tok.Expiry.Add(p.reg.leeway())); errors.Is(err,
+		session.ErrReplayed) {
+		return nil, "", fmt.Errorf("%w (%w)", ErrLogoutReplay, err)
+	} else if err != nil {
+		return nil, "", newError(CodeTemporarilyUnavailable, "the logout could not be recorded; send it again",
+			fmt.Errorf("%w: %w", session.ErrUnavailable, err))
 	}
 	// The token's own iss: under a multi-tenant template, the tenant's issuer.
 	return &LogoutEvent{Provider: p.key, Issuer: tok.Issuer, Subject: sub, SID: sid, IssuedAt: tok.IssuedAt}, jti, nil
-}
-
-// jtiSet remembers the jti of each accepted logout token until it expires,
-// per provider, in a bounded LRU: a token evicted early by a flood of
-// newer ones would be accepted again, which a provider's short exp makes
-// harmless (ending a session twice).
-type jtiSet struct {
-	mu   sync.Mutex
-	seen *lru.Cache[string, time.Time] // provider+"\x00"+jti → until
-}
-
-const jtiCapacity = 16384
-
-func newJTISet() *jtiSet {
-	c, _ := lru.New[string, time.Time](jtiCapacity)
-	return &jtiSet{seen: c}
-}
-
-// claim records jti until until and reports whether it was new (or its
-// earlier record had expired).
-func (s *jtiSet) claim(provider, jti string, until, now time.Time) bool {
-	k := provider + "\x00" + jti
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if prev, ok := s.seen.Peek(k); ok && now.Before(prev) {
-		return false
-	}
-	s.seen.Add(k, until)
-	return true
-}
-
-// release forgets jti, so a token whose logout failed can be sent again.
-func (s *jtiSet) release(provider, jti string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.seen.Remove(provider + "\x00" + jti)
 }
 
 // backchannelLogout serves POST oidc:{name}/backchannel-logout (§2.5, §2.8).
@@ -205,10 +171,15 @@ func (h *Handler) backchannelLogout(w http.ResponseWriter, r *http.Request, p *P
 		return
 	}
 	if err := h.cfg.OnLogout(r.Context(), *ev); err != nil {
-		p.reg.jtis.release(p.key, jti)
+		if rerr := p.reg.jtis.Release(context.WithoutCancel(r.Context()), jtiID(p.key, jti)); rerr != nil {
+			h.log.Warn("federation: releasing a logout token's jti failed", "provider", p.key, "error", rerr)
+		}
 		fail("the logout could not be completed", fmt.Errorf("OnLogout: %w", err))
 		return
 	}
 	h.log.Info("federation: back-channel logout", "provider", p.key, "subject", ev.Subject, "sid", ev.SID)
 	w.WriteHeader(http.StatusOK)
 }
+
+// jtiID is the replay-guard ID of a logout token's jti at provider key.
+func jtiID(key, jti string) string { return "jti:" + key + "\x00" + jti }

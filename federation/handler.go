@@ -380,7 +380,12 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request, p *Provider, mod
 		h.fail(w, r, http.StatusBadGateway, CodeProviderUnavailable, "the identity provider could not be reached")
 		return
 	}
-	if err := h.cfg.Flows.Save(w, r, f); errors.Is(err, session.ErrFull) {
+	if err := h.cfg.Flows.Save(w, r, f); errors.Is(err, session.ErrUnavailable) {
+		h.log.Warn("federation: flow store unreachable", "provider", p.key, "error", err)
+		h.fail(w, r, http.StatusServiceUnavailable, CodeTemporarilyUnavailable,
+			"sign-in is temporarily unavailable; try again in a moment")
+		return
+	} else if errors.Is(err, session.ErrFull) {
 		h.log.Warn("federation: flow store full", "provider", p.key, "error", err)
 		w.Header().Set("Retry-After", "60")
 		h.fail(w, r, http.StatusServiceUnavailable, CodeTemporarilyUnavailable,
@@ -493,6 +498,13 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, key string, l
 		return
 	}
 	if err != nil {
+		if errors.Is(err, session.ErrUnavailable) {
+			// Not known to be absent: the store could not say.
+			h.log.Warn("federation: flow store unreachable", "provider", key, "error", err)
+			h.fail(w, r, http.StatusServiceUnavailable, CodeTemporarilyUnavailable,
+				"sign-in is temporarily unavailable; please start again in a moment")
+			return
+		}
 		if !known && errors.Is(err, session.ErrNoFlow) {
 			h.fail(w, r, http.StatusNotFound, CodeUnknownProvider, "no identity provider is configured under this name")
 			return

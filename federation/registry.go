@@ -21,6 +21,7 @@ import (
 	"github.com/oidcfed/oidcfed/internal/clock"
 	"github.com/oidcfed/oidcfed/internal/httpx"
 	"github.com/oidcfed/oidcfed/internal/urlcheck"
+	"github.com/oidcfed/oidcfed/session"
 )
 
 // Option configures a [Registry].
@@ -35,7 +36,18 @@ type options struct {
 	sleep    func(ctx context.Context, d time.Duration) error
 	observer *Observer // nil: no events
 	source   *SourceConfig
+	replay   session.ReplayGuard
 }
+
+// jtiCapacity bounds the default guard of logout-token jtis: a token
+// forgotten early by a flood of newer ones is refused (the guard fails
+// closed), and a provider's short exp ends that refusal quickly.
+const jtiCapacity = 16384
+
+// WithReplayGuard sets the guard that makes each back-channel logout
+// token single use (by jti, until its exp). Several server instances share
+// one. Default: a [session.MemoryReplayGuard] of 16 384 IDs.
+func WithReplayGuard(g session.ReplayGuard) Option { return func(o *options) { o.replay = g } }
 
 // WithHTTPClient sets the client for every request to providers. Its
 // responses are capped at 1 MiB. Default: a client with a 10 s timeout.
@@ -67,7 +79,7 @@ type Registry struct {
 	opts   options
 	cache  *discovery.Cache
 	tokens *tokenCache
-	jtis   *jtiSet // back-channel logout tokens seen
+	jtis   session.ReplayGuard // back-channel logout tokens seen
 	// exchange is the client for token-endpoint requests (tokenendpoint.go),
 	// capped at maxTokenResponse.
 	exchange *http.Client
@@ -97,7 +109,10 @@ func NewRegistry(cfg Config, opts ...Option) (*Registry, error) {
 		o.logger = slog.New(slog.DiscardHandler)
 	}
 	o.now = clock.Or(o.now)
-	r := &Registry{opts: o, providers: map[string]*Provider{}, tokens: newTokenCache(o.cache, o.now), jtis: newJTISet()}
+	r := &Registry{opts: o, providers: map[string]*Provider{}, tokens: newTokenCache(o.cache, o.now), jtis: o.replay}
+	if r.jtis == nil {
+		r.jtis = session.NewMemoryReplayGuard(session.ReplayConfig{Max: jtiCapacity, Now: o.now})
+	}
 	// No count bound: the cache holds what the configured providers use,
 	// and Remove and Set release what they no longer do.
 	cc := discovery.CacheConfig{Client: o.client, Now: o.now, Logger: o.logger, Size: -1}

@@ -168,8 +168,9 @@ func TestCookieStoreReplayGuardDropsExpiredBeforeFailingClosed(t *testing.T) {
 	}
 	clk.Advance(time.Minute) // the slow flows have expired; the quick one has not
 	consume(clk.Now())
-	if !s.watermark.IsZero() || s.consumed.Len() != 2 {
-		t.Fatalf("watermark %v with %d entries: a live flow was forgotten while expired ones were kept", s.watermark, s.consumed.Len())
+	g := s.replay.(*MemoryReplayGuard)
+	if !g.watermark.IsZero() || g.Len() != 2 {
+		t.Fatalf("watermark %v with %d entries: a live flow was forgotten while expired ones were kept", g.watermark, g.Len())
 	}
 }
 
@@ -190,10 +191,10 @@ func TestCookieStoreFloodRecovers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if s.consumed.Len() != 1000 {
-		t.Fatalf("%d consumed entries, want the bound 1000", s.consumed.Len())
+	if n := s.replay.(*MemoryReplayGuard).Len(); n != 1000 {
+		t.Fatalf("%d consumed entries, want the bound 1000", n)
 	}
-	if _, err := take(s, victim, early.State); !errors.Is(err, ErrReplayed) {
+	if _, err := take(s, victim, early.State); !errors.Is(err, ErrGuardFull) {
 		t.Fatalf("a flow from before the forgotten ones: %v, want ErrReplayed (fail closed)", err)
 	}
 	clk.Advance(time.Second)

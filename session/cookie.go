@@ -2,12 +2,10 @@ package session
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
-
-	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/oidcfed/oidcfed/internal/clock"
 	"github.com/oidcfed/oidcfed/pkce"
@@ -24,32 +22,28 @@ type CookieConfig struct {
 	Now func() time.Time
 	// MaxConsumed bounds the set of consumed flow IDs the store keeps to
 	// refuse replays, each until its flow expires (about 180 bytes an
-	// entry: 100 000 take about 17 MiB). Default: 100 000.
+	// entry: 100 000 take about 17 MiB), when Replay is nil. Default:
+	// 100 000.
 	MaxConsumed int
+	// Replay remembers consumed flow IDs. Several server instances share
+	// one (a Redis or SQL guard): then a flow completes on any instance,
+	// once. Default: a [MemoryReplayGuard] of MaxConsumed IDs.
+	Replay ReplayGuard
 }
 
 // CookieStore seals each flow into a cookie of its own, named after its
 // state, so parallel flows never clobber each other; a browser keeps at
 // most [MaxPendingFlows] of them. A sealed cookie cannot be single-use by
-// itself: the store also remembers consumed flow IDs until their flows
-// expire, at most MaxConsumed of them. When the set is full it first
-// drops the IDs of expired flows; only when none has expired does it forget
-// the oldest, and then refuses every flow created at or before the
-// forgotten one (failing closed). That refusal ends by itself: it reaches
-// only flows older than the forgotten one, and they expire within
-// [MaxAge]; a sign-in started again succeeds. Several server instances
-// need a shared store instead.
+// itself: the store also claims each flow ID in a [ReplayGuard] until the
+// flow expires. The default guard is in memory and bounded (see
+// [MemoryReplayGuard] for how it fails closed when full). Several server
+// instances share the cookie keys and one guard, and then need nothing
+// else shared for flows.
 type CookieStore struct {
 	cfg     CookieConfig
 	cookies flowCookies
 	codec   *Codec
-
-	mu sync.Mutex
-	// consumed maps state → flow creation time, oldest-consumed first (it
-	// is only read with Contains and Peek, which keep that order).
-	consumed  *lru.Cache[string, time.Time]
-	watermark time.Time // flows created at or before this are refused
-	swept     time.Time // the last sweep of the whole set for expired flows
+	replay  ReplayGuard
 }
 
 // NewCookieStore returns a store for cfg.
@@ -59,42 +53,11 @@ func NewCookieStore(cfg CookieConfig) (*CookieStore, error) {
 		return nil, err
 	}
 	cfg.Now = clock.Or(cfg.Now)
-	if cfg.MaxConsumed <= 0 {
-		cfg.MaxConsumed = 100_000
+	s := &CookieStore{cfg: cfg, cookies: flowCookies{secure: cfg.Secure}, codec: codec, replay: cfg.Replay}
+	if s.replay == nil {
+		s.replay = NewMemoryReplayGuard(ReplayConfig{Max: cfg.MaxConsumed, Now: cfg.Now})
 	}
-	s := &CookieStore{cfg: cfg, cookies: flowCookies{secure: cfg.Secure}, codec: codec}
-	s.consumed, _ = lru.New[string, time.Time](cfg.MaxConsumed)
 	return s, nil
-}
-
-// consume records state as consumed, with s.mu held. A full set first
-// drops expired flows: those at its oldest end, and, at most once a
-// minute, every other one (a slow flow consumed after a quick one). Only
-// when still full does it forget the oldest live one and raise the
-// watermark to its creation time.
-func (s *CookieStore) consume(state string, created, now time.Time) {
-	expired := func(c time.Time) bool { return now.Sub(c) >= MaxAge }
-	for s.consumed.Len() >= s.cfg.MaxConsumed {
-		_, c, _ := s.consumed.GetOldest()
-		if expired(c) {
-			s.consumed.RemoveOldest()
-			continue
-		}
-		if now.Sub(s.swept) >= time.Minute {
-			s.swept = now
-			for _, k := range s.consumed.Keys() {
-				if c, _ := s.consumed.Peek(k); expired(c) {
-					s.consumed.Remove(k)
-				}
-			}
-			continue
-		}
-		if c.After(s.watermark) {
-			s.watermark = c
-		}
-		s.consumed.RemoveOldest()
-	}
-	s.consumed.Add(state, created)
 }
 
 // SecureCookies reports whether the store's cookies are Secure.
@@ -169,15 +132,10 @@ func (s *CookieStore) Take(w http.ResponseWriter, r *http.Request, state string)
 	if now.Sub(f.Created) >= MaxAge || f.Created.After(now.Add(time.Minute)) {
 		return nil, ErrFlowExpired
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !f.Created.After(s.watermark) {
-		return nil, fmt.Errorf("%w: the replay guard is full; flows older than %s are refused", ErrReplayed,
-			s.watermark.UTC().Format(time.RFC3339))
+	if err := s.replay.Claim(r.Context(), "flow:"+state, f.Created.Add(MaxAge)); errors.Is(err, ErrReplayed) {
+		return nil, err
+	} else if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	if s.consumed.Contains(state) {
-		return nil, ErrReplayed
-	}
-	s.consume(state, f.Created, now)
 	return &f, nil
 }
