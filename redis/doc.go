@@ -1,0 +1,28 @@
+// Package oidcfedredis keeps what several oidcfed server instances must
+// share in Redis: the replay guard that makes each sign-in flow and each
+// back-channel logout token single use across instances.
+//
+// Flows themselves need no shared storage: a [session.CookieStore] seals
+// each flow into the browser's own cookie, and instances that share its
+// keys open each other's. What they must share is the knowledge that a
+// flow was completed, which [ReplayGuard] keeps, with one Redis round trip
+// per callback:
+//
+//	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+//	guard := oidcfedredis.NewReplayGuard(rdb, oidcfedredis.Config{})
+//	flows, err := oidcfedredis.NewFlowStore(guard, session.CookieConfig{Keys: keys, Secure: true})
+//	reg, err := federation.NewRegistry(cfg, federation.WithReplayGuard(guard))
+//
+// Keys are the configured prefix ("oidcfed:" by default) followed by
+// "replay:" and the SHA-256 of the ID, never a state, jti or token. Each
+// key expires in Redis a minute after the ID's validity ends.
+//
+// Tested against Redis 7 (Debian 12's redis-server); Valkey is untested.
+// When Redis cannot be reached, the handler answers 503
+// temporarily_unavailable and records nothing; a flow that was in flight
+// may have to be started again. Single use across a Redis restart needs
+// persistence (appendonly yes with appendfsync everysec loses at most a
+// second of claims); without it, a restart forgets the flows completed in
+// the last 10 minutes, which the callback's other checks (PKCE, the
+// provider's single-use codes) still refuse to complete twice.
+package oidcfedredis
