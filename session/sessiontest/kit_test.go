@@ -37,3 +37,9 @@ func TestCookieStoresSharingAGuard(t *testing.T) {
 		}
 	})
 }
+
+func TestMemoryHostStore(t *testing.T) {
+	sessiontest.HostStore(t, func(t *testing.T, now func() time.Time) session.HostStore {
+		return session.NewMemoryHostStore(now)
+	})
+}
