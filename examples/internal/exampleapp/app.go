@@ -90,16 +90,18 @@ func (a *app) onLogin(w http.ResponseWriter, r *http.Request, l *federation.Logi
 			return nil
 		}
 	}
-	a.sessions.start(w, r, hostSession{AccountID: l.Decision.Account.ID, Provider: l.Provider,
+	return a.sessions.start(w, r, hostSession{AccountID: l.Decision.Account.ID, Provider: l.Provider,
 		User: l.Result.User, IDToken: l.Result.Tokens.IDToken, SID: l.Result.SID})
-	return nil
 }
 
 // onLogout is the library's OnLogout hook for back-channel logout: the
 // provider ended a session, so the host ends every session of that
 // subject or provider session.
-func (a *app) onLogout(_ context.Context, e federation.LogoutEvent) error {
-	n := a.sessions.endMatching(e.Provider, e.Subject, e.SID)
+func (a *app) onLogout(ctx context.Context, e federation.LogoutEvent) error {
+	n, err := a.sessions.endMatching(ctx, e.Provider, e.Subject, e.SID)
+	if err != nil {
+		return err // the library answers 400, and the provider may retry
+	}
 	a.log.Info("back-channel logout", "provider", e.Provider, "subject", e.Subject, "sid", e.SID, "sessions_ended", n)
 	return nil
 }
@@ -126,7 +128,11 @@ func (a *app) anonymous(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
 		return
 	}
-	a.sessions.start(w, r, hostSession{AccountID: acct.ID})
+	if err := a.sessions.start(w, r, hostSession{AccountID: acct.ID}); err != nil {
+		a.log.Warn("starting a session failed", "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
+		return
+	}
 	if federation.PrefersHTML(r) { // the home page's form
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return

@@ -35,6 +35,9 @@ type Extensions struct {
 	WrapAuth func(http.Handler) http.Handler
 	// Routes, when set, adds routes to the application's mux.
 	Routes func(mux *http.ServeMux, reg *federation.Registry)
+	// Sessions, when set, keeps host sessions (shared by several
+	// instances). Default: in memory.
+	Sessions session.HostStore
 }
 
 // demoUsers are the demo provider's accounts: one with a verified email,
@@ -185,7 +188,11 @@ func newApp(cfg federation.Config, base string, key []byte, log *slog.Logger, ex
 	if err != nil {
 		return nil, err
 	}
-	a := &app{reg: reg, base: base, accounts: federation.NewMemoryAccounts(), sessions: newSessions(secure), log: log}
+	sess, err := newSessions(key, secure, ext.Sessions, log)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{reg: reg, base: base, accounts: federation.NewMemoryAccounts(), sessions: sess, log: log}
 	a.auth, err = federation.NewHandler(federation.HandlerConfig{Registry: reg, BaseURL: base, Flows: flows,
 		Accounts: federation.LinkByVerifiedEmail{Store: a.accounts}, OnLogin: a.onLogin, CurrentAccount: a.currentAccount,
 		OnLogout: a.onLogout, Logger: log})

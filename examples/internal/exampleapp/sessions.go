@@ -1,115 +1,86 @@
 package exampleapp
 
 import (
-	"crypto/rand"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
-	"sync"
-	"time"
 
 	"github.com/oidcfed/oidcfed/claims"
 	"github.com/oidcfed/oidcfed/federation"
+	"github.com/oidcfed/oidcfed/session"
 )
 
-// sessionLifetime is how long a host session lasts.
-const sessionLifetime = 12 * time.Hour
-
-// hostSession is the example's own session: what it needs for /, /me and
-// logout. The ID token is kept only as the logout hint; SID (the
-// provider's session) lets a back-channel logout find the session.
+// hostSession is what the example's pages need from a session: the
+// account, and the identity and provider session it signed in with. The
+// ID token is kept only as the logout hint.
 type hostSession struct {
 	AccountID string
 	Provider  string
 	User      claims.User
 	IDToken   federation.Secret
 	SID       string
-	expires   time.Time
 }
 
-// sessions is an in-memory session store behind a random session ID in an
-// HttpOnly, SameSite=Lax cookie (Secure, with the __Host- prefix, on https).
+// sessions adapts session.Sessions (a random ID in an HttpOnly, SameSite=Lax
+// cookie, __Host-session on https; idle 2 h, absolute 12 h; tokens sealed)
+// to the example's pages. The user's claims travel in Values as JSON.
 type sessions struct {
-	cookie string
-	secure bool
-
-	mu sync.Mutex
-	m  map[string]*hostSession
+	m   *session.Sessions
+	log *slog.Logger
 }
 
-func newSessions(secure bool) *sessions {
-	name := "session"
-	if secure {
-		name = "__Host-session"
+func newSessions(key []byte, secure bool, store session.HostStore, log *slog.Logger) (*sessions, error) {
+	m, err := session.NewSessions(session.SessionsConfig{Store: store, Keys: [][]byte{key}, Secure: secure})
+	if err != nil {
+		return nil, err
 	}
-	return &sessions{cookie: name, secure: secure, m: map[string]*hostSession{}}
+	return &sessions{m: m, log: log}, nil
 }
 
-func (s *sessions) setCookie(w http.ResponseWriter, value string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
-}
-
-// start replaces any session of the browser with a new one under a fresh
-// ID, so a session ID planted before sign-in is never promoted.
-func (s *sessions) start(w http.ResponseWriter, r *http.Request, hs hostSession) {
-	id := rand.Text()
-	now := time.Now()
-	hs.expires = now.Add(sessionLifetime)
-	s.mu.Lock()
-	if c, err := r.Cookie(s.cookie); err == nil {
-		delete(s.m, c.Value)
-	}
-	for k, v := range s.m { // cheap at example scale; a real store expires entries itself
-		if now.After(v.expires) {
-			delete(s.m, k)
+// start replaces the browser's session with a new one under a fresh ID,
+// so a session ID planted before sign-in is never promoted.
+func (s *sessions) start(w http.ResponseWriter, r *http.Request, hs hostSession) error {
+	h := session.Host{AccountID: hs.AccountID, Provider: hs.Provider, Subject: hs.User.Subject, SID: hs.SID,
+		IDToken: hs.IDToken.Reveal()}
+	if hs.User.Subject != "" {
+		user, err := json.Marshal(hs.User)
+		if err != nil {
+			return err
 		}
+		h.Values = map[string]string{"user": string(user)}
 	}
-	s.m[id] = &hs
-	s.mu.Unlock()
-	s.setCookie(w, id, int(sessionLifetime/time.Second))
+	return s.m.Start(w, r, h)
 }
 
 // get returns the browser's live session, or nil.
 func (s *sessions) get(r *http.Request) *hostSession {
-	c, err := r.Cookie(s.cookie)
+	h, err := s.m.Get(r)
 	if err != nil {
+		if !errors.Is(err, session.ErrNoSession) {
+			s.log.Warn("session store unavailable", "error", err)
+		}
 		return nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	hs := s.m[c.Value]
-	if hs == nil || time.Now().After(hs.expires) {
-		return nil
+	hs := &hostSession{AccountID: h.AccountID, Provider: h.Provider, IDToken: federation.Secret(h.IDToken), SID: h.SID}
+	if u := h.Values["user"]; u != "" {
+		json.Unmarshal([]byte(u), &hs.User)
 	}
-	cp := *hs
-	return &cp
+	return hs
 }
 
 // end deletes the browser's session and cookie and returns what it was.
 func (s *sessions) end(w http.ResponseWriter, r *http.Request) *hostSession {
-	c, err := r.Cookie(s.cookie)
-	if err != nil {
-		return nil
+	hs := s.get(r)
+	if err := s.m.End(w, r); err != nil {
+		s.log.Warn("ending the session failed", "error", err)
 	}
-	s.setCookie(w, "", -1)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	hs := s.m[c.Value]
-	delete(s.m, c.Value)
 	return hs
 }
 
 // endMatching ends every session signed in through provider whose subject
-// is sub or whose provider session is sid (an empty value matches
-// nothing), as a back-channel logout asks, and returns how many ended.
-func (s *sessions) endMatching(provider, sub, sid string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for k, hs := range s.m {
-		if hs.Provider == provider && (sub != "" && hs.User.Subject == sub || sid != "" && hs.SID == sid) {
-			delete(s.m, k)
-			n++
-		}
-	}
-	return n
+// is sub or whose provider session is sid, as a back-channel logout asks.
+func (s *sessions) endMatching(ctx context.Context, provider, sub, sid string) (int, error) {
+	return s.m.EndMatching(ctx, provider, sub, sid)
 }
