@@ -116,3 +116,11 @@ func TestRedisRestart(t *testing.T) {
 		t.Fatalf("second take after the restart: %v, want ErrReplayed", err)
 	}
 }
+
+func TestHostStoreConformance(t *testing.T) {
+	srv := startRedis(t)
+	rdb := srv.client()
+	sessiontest.HostStore(t, func(t *testing.T, now func() time.Time) session.HostStore {
+		return oidcfedredis.NewHostStore(rdb, oidcfedredis.Config{Now: now})
+	})
+}
