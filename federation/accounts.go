@@ -71,6 +71,22 @@ type LinkingStore interface {
 		email string, emailVerified bool) (*Account, error)
 }
 
+// FullAccountStore is every account operation the library and a host's
+// account pages use: a [LinkingStore] that also creates anonymous accounts
+// (a guest that links a provider later) and detaches identities. It is
+// what several server instances share (one database); [MemoryAccounts] is
+// one for a single process. federation/accountstest.Store is the
+// conformance kit every implementation runs from its tests.
+type FullAccountStore interface {
+	LinkingStore
+	// CreateAnonymous creates an account with no identity and no email.
+	CreateAnonymous(ctx context.Context) (*Account, error)
+	// DetachIdentity removes id from the account accountID, atomically:
+	// ErrNotFound when the account does not hold it, ErrLastIdentity when
+	// it is the account's only identity.
+	DetachIdentity(ctx context.Context, accountID string, id Identity) error
+}
+
 // Mode is what a flow was started for: [ModeSignIn], [ModeLink] or
 // [ModeUpgrade]. It is [session.Mode], named here so that an [Accounts]
 // implementation needs no other import.
@@ -291,7 +307,10 @@ func NewMemoryAccounts() *MemoryAccounts {
 }
 
 // FindByIdentity implements [AccountStore].
-func (m *MemoryAccounts) FindByIdentity(_ context.Context, issuer, subject string) (*Account, error) {
+func (m *MemoryAccounts) FindByIdentity(ctx context.Context, issuer, subject string) (*Account, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if id, ok := m.identities[[2]string{issuer, subject}]; ok {
@@ -301,7 +320,10 @@ func (m *MemoryAccounts) FindByIdentity(_ context.Context, issuer, subject strin
 }
 
 // CreateWithIdentity implements [AccountStore].
-func (m *MemoryAccounts) CreateWithIdentity(_ context.Context, a Account, id Identity) (*Account, error) {
+func (m *MemoryAccounts) CreateWithIdentity(ctx context.Context, a Account, id Identity) (*Account, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := [2]string{id.Issuer, id.Subject}
@@ -316,7 +338,10 @@ func (m *MemoryAccounts) CreateWithIdentity(_ context.Context, a Account, id Ide
 }
 
 // CreateAnonymous creates an account with no identity and no email.
-func (m *MemoryAccounts) CreateAnonymous(_ context.Context) (*Account, error) {
+func (m *MemoryAccounts) CreateAnonymous(ctx context.Context) (*Account, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	a := &Account{ID: randid.Short(), Anonymous: true}
@@ -325,7 +350,10 @@ func (m *MemoryAccounts) CreateAnonymous(_ context.Context) (*Account, error) {
 }
 
 // Get implements [LinkingStore].
-func (m *MemoryAccounts) Get(_ context.Context, id string) (*Account, error) {
+func (m *MemoryAccounts) Get(ctx context.Context, id string) (*Account, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.accounts[id]; !ok {
@@ -358,7 +386,10 @@ func EmailKey(email string) string {
 
 // FindByVerifiedEmail implements [LinkingStore]: the one verified account
 // whose [EmailKey] equals email's.
-func (m *MemoryAccounts) FindByVerifiedEmail(_ context.Context, email string) (*Account, error) {
+func (m *MemoryAccounts) FindByVerifiedEmail(ctx context.Context, email string) (*Account, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var found string
@@ -377,8 +408,11 @@ func (m *MemoryAccounts) FindByVerifiedEmail(_ context.Context, email string) (*
 }
 
 // AttachIdentity implements [LinkingStore].
-func (m *MemoryAccounts) AttachIdentity(_ context.Context, accountID string, id Identity, email string,
+func (m *MemoryAccounts) AttachIdentity(ctx context.Context, accountID string, id Identity, email string,
 	emailVerified bool) (*Account, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	a, ok := m.accounts[accountID]
@@ -404,7 +438,10 @@ func (m *MemoryAccounts) AttachIdentity(_ context.Context, accountID string, id 
 // DetachIdentity removes id from the account, refusing with ErrLastIdentity
 // to remove the account's only identity, and with ErrNotFound when the
 // account does not hold it.
-func (m *MemoryAccounts) DetachIdentity(_ context.Context, accountID string, id Identity) error {
+func (m *MemoryAccounts) DetachIdentity(ctx context.Context, accountID string, id Identity) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	a, ok := m.accounts[accountID]
