@@ -124,3 +124,32 @@ func TestHostStoreConformance(t *testing.T) {
 		return oidcfedredis.NewHostStore(rdb, oidcfedredis.Config{Now: now})
 	})
 }
+
+// TestSessionsSurviveARestartWithPersistence: with appendonly on, a
+// session acknowledged before Redis is killed is there after it restarts.
+func TestSessionsSurviveARestartWithPersistence(t *testing.T) {
+	srv := startPersistentRedis(t)
+	m, err := session.NewSessions(session.SessionsConfig{Keys: [][]byte{bytes.Repeat([]byte{3}, 32)},
+		Store: oidcfedredis.NewHostStore(srv.client(), oidcfedredis.Config{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	if err := m.Start(rec, httptest.NewRequest("GET", "http://127.0.0.1/", nil),
+		session.Host{AccountID: "acct-1", Provider: "oidc:acme", Subject: "alice", IDToken: "eyJ.id.token"}); err != nil {
+		t.Fatal(err)
+	}
+	browser := httptest.NewRequest("GET", "http://127.0.0.1/me", nil)
+	for _, c := range rec.Result().Cookies() {
+		browser.AddCookie(c)
+	}
+	srv.stop()
+	if _, err := m.Get(browser); !errors.Is(err, session.ErrUnavailable) {
+		t.Fatalf("Get while Redis is down: %v, want session.ErrUnavailable", err)
+	}
+	srv.start()
+	h, err := m.Get(browser)
+	if err != nil || h.AccountID != "acct-1" || h.IDToken != "eyJ.id.token" {
+		t.Fatalf("after the restart: %v, %v; want the session", h, err)
+	}
+}

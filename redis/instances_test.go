@@ -3,9 +3,13 @@ package oidcfedredis_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -15,24 +19,29 @@ import (
 	"github.com/oidcfed/oidcfed/session"
 )
 
-// TestTwoInstancesShareFlowsSessionsAndLogout runs two instances behind a
-// round-robin balancer over one Redis: a sign-in started on one completes
-// on the other, and a back-channel logout received by either ends the
-// session everywhere.
-func TestTwoInstancesShareFlowsSessionsAndLogout(t *testing.T) {
-	srv := startRedis(t)
-	op := federationtest.New(t, federationtest.Options{})
-	op.AddUser(federationtest.User{Subject: "alice", Email: "alice@example.com", EmailVerified: true, Name: "Alice"})
-	var balancer *httptest.Server
+// cluster is two instances of one application behind a round-robin
+// balancer, sharing one Redis (flows, logout jtis, host sessions) and one
+// account store.
+type cluster struct {
+	url    string
+	served [2]atomic.Int32
+	logins atomic.Int32
+	mu     sync.Mutex
+	ids    map[string]string // subject → account ID, of every login
+}
+
+func newCluster(t *testing.T, srv *server, op *federationtest.Provider, accounts federation.AccountStore) *cluster {
+	t.Helper()
+	c := &cluster{ids: map[string]string{}}
 	var instances [2]http.Handler
-	var served [2]atomic.Int32
 	var next atomic.Int32
-	balancer = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	balancer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		i := next.Add(1) % 2
-		served[i].Add(1)
+		c.served[i].Add(1)
 		instances[i].ServeHTTP(w, r)
 	}))
 	t.Cleanup(balancer.Close)
+	c.url = balancer.URL
 	op.AddClient(federationtest.Client{ID: "app", Secret: "s3cret-value",
 		RedirectURIs:         []string{balancer.URL + "/auth/oauth/oidc:acme/callback"},
 		BackchannelLogoutURI: balancer.URL + "/auth/oauth/oidc:acme/backchannel-logout"})
@@ -56,8 +65,12 @@ func TestTwoInstancesShareFlowsSessionsAndLogout(t *testing.T) {
 			t.Fatal(err)
 		}
 		h, err := federation.NewHandler(federation.HandlerConfig{Registry: reg, BaseURL: balancer.URL, Flows: flows,
-			Accounts: federation.SignInOrCreate{Store: federation.NewMemoryAccounts()},
+			Accounts: federation.SignInOrCreate{Store: accounts},
 			OnLogin: func(w http.ResponseWriter, r *http.Request, l *federation.Login) error {
+				c.logins.Add(1)
+				c.mu.Lock()
+				c.ids[l.Result.User.Subject+" "+l.Decision.Account.ID] = l.Decision.Account.ID
+				c.mu.Unlock()
 				return sessions.Start(w, r, session.Host{AccountID: l.Decision.Account.ID, Provider: l.Provider,
 					Subject: l.Result.User.Subject, SID: l.Result.SID, IDToken: l.Result.Tokens.IDToken.Reveal()})
 			},
@@ -78,10 +91,21 @@ func TestTwoInstancesShareFlowsSessionsAndLogout(t *testing.T) {
 		mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {})
 		instances[i] = mux
 	}
+	return c
+}
 
+// TestTwoInstancesShareFlowsSessionsAndLogout: a sign-in started on one
+// instance completes on the other, and a back-channel logout received by
+// either ends the session everywhere.
+func TestTwoInstancesShareFlowsSessionsAndLogout(t *testing.T) {
+	srv := startRedis(t)
+	op := federationtest.New(t, federationtest.Options{})
+	op.AddUser(federationtest.User{Subject: "alice", Email: "alice@example.com", EmailVerified: true, Name: "Alice"})
+	c := newCluster(t, srv, op, federation.NewMemoryAccounts())
+	balancer := c.url
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar}
-	resp, err := browser.Get(balancer.URL + "/auth/oauth/oidc:acme")
+	resp, err := browser.Get(balancer + "/auth/oauth/oidc:acme")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +115,7 @@ func TestTwoInstancesShareFlowsSessionsAndLogout(t *testing.T) {
 	}
 	me := func() int {
 		t.Helper()
-		resp, err := browser.Get(balancer.URL + "/me")
+		resp, err := browser.Get(balancer + "/me")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +135,82 @@ func TestTwoInstancesShareFlowsSessionsAndLogout(t *testing.T) {
 			t.Fatalf("/me answered %d after the logout, want 401 on both instances", code)
 		}
 	}
-	if served[0].Load() == 0 || served[1].Load() == 0 {
-		t.Fatalf("requests per instance %d and %d: both must have served", served[0].Load(), served[1].Load())
+	if c.served[0].Load() == 0 || c.served[1].Load() == 0 {
+		t.Fatalf("requests per instance %d and %d: both must have served", c.served[0].Load(), c.served[1].Load())
 	}
+}
+
+// TestConcurrentSignInsMakeOneAccountPerIdentity: 200 sign-ins of 20
+// identities at once, spread over both instances, create exactly 20
+// accounts.
+func TestConcurrentSignInsMakeOneAccountPerIdentity(t *testing.T) {
+	srv := startRedis(t)
+	op := federationtest.New(t, federationtest.Options{LoginPage: true})
+	var users []federationtest.User
+	for i := range 20 {
+		users = append(users, federationtest.User{Subject: fmt.Sprintf("user-%02d", i),
+			Email: fmt.Sprintf("user-%02d@example.com", i), EmailVerified: true})
+	}
+	op.SetUsers(users...)
+	c := newCluster(t, srv, op, federation.NewMemoryAccounts())
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Go(func() {
+			if err := signInAs(c.url, users[i%20].Subject); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := c.logins.Load(); n != 200 {
+		t.Fatalf("%d sign-ins completed, want 200", n)
+	}
+	accounts := map[string]bool{}
+	subjects := map[string]string{}
+	c.mu.Lock()
+	for k, acct := range c.ids {
+		sub, _, _ := strings.Cut(k, " ")
+		if prev, ok := subjects[sub]; ok && prev != acct {
+			t.Errorf("%s signed in to two accounts: %s and %s", sub, prev, acct)
+		}
+		subjects[sub] = acct
+		accounts[acct] = true
+	}
+	c.mu.Unlock()
+	if len(accounts) != 20 {
+		t.Fatalf("%d accounts for 20 identities, want 20", len(accounts))
+	}
+}
+
+// signInAs signs a new browser in at base as the demo user subject
+// (the provider's login page posts the chosen user).
+func signInAs(base, subject string) error {
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+	resp, err := client.Get(base + "/auth/oauth/oidc:acme")
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	authorize := resp.Header.Get("Location")
+	resp, err = client.PostForm(authorize, url.Values{"user": {subject}})
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	callback := resp.Header.Get("Location")
+	if !strings.HasPrefix(callback, base+"/auth/oauth/oidc:acme/callback") {
+		return fmt.Errorf("the provider answered %d to %q", resp.StatusCode, callback)
+	}
+	resp, err = client.Get(callback)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/" {
+		return fmt.Errorf("callback answered %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	return nil
 }

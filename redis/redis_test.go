@@ -17,12 +17,20 @@ type server struct {
 	port int
 	dir  string
 	cmd  *exec.Cmd
+	// persist turns the append-only file on (fsync on every write), so
+	// that what Redis acknowledged survives a kill.
+	persist bool
 }
 
 // startRedis starts redis-server without persistence on a free loopback
 // port and stops it when the test ends. Without redis-server the test
 // fails with the install command: it never skips.
-func startRedis(t testing.TB) *server {
+func startRedis(t testing.TB) *server { return launchRedis(t, false) }
+
+// startPersistentRedis is startRedis with the append-only file on.
+func startPersistentRedis(t testing.TB) *server { return launchRedis(t, true) }
+
+func launchRedis(t testing.TB, persist bool) *server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatal("redis-server is not installed: sudo apt-get install -y redis-server")
@@ -33,7 +41,7 @@ func startRedis(t testing.TB) *server {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	s := &server{t: t, port: port, dir: t.TempDir()}
+	s := &server{t: t, port: port, dir: t.TempDir(), persist: persist}
 	s.start()
 	t.Cleanup(s.stop)
 	return s
@@ -43,8 +51,12 @@ func (s *server) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 
 func (s *server) start() {
 	s.t.Helper()
-	s.cmd = exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--daemonize", "no")
+	aof := []string{"--appendonly", "no"}
+	if s.persist {
+		aof = []string{"--appendonly", "yes", "--appendfsync", "always"}
+	}
+	s.cmd = exec.Command("redis-server", append([]string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--save", "", "--dir", s.dir, "--daemonize", "no"}, aof...)...)
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
