@@ -23,14 +23,15 @@ import (
 // balancer, sharing one Redis (flows, logout jtis, host sessions) and one
 // account store.
 type cluster struct {
-	url    string
-	served [2]atomic.Int32
-	logins atomic.Int32
-	mu     sync.Mutex
-	ids    map[string]string // subject → account ID, of every login
+	url        string
+	roundTrips counter // Redis commands sent by both instances
+	served     [2]atomic.Int32
+	logins     atomic.Int32
+	mu         sync.Mutex
+	ids        map[string]string // subject → account ID, of every login
 }
 
-func newCluster(t *testing.T, srv *server, op *federationtest.Provider, accounts federation.AccountStore) *cluster {
+func newCluster(t testing.TB, srv *server, op *federationtest.Provider, accounts federation.AccountStore) *cluster {
 	t.Helper()
 	c := &cluster{ids: map[string]string{}}
 	var instances [2]http.Handler
@@ -46,15 +47,25 @@ func newCluster(t *testing.T, srv *server, op *federationtest.Provider, accounts
 		RedirectURIs:         []string{balancer.URL + "/auth/oauth/oidc:acme/callback"},
 		BackchannelLogoutURI: balancer.URL + "/auth/oauth/oidc:acme/backchannel-logout"})
 	keys := [][]byte{bytes.Repeat([]byte{9}, 32)}
+	memory := srv == nil // one instance, everything in its memory: the baseline
 	for i := range instances {
-		rdb := srv.client() // each instance its own pool
-		guard := oidcfedredis.NewReplayGuard(rdb, oidcfedredis.Config{})
-		flows, err := oidcfedredis.NewFlowStore(guard, session.CookieConfig{Keys: keys})
+		if memory && i > 0 {
+			instances[i] = instances[0]
+			continue
+		}
+		var guard session.ReplayGuard = session.NewMemoryReplayGuard(session.ReplayConfig{})
+		var hosts session.HostStore = session.NewMemoryHostStore(nil)
+		if !memory {
+			rdb := srv.client() // each instance its own pool
+			rdb.AddHook(&c.roundTrips)
+			guard = oidcfedredis.NewReplayGuard(rdb, oidcfedredis.Config{})
+			hosts = oidcfedredis.NewHostStore(rdb, oidcfedredis.Config{})
+		}
+		flows, err := session.NewCookieStore(session.CookieConfig{Keys: keys, Replay: guard})
 		if err != nil {
 			t.Fatal(err)
 		}
-		sessions, err := session.NewSessions(session.SessionsConfig{Keys: keys,
-			Store: oidcfedredis.NewHostStore(rdb, oidcfedredis.Config{})})
+		sessions, err := session.NewSessions(session.SessionsConfig{Keys: keys, Store: hosts})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,4 +224,34 @@ func signInAs(base, subject string) error {
 		return fmt.Errorf("callback answered %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	return nil
+}
+
+// BenchmarkSignIn is a returning user's whole sign-in over loopback HTTP
+// (start, the provider, callback with code exchange and ID token check,
+// account lookup, session start) with flows, logout jtis and sessions in
+// one process's memory and in Redis behind two instances.
+// round-trips/op counts the Redis commands per sign-in.
+func BenchmarkSignIn(b *testing.B) {
+	op := federationtest.New(b, federationtest.Options{LoginPage: true})
+	op.SetUsers(federationtest.User{Subject: "ada", Email: "ada@example.com", EmailVerified: true})
+	srv := startRedis(b)
+	for _, tc := range []struct {
+		name string
+		srv  *server
+	}{{"memory", nil}, {"redis", srv}} {
+		b.Run(tc.name, func(b *testing.B) {
+			c := newCluster(b, tc.srv, op, federation.NewMemoryAccounts())
+			if err := signInAs(c.url, "ada"); err != nil { // the account exists from now on
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			before := c.roundTrips.n.Load()
+			for b.Loop() {
+				if err := signInAs(c.url, "ada"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(c.roundTrips.n.Load()-before)/float64(b.N), "round-trips/op")
+		})
+	}
 }
