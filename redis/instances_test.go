@@ -3,6 +3,7 @@ package oidcfedredis_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
@@ -138,6 +139,36 @@ func TestTwoInstancesShareFlowsSessionsAndLogout(t *testing.T) {
 			t.Fatalf("/me answered %d on one of the instances, want 200 on both", code)
 		}
 	}
+	// Redis keys are hashes (no subject, no session ID), and no value
+	// holds a session ID or an unsealed token.
+	u, _ := url.Parse(balancer)
+	var sessionID string
+	for _, ck := range jar.Cookies(u) {
+		if ck.Name == "session" {
+			sessionID = ck.Value
+		}
+	}
+	rdb := srv.client()
+	keys, _ := rdb.Keys(context.Background(), "*").Result()
+	if sessionID == "" || len(keys) == 0 {
+		t.Fatalf("session cookie %q, Redis keys %q", sessionID, keys)
+	}
+	for _, k := range keys {
+		dump := k
+		if typ := rdb.Type(context.Background(), k).Val(); typ == "hash" {
+			dump += fmt.Sprint(rdb.HGetAll(context.Background(), k).Val())
+		} else if typ == "set" {
+			dump += fmt.Sprint(rdb.SMembers(context.Background(), k).Val())
+		}
+		for _, secret := range []string{sessionID, "eyJ"} { // the session ID, a raw token
+			if strings.Contains(dump, secret) {
+				t.Fatalf("Redis key %s holds %q: %s", k, secret, dump)
+			}
+		}
+		if strings.Contains(k, "alice") {
+			t.Fatalf("Redis key %s names the subject", k)
+		}
+	}
 	if code, err := op.BackchannelLogout("app", "alice", ""); err != nil || code != http.StatusOK {
 		t.Fatalf("back-channel logout: %d, %v", code, err)
 	}
@@ -253,5 +284,48 @@ func BenchmarkSignIn(b *testing.B) {
 			}
 			b.ReportMetric(float64(c.roundTrips.n.Load()-before)/float64(b.N), "round-trips/op")
 		})
+	}
+}
+
+// TestRedisDownMidSignIn: a callback while Redis is down answers 503
+// temporarily_unavailable (not invalid_state) and creates nothing; after
+// a restart the next sign-in completes.
+func TestRedisDownMidSignIn(t *testing.T) {
+	srv := startRedis(t)
+	op := federationtest.New(t, federationtest.Options{LoginPage: true})
+	op.SetUsers(federationtest.User{Subject: "ada", Email: "ada@example.com", EmailVerified: true})
+	c := newCluster(t, srv, op, federation.NewMemoryAccounts())
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+	resp, err := client.Get(c.url + "/auth/oauth/oidc:acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = client.PostForm(resp.Header.Get("Location"), url.Values{"user": {"ada"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	callback := resp.Header.Get("Location")
+	srv.stop()
+	req, _ := http.NewRequest(http.MethodGet, callback, nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct{ Error string }
+	json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || body.Error != "temporarily_unavailable" || c.logins.Load() != 0 {
+		t.Fatalf("callback with Redis down: %d %q after %d logins, want 503 temporarily_unavailable and none",
+			resp.StatusCode, body.Error, c.logins.Load())
+	}
+	srv.start()
+	if err := signInAs(c.url, "ada"); err != nil {
+		t.Fatalf("after the restart: %v", err)
 	}
 }

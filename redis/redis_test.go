@@ -89,3 +89,11 @@ func (s *server) client() *redis.Client {
 	s.t.Cleanup(func() { rdb.Close() })
 	return rdb
 }
+
+// quiet drops go-redis's own log lines (dial failures while a test has
+// stopped the server on purpose).
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+func init() { redis.SetLogger(quiet{}) }
