@@ -25,21 +25,28 @@ type Config struct {
 // ReplayGuard is a [session.ReplayGuard] in Redis: a claim is one atomic
 // script (read the stored validity, write it if absent or passed), so 64
 // instances racing for one ID see exactly one winner.
-type ReplayGuard struct {
+type ReplayGuard struct{ conn }
+
+// conn is what every store holds: the client and the configuration.
+type conn struct {
 	rdb    redis.UniversalClient
 	prefix string
 	now    func() time.Time
 }
 
-// NewReplayGuard returns a guard over rdb.
-func NewReplayGuard(rdb redis.UniversalClient, cfg Config) *ReplayGuard {
+func newConn(rdb redis.UniversalClient, cfg Config) conn {
 	if cfg.Prefix == "" {
 		cfg.Prefix = "oidcfed:"
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &ReplayGuard{rdb: rdb, prefix: cfg.Prefix, now: cfg.Now}
+	return conn{rdb: rdb, prefix: cfg.Prefix, now: cfg.Now}
+}
+
+// NewReplayGuard returns a guard over rdb.
+func NewReplayGuard(rdb redis.UniversalClient, cfg Config) *ReplayGuard {
+	return &ReplayGuard{newConn(rdb, cfg)}
 }
 
 // claimScript stores ARGV[2] (until, ms) under KEYS[1] for ARGV[3] ms

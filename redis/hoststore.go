@@ -25,21 +25,11 @@ import (
 // SHA-256 of the pair. Every change is one Lua script, so the sets stay
 // consistent under concurrent sign-ins and logouts. Single-node Redis (or
 // a primary with replicas); Redis Cluster is not supported.
-type HostStore struct {
-	rdb    redis.UniversalClient
-	prefix string
-	now    func() time.Time
-}
+type HostStore struct{ conn }
 
 // NewHostStore returns a host store over rdb.
 func NewHostStore(rdb redis.UniversalClient, cfg Config) *HostStore {
-	if cfg.Prefix == "" {
-		cfg.Prefix = "oidcfed:"
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	return &HostStore{rdb: rdb, prefix: cfg.Prefix, now: cfg.Now}
+	return &HostStore{newConn(rdb, cfg)}
 }
 
 func (s *HostStore) record(key string) string { return s.prefix + "session:" + key }
