@@ -13,6 +13,7 @@ import (
 
 	"github.com/oidcfed/oidcfed/pkce"
 	oidcfedredis "github.com/oidcfed/oidcfed/redis"
+	"github.com/oidcfed/oidcfed/redis/redistest"
 	"github.com/oidcfed/oidcfed/session"
 )
 
@@ -35,7 +36,7 @@ func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 // callback, as the flow store sees them) with the consumed flows in memory
 // and in Redis over loopback; round-trips/op counts Redis commands.
 func BenchmarkFlowSaveTake(b *testing.B) {
-	srv := startRedis(b).addr()
+	srv := redistest.Start(b).Addr()
 	keys := [][]byte{bytes.Repeat([]byte{7}, 32)}
 	memory, _ := session.NewCookieStore(session.CookieConfig{Keys: keys})
 	rdb := redis.NewClient(&redis.Options{Addr: srv})

@@ -12,13 +12,14 @@ import (
 	"github.com/oidcfed/oidcfed/internal/clock"
 	"github.com/oidcfed/oidcfed/pkce"
 	oidcfedredis "github.com/oidcfed/oidcfed/redis"
+	"github.com/oidcfed/oidcfed/redis/redistest"
 	"github.com/oidcfed/oidcfed/session"
 	"github.com/oidcfed/oidcfed/session/sessiontest"
 )
 
 func TestReplayGuardConformance(t *testing.T) {
-	srv := startRedis(t)
-	rdb := srv.client()
+	srv := redistest.Start(t)
+	rdb := srv.Client()
 	sessiontest.ReplayGuard(t, func(t *testing.T, now func() time.Time) session.ReplayGuard {
 		return oidcfedredis.NewReplayGuard(rdb, oidcfedredis.Config{Now: now})
 	})
@@ -26,10 +27,10 @@ func TestReplayGuardConformance(t *testing.T) {
 
 // TestFlowStoreConformance: each instance has its own connection pool.
 func TestFlowStoreConformance(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	sessiontest.FlowStore(t, func(t *testing.T, now func() time.Time) func() session.FlowStore {
 		return func() session.FlowStore {
-			guard := oidcfedredis.NewReplayGuard(srv.client(), oidcfedredis.Config{Now: now})
+			guard := oidcfedredis.NewReplayGuard(srv.Client(), oidcfedredis.Config{Now: now})
 			s, err := oidcfedredis.NewFlowStore(guard, session.CookieConfig{Keys: [][]byte{bytes.Repeat([]byte{7}, 32)}})
 			if err != nil {
 				t.Fatal(err)
@@ -42,8 +43,8 @@ func TestFlowStoreConformance(t *testing.T) {
 // TestKeysAreHashes: no ID reaches Redis, only its hash, under the prefix,
 // with an expiry.
 func TestKeysAreHashes(t *testing.T) {
-	srv := startRedis(t)
-	rdb := srv.client()
+	srv := redistest.Start(t)
+	rdb := srv.Client()
 	g := oidcfedredis.NewReplayGuard(rdb, oidcfedredis.Config{Prefix: "app1:"})
 	const secret = "flow:SECRETSTATEVALUE0123"
 	if err := g.Claim(context.Background(), secret, time.Now().Add(10*time.Minute)); err != nil {
@@ -69,9 +70,9 @@ func TestKeysAreHashes(t *testing.T) {
 // session.ErrUnavailable (the handler's 503), and nothing is half-written:
 // after a restart new flows complete once.
 func TestRedisRestart(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	clk := clock.NewFake(time.Now())
-	guard := oidcfedredis.NewReplayGuard(srv.client(), oidcfedredis.Config{Now: clk.Now})
+	guard := oidcfedredis.NewReplayGuard(srv.Client(), oidcfedredis.Config{Now: clk.Now})
 	store, err := oidcfedredis.NewFlowStore(guard, session.CookieConfig{Keys: [][]byte{bytes.Repeat([]byte{7}, 32)}})
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +95,7 @@ func TestRedisRestart(t *testing.T) {
 		return err
 	}
 	inFlight, rec := flow()
-	srv.stop()
+	srv.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
@@ -107,7 +108,7 @@ func TestRedisRestart(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("take while Redis is down did not return within 5 s")
 	}
-	srv.start()
+	srv.Start()
 	f, rec := flow()
 	if err := take(f, rec); err != nil {
 		t.Fatalf("take after the restart: %v", err)
@@ -118,8 +119,8 @@ func TestRedisRestart(t *testing.T) {
 }
 
 func TestHostStoreConformance(t *testing.T) {
-	srv := startRedis(t)
-	rdb := srv.client()
+	srv := redistest.Start(t)
+	rdb := srv.Client()
 	sessiontest.HostStore(t, func(t *testing.T, now func() time.Time) session.HostStore {
 		return oidcfedredis.NewHostStore(rdb, oidcfedredis.Config{Now: now})
 	})
@@ -128,9 +129,9 @@ func TestHostStoreConformance(t *testing.T) {
 // TestSessionsSurviveARestartWithPersistence: with appendonly on, a
 // session acknowledged before Redis is killed is there after it restarts.
 func TestSessionsSurviveARestartWithPersistence(t *testing.T) {
-	srv := startPersistentRedis(t)
+	srv := redistest.StartPersistent(t)
 	m, err := session.NewSessions(session.SessionsConfig{Keys: [][]byte{bytes.Repeat([]byte{3}, 32)},
-		Store: oidcfedredis.NewHostStore(srv.client(), oidcfedredis.Config{})})
+		Store: oidcfedredis.NewHostStore(srv.Client(), oidcfedredis.Config{})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,11 +144,11 @@ func TestSessionsSurviveARestartWithPersistence(t *testing.T) {
 	for _, c := range rec.Result().Cookies() {
 		browser.AddCookie(c)
 	}
-	srv.stop()
+	srv.Stop()
 	if _, err := m.Get(browser); !errors.Is(err, session.ErrUnavailable) {
 		t.Fatalf("Get while Redis is down: %v, want session.ErrUnavailable", err)
 	}
-	srv.start()
+	srv.Start()
 	h, err := m.Get(browser)
 	if err != nil || h.AccountID != "acct-1" || h.IDToken != "eyJ.id.token" {
 		t.Fatalf("after the restart: %v, %v; want the session", h, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/oidcfed/oidcfed/federation"
 	"github.com/oidcfed/oidcfed/federation/federationtest"
 	oidcfedredis "github.com/oidcfed/oidcfed/redis"
+	"github.com/oidcfed/oidcfed/redis/redistest"
 	"github.com/oidcfed/oidcfed/session"
 )
 
@@ -32,7 +33,7 @@ type cluster struct {
 	ids        map[string]string // subject → account ID, of every login
 }
 
-func newCluster(t testing.TB, srv *server, op *federationtest.Provider, accounts federation.AccountStore) *cluster {
+func newCluster(t testing.TB, srv *redistest.Server, op *federationtest.Provider, accounts federation.AccountStore) *cluster {
 	t.Helper()
 	c := &cluster{ids: map[string]string{}}
 	var instances [2]http.Handler
@@ -57,7 +58,7 @@ func newCluster(t testing.TB, srv *server, op *federationtest.Provider, accounts
 		var guard session.ReplayGuard = session.NewMemoryReplayGuard(session.ReplayConfig{})
 		var hosts session.HostStore = session.NewMemoryHostStore(nil)
 		if !memory {
-			rdb := srv.client() // each instance its own pool
+			rdb := srv.Client() // each instance its own pool
 			rdb.AddHook(&c.roundTrips)
 			guard = oidcfedredis.NewReplayGuard(rdb, oidcfedredis.Config{})
 			hosts = oidcfedredis.NewHostStore(rdb, oidcfedredis.Config{})
@@ -110,7 +111,7 @@ func newCluster(t testing.TB, srv *server, op *federationtest.Provider, accounts
 // instance completes on the other, and a back-channel logout received by
 // either ends the session everywhere.
 func TestTwoInstancesShareFlowsSessionsAndLogout(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	op := federationtest.New(t, federationtest.Options{})
 	op.AddUser(federationtest.User{Subject: "alice", Email: "alice@example.com", EmailVerified: true, Name: "Alice"})
 	c := newCluster(t, srv, op, federation.NewMemoryAccounts())
@@ -148,7 +149,7 @@ func TestTwoInstancesShareFlowsSessionsAndLogout(t *testing.T) {
 			sessionID = ck.Value
 		}
 	}
-	rdb := srv.client()
+	rdb := srv.Client()
 	keys, _ := rdb.Keys(context.Background(), "*").Result()
 	if sessionID == "" || len(keys) == 0 {
 		t.Fatalf("session cookie %q, Redis keys %q", sessionID, keys)
@@ -186,7 +187,7 @@ func TestTwoInstancesShareFlowsSessionsAndLogout(t *testing.T) {
 // identities at once, spread over both instances, create exactly 20
 // accounts.
 func TestConcurrentSignInsMakeOneAccountPerIdentity(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	op := federationtest.New(t, federationtest.Options{LoginPage: true})
 	var users []federationtest.User
 	for i := range 20 {
@@ -265,10 +266,10 @@ func signInAs(base, subject string) error {
 func BenchmarkSignIn(b *testing.B) {
 	op := federationtest.New(b, federationtest.Options{LoginPage: true})
 	op.SetUsers(federationtest.User{Subject: "ada", Email: "ada@example.com", EmailVerified: true})
-	srv := startRedis(b)
+	srv := redistest.Start(b)
 	for _, tc := range []struct {
 		name string
-		srv  *server
+		srv  *redistest.Server
 	}{{"memory", nil}, {"redis", srv}} {
 		b.Run(tc.name, func(b *testing.B) {
 			c := newCluster(b, tc.srv, op, federation.NewMemoryAccounts())
@@ -291,7 +292,7 @@ func BenchmarkSignIn(b *testing.B) {
 // temporarily_unavailable (not invalid_state) and creates nothing; after
 // a restart the next sign-in completes.
 func TestRedisDownMidSignIn(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	op := federationtest.New(t, federationtest.Options{LoginPage: true})
 	op.SetUsers(federationtest.User{Subject: "ada", Email: "ada@example.com", EmailVerified: true})
 	c := newCluster(t, srv, op, federation.NewMemoryAccounts())
@@ -310,7 +311,7 @@ func TestRedisDownMidSignIn(t *testing.T) {
 	}
 	resp.Body.Close()
 	callback := resp.Header.Get("Location")
-	srv.stop()
+	srv.Stop()
 	req, _ := http.NewRequest(http.MethodGet, callback, nil)
 	req.Header.Set("Accept", "application/json")
 	resp, err = client.Do(req)
@@ -324,7 +325,7 @@ func TestRedisDownMidSignIn(t *testing.T) {
 		t.Fatalf("callback with Redis down: %d %q after %d logins, want 503 temporarily_unavailable and none",
 			resp.StatusCode, body.Error, c.logins.Load())
 	}
-	srv.start()
+	srv.Start()
 	if err := signInAs(c.url, "ada"); err != nil {
 		t.Fatalf("after the restart: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/oidcfed/oidcfed/federation"
 	"github.com/oidcfed/oidcfed/federation/accountstest"
 	oidcfedsql "github.com/oidcfed/oidcfed/sqlstore"
+	"github.com/oidcfed/oidcfed/sqlstore/pgtest"
 )
 
 // open opens and migrates a store; Migrate runs twice, as two instances
@@ -43,8 +44,8 @@ func TestSQLiteConformance(t *testing.T) {
 }
 
 func TestPostgresConformance(t *testing.T) {
-	pg := startPostgres(t)
-	s := open(t, "pgx", pg.dsn(), oidcfedsql.Postgres)
+	pg := pgtest.Start(t)
+	s := open(t, "pgx", pg.DSN(), oidcfedsql.Postgres)
 	accountstest.Store(t, func(t *testing.T) federation.FullAccountStore { return s })
 }
 
@@ -52,15 +53,15 @@ func TestPostgresConformance(t *testing.T) {
 // fails with a database error (never ErrNotFound, which would create a
 // second account) and nothing is written; after a restart it works.
 func TestPostgresStoppedAndRestarted(t *testing.T) {
-	pg := startPostgres(t)
-	s := open(t, "pgx", pg.dsn(), oidcfedsql.Postgres)
+	pg := pgtest.Start(t)
+	s := open(t, "pgx", pg.DSN(), oidcfedsql.Postgres)
 	ctx := context.Background()
 	id := federation.Identity{Provider: "oidc:acme", Issuer: "https://idp.example.com", Subject: "ada"}
 	a, err := s.CreateWithIdentity(ctx, federation.Account{}, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pg.stop()
+	pg.Stop()
 	if _, err := s.FindByIdentity(ctx, id.Issuer, id.Subject); err == nil || errors.Is(err, federation.ErrNotFound) {
 		t.Fatalf("lookup with the database down: %v, want a database error", err)
 	}
@@ -68,7 +69,7 @@ func TestPostgresStoppedAndRestarted(t *testing.T) {
 	if _, err := s.CreateWithIdentity(ctx, federation.Account{}, other); err == nil {
 		t.Fatal("create with the database down succeeded")
 	}
-	pg.start()
+	pg.Start()
 	got, err := s.FindByIdentity(ctx, id.Issuer, id.Subject)
 	if err != nil || got.ID != a.ID {
 		t.Fatalf("after the restart: %v, %v", got, err)
@@ -92,7 +93,7 @@ func TestDeadline(t *testing.T) {
 // BenchmarkReturningUser is a returning user's account lookup (what the
 // sign-in policies do on every sign-in: one SQL statement).
 func BenchmarkReturningUser(b *testing.B) {
-	pg := startPostgres(b)
+	pg := pgtest.Start(b)
 	for _, tc := range []struct {
 		name   string
 		driver string
@@ -100,7 +101,7 @@ func BenchmarkReturningUser(b *testing.B) {
 		d      oidcfedsql.Dialect
 	}{
 		{"sqlite", "sqlite", oidcfedsql.SQLiteDSN(filepath.Join(b.TempDir(), "accounts.db")), oidcfedsql.SQLite},
-		{"postgres", "pgx", pg.dsn(), oidcfedsql.Postgres},
+		{"postgres", "pgx", pg.DSN(), oidcfedsql.Postgres},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			s := open(b, tc.driver, tc.dsn, tc.d)

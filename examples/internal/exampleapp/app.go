@@ -19,7 +19,7 @@ type app struct {
 	reg      *federation.Registry
 	base     string
 	auth     *federation.Handler
-	accounts *federation.MemoryAccounts
+	accounts federation.FullAccountStore
 	sessions *sessions
 	cop      *http.CrossOriginProtection
 	log      *slog.Logger

@@ -35,10 +35,22 @@ type Extensions struct {
 	WrapAuth func(http.Handler) http.Handler
 	// Routes, when set, adds routes to the application's mux.
 	Routes func(mux *http.ServeMux, reg *federation.Registry)
-	// Sessions, when set, keeps host sessions (shared by several
-	// instances). Default: in memory.
+	// Sessions, Replay and Accounts, when set, are stores that several
+	// instances share: host sessions, the guard that makes flows and
+	// logout tokens single use, and the accounts. Default: in memory. With
+	// any of them, demo mode is refused: it would start a provider per
+	// instance.
 	Sessions session.HostStore
+	Replay   session.ReplayGuard
+	Accounts federation.FullAccountStore
 }
+
+// shared reports whether any store is shared between instances.
+func (e Extensions) shared() bool { return e.Sessions != nil || e.Replay != nil || e.Accounts != nil }
+
+// ErrDemoShared refuses demo mode with shared stores.
+var ErrDemoShared = errors.New("demo mode starts its own OpenID Provider in every instance, so it cannot run with " +
+	"shared stores (Redis, a database): set OIDCFED_CONFIG to one provider that every instance uses")
 
 // demoUsers are the demo provider's accounts: one with a verified email,
 // one without.
@@ -86,6 +98,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	base := strings.TrimSuffix(cmp.Or(getenv("OIDCFED_BASE_URL"), "http://"+addr), "/")
 
+	if cfg == nil && ext.shared() {
+		return ErrDemoShared
+	}
 	if cfg == nil { // demo mode
 		op, demo, err := startDemo(base)
 		if err != nil {
@@ -179,12 +194,16 @@ func sessionKey(getenv func(string) string, log *slog.Logger) ([]byte, error) {
 
 // newApp builds the library's registry and handler and the host's sessions.
 func newApp(cfg federation.Config, base string, key []byte, log *slog.Logger, ext Extensions) (*app, error) {
-	reg, err := federation.NewRegistry(cfg, append([]federation.Option{federation.WithLogger(log)}, ext.RegistryOptions...)...)
+	opts := append([]federation.Option{federation.WithLogger(log)}, ext.RegistryOptions...)
+	if ext.Replay != nil {
+		opts = append(opts, federation.WithReplayGuard(ext.Replay))
+	}
+	reg, err := federation.NewRegistry(cfg, opts...)
 	if err != nil {
 		return nil, err
 	}
 	secure := strings.HasPrefix(base, "https://")
-	flows, err := session.NewCookieStore(session.CookieConfig{Keys: [][]byte{key}, Secure: secure})
+	flows, err := session.NewCookieStore(session.CookieConfig{Keys: [][]byte{key}, Secure: secure, Replay: ext.Replay})
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +211,11 @@ func newApp(cfg federation.Config, base string, key []byte, log *slog.Logger, ex
 	if err != nil {
 		return nil, err
 	}
-	a := &app{reg: reg, base: base, accounts: federation.NewMemoryAccounts(), sessions: sess, log: log}
+	var accounts federation.FullAccountStore = federation.NewMemoryAccounts()
+	if ext.Accounts != nil {
+		accounts = ext.Accounts
+	}
+	a := &app{reg: reg, base: base, accounts: accounts, sessions: sess, log: log}
 	a.auth, err = federation.NewHandler(federation.HandlerConfig{Registry: reg, BaseURL: base, Flows: flows,
 		Accounts: federation.LinkByVerifiedEmail{Store: a.accounts}, OnLogin: a.onLogin, CurrentAccount: a.currentAccount,
 		OnLogout: a.onLogout, Logger: log})

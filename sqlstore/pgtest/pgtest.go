@@ -1,4 +1,9 @@
-package oidcfedsql_test
+// Package pgtest creates a real PostgreSQL cluster for tests: initdb into
+// a temporary directory (as the postgres user when run as root, since
+// initdb refuses root), listening on a free loopback port, stopped when the
+// test ends. Without PostgreSQL the test fails with the install command;
+// it never skips. It opens connections with pgx's stdlib driver.
+package pgtest
 
 import (
 	"context"
@@ -12,20 +17,22 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
 )
 
-// postgres is a PostgreSQL cluster in a temporary directory, run as the
+// Postgres is a PostgreSQL cluster in a temporary directory, run as the
 // postgres user (initdb refuses root) on a free loopback port.
-type postgres struct {
+type Postgres struct {
 	t    testing.TB
 	dir  string
 	port int
 	bin  string
 }
 
-// startPostgres creates and starts a cluster and stops it when the test
+// Start creates and starts a cluster and stops it when the test
 // ends. Without PostgreSQL the test fails with the install command.
-func startPostgres(t testing.TB) *postgres {
+func Start(t testing.TB) *Postgres {
 	t.Helper()
 	out, err := exec.Command("pg_config", "--bindir").Output()
 	if err != nil {
@@ -44,16 +51,16 @@ func startPostgres(t testing.TB) *postgres {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &postgres{t: t, dir: filepath.Join(dir, "data"), port: ln.Addr().(*net.TCPAddr).Port, bin: bin}
+	p := &Postgres{t: t, dir: filepath.Join(dir, "data"), port: ln.Addr().(*net.TCPAddr).Port, bin: bin}
 	ln.Close()
 	p.run("initdb", "-D", p.dir, "-U", "postgres", "--auth=trust", "--locale=C", "--encoding=UTF8")
-	p.start()
-	t.Cleanup(p.stop)
+	p.Start()
+	t.Cleanup(p.Stop)
 	return p
 }
 
 // run runs a PostgreSQL program, as the postgres user when this is root.
-func (p *postgres) run(prog string, args ...string) {
+func (p *Postgres) run(prog string, args ...string) {
 	p.t.Helper()
 	cmd := exec.Command(filepath.Join(p.bin, prog), args...)
 	if os.Geteuid() == 0 {
@@ -64,11 +71,12 @@ func (p *postgres) run(prog string, args ...string) {
 	}
 }
 
-func (p *postgres) start() {
+// Start starts the cluster (again, after Stop).
+func (p *Postgres) Start() {
 	p.t.Helper()
 	p.run("pg_ctl", "-D", p.dir, "-w", "-l", filepath.Join(p.dir, "log"), "-o",
 		fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s -c fsync=off", p.port, p.dir), "start")
-	db, err := sql.Open("pgx", p.dsn())
+	db, err := sql.Open("pgx", p.DSN())
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -81,8 +89,10 @@ func (p *postgres) start() {
 	}
 }
 
-func (p *postgres) stop() { p.run("pg_ctl", "-D", p.dir, "-m", "immediate", "-w", "stop") }
+// Stop stops the cluster at once, as a crash would.
+func (p *Postgres) Stop() { p.run("pg_ctl", "-D", p.dir, "-m", "immediate", "-w", "stop") }
 
-func (p *postgres) dsn() string {
+// DSN is the pgx data source name of the cluster's postgres database.
+func (p *Postgres) DSN() string {
 	return "postgres://postgres@127.0.0.1:" + strconv.Itoa(p.port) + "/postgres?sslmode=disable"
 }

@@ -1,4 +1,8 @@
-package oidcfedredis_test
+// Package redistest starts a real redis-server for tests: on a free
+// loopback port, without persistence (or with it, for restart tests), in a
+// temporary directory, stopped when the test ends. Without redis-server
+// the test fails with the install command; it never skips.
+package redistest
 
 import (
 	"context"
@@ -11,8 +15,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// server is a redis-server process on a loopback port, started by a test.
-type server struct {
+// Server is a redis-server process on a loopback port, started by a test.
+type Server struct {
 	t    testing.TB
 	port int
 	dir  string
@@ -22,15 +26,16 @@ type server struct {
 	persist bool
 }
 
-// startRedis starts redis-server without persistence on a free loopback
+// Start starts redis-server without persistence on a free loopback
 // port and stops it when the test ends. Without redis-server the test
 // fails with the install command: it never skips.
-func startRedis(t testing.TB) *server { return launchRedis(t, false) }
+func Start(t testing.TB) *Server { return launch(t, false) }
 
-// startPersistentRedis is startRedis with the append-only file on.
-func startPersistentRedis(t testing.TB) *server { return launchRedis(t, true) }
+// StartPersistent is Start with the append-only file on (fsync on every
+// write), so that what Redis acknowledged survives a kill.
+func StartPersistent(t testing.TB) *Server { return launch(t, true) }
 
-func launchRedis(t testing.TB, persist bool) *server {
+func launch(t testing.TB, persist bool) *Server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatal("redis-server is not installed: sudo apt-get install -y redis-server")
@@ -41,15 +46,15 @@ func launchRedis(t testing.TB, persist bool) *server {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	s := &server{t: t, port: port, dir: t.TempDir(), persist: persist}
-	s.start()
-	t.Cleanup(s.stop)
+	s := &Server{t: t, port: port, dir: t.TempDir(), persist: persist}
+	s.Start()
+	t.Cleanup(s.Stop)
 	return s
 }
 
-func (s *server) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
+func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 
-func (s *server) start() {
+func (s *Server) Start() {
 	s.t.Helper()
 	aof := []string{"--appendonly", "no"}
 	if s.persist {
@@ -60,21 +65,22 @@ func (s *server) start() {
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: s.addr()})
+	rdb := redis.NewClient(&redis.Options{Addr: s.Addr()})
 	defer rdb.Close()
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if rdb.Ping(context.Background()).Err() == nil {
 			return
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("redis-server on %s did not answer PING", s.addr())
+			s.t.Fatalf("redis-server on %s did not answer PING", s.Addr())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-// stop kills the server, as a crash would.
-func (s *server) stop() {
+// Stop kills the server, as a crash would; Start starts it again on the
+// same port and directory.
+func (s *Server) Stop() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
@@ -83,9 +89,9 @@ func (s *server) stop() {
 	s.cmd = nil
 }
 
-// client is a new connection pool to s, closed with the test.
-func (s *server) client() *redis.Client {
-	rdb := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: -1, DialTimeout: time.Second})
+// Client is a new connection pool to s, closed with the test.
+func (s *Server) Client() *redis.Client {
+	rdb := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, DialTimeout: time.Second})
 	s.t.Cleanup(func() { rdb.Close() })
 	return rdb
 }
@@ -96,4 +102,6 @@ type quiet struct{}
 
 func (quiet) Printf(context.Context, string, ...any) {}
 
-func init() { redis.SetLogger(quiet{}) }
+// Quiet drops go-redis's log lines for the rest of the process: dial
+// failures while a test has stopped the server on purpose.
+func Quiet() { redis.SetLogger(quiet{}) }
