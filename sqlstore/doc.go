@@ -17,6 +17,10 @@
 // MemoryAccounts does). Attach and detach run in transactions that lock
 // the account row, so an account never loses its last identity.
 //
+// Bound the pool (db.SetMaxOpenConns): database/sql opens connections
+// without limit, and PostgreSQL refuses clients past max_connections (100
+// by default), which a burst of sign-ins over a few instances reaches.
+//
 // The package imports no driver: the host imports the one it uses. For
 // SQLite, open the file with "_txlock=immediate" and a busy timeout (see
 // [SQLiteDSN]), so that concurrent writers wait instead of failing.

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/oidcfed/oidcfed/examples/internal/exampleapp"
+	"github.com/oidcfed/oidcfed/examples/internal/servetest"
+	"github.com/oidcfed/oidcfed/federation/federationtest"
+	"github.com/oidcfed/oidcfed/redis/redistest"
+	"github.com/oidcfed/oidcfed/sqlstore/pgtest"
+)
+
+func TestMain(m *testing.M) {
+	redistest.Quiet()
+	os.Exit(m.Run())
+}
+
+func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
+	return run(ctx, nil, getenv, io.Discard, stderr)
+}
+
+// pair is two instances of the production example behind a round-robin
+// proxy, sharing one Redis and one PostgreSQL, with one provider.
+type pair struct {
+	url    string
+	op     *federationtest.Provider
+	served [2]atomic.Int32
+}
+
+func newPair(t *testing.T, users ...federationtest.User) *pair {
+	t.Helper()
+	rds, pg := redistest.Start(t), pgtest.Start(t)
+	p := &pair{op: federationtest.New(t, federationtest.Options{LoginPage: true})}
+	p.op.SetUsers(users...)
+	var backends [2]*url.URL
+	var next atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := next.Add(1) % 2
+		p.served[i].Add(1)
+		httputilProxy(backends[i]).ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	p.url = proxy.URL
+	p.op.AddClient(federationtest.Client{ID: "app", Secret: "s3cret-value", RedirectURIs: []string{
+		p.url + "/auth/oauth/oidc:acme/callback", p.url + "/auth/oauth/link/oidc:acme/callback"},
+		BackchannelLogoutURI: p.url + "/auth/oauth/oidc:acme/backchannel-logout"})
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	os.WriteFile(cfg, fmt.Appendf(nil, `{"providers": {"acme": {"issuer": %q, "clientId": "app", "clientSecret": "s3cret-value"}}}`,
+		p.op.Issuer()), 0o600)
+	env := map[string]string{"OIDCFED_ADDR": "127.0.0.1:0", "OIDCFED_BASE_URL": p.url, "OIDCFED_CONFIG": cfg,
+		"OIDCFED_SESSION_KEY":  base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32)),
+		"OIDCFED_REDIS_URL":    "redis://" + rds.Addr() + "/0",
+		"OIDCFED_DATABASE_URL": pg.DSN()}
+	for i := range backends {
+		addr, _ := servetest.Start(t, serve, env)
+		backends[i], _ = url.Parse("http://" + strings.TrimPrefix(addr, "http://"))
+	}
+	return p
+}
+
+// browser is a user agent that does not follow redirects by itself.
+type browser struct {
+	jar    *cookiejar.Jar
+	client *http.Client
+}
+
+func newBrowser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{jar: jar, client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+func (b *browser) get(u string) (*http.Response, error) {
+	resp, err := b.client.Get(u)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	return resp, nil
+}
+
+// signIn signs in as subject from the start route and returns the
+// callback URL it completed (for a replay).
+func (b *browser) signIn(p *pair, subject string) (string, error) {
+	resp, err := b.get(p.url + "/auth/oauth/oidc:acme")
+	if err != nil {
+		return "", err
+	}
+	resp, err = b.client.PostForm(resp.Header.Get("Location"), url.Values{"user": {subject}})
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	callback := resp.Header.Get("Location")
+	if resp, err = b.get(callback); err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/" {
+		return "", fmt.Errorf("callback answered %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	return callback, nil
+}
+
+// me is /me's status and account ID.
+func (b *browser) me(p *pair) (int, string) {
+	resp, err := b.client.Get(p.url + "/me")
+	if err != nil {
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	var body struct{ Account struct{ ID string } }
+	json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body.Account.ID
+}
+
+var ada = federationtest.User{Subject: "ada", Email: "ada@example.com", EmailVerified: true, Name: "Ada"}
+
+func TestTwoInstancesBehaveAsOne(t *testing.T) {
+	p := newPair(t, ada)
+	b := newBrowser()
+	// The proxy alternates: the start is served by one instance, the
+	// callback (the next request to it) by the other.
+	callback, err := b.signIn(p, "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var account string
+	for range 2 {
+		code, id := b.me(p)
+		if code != http.StatusOK || account != "" && id != account {
+			t.Fatalf("/me answered %d for account %q (before: %q), want 200 and one account on both instances", code, id,
+				account)
+		}
+		account = id
+	}
+	// The callback replayed, with its flow cookie, on either instance.
+	for range 2 {
+		resp, err := b.get(callback)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("a replayed callback answered %d, want 400 invalid_state", resp.StatusCode)
+		}
+	}
+	// A back-channel logout reaches one instance and ends the session on both.
+	if code, err := p.op.BackchannelLogout("app", "ada", ""); err != nil || code != http.StatusOK {
+		t.Fatalf("back-channel logout: %d, %v", code, err)
+	}
+	for range 2 {
+		if code, _ := b.me(p); code != http.StatusUnauthorized {
+			t.Fatalf("/me after the logout answered %d, want 401 on both instances", code)
+		}
+	}
+	// Signing in again finds the same account in the shared database.
+	if _, err := b.signIn(p, "ada"); err != nil {
+		t.Fatal(err)
+	}
+	if _, id := b.me(p); id != account {
+		t.Fatalf("signed in again to account %q, want %q", id, account)
+	}
+	if p.served[0].Load() == 0 || p.served[1].Load() == 0 {
+		t.Fatalf("requests per instance: %d and %d", p.served[0].Load(), p.served[1].Load())
+	}
+}
+
+func TestConcurrentSignInsAcrossInstances(t *testing.T) {
+	var users []federationtest.User
+	for i := range 20 {
+		users = append(users, federationtest.User{Subject: fmt.Sprintf("user-%02d", i),
+			Email: fmt.Sprintf("user-%02d@example.com", i), EmailVerified: true})
+	}
+	p := newPair(t, users...)
+	accounts := map[string]map[string]bool{} // subject → accounts
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Go(func() {
+			b, sub := newBrowser(), users[i%20].Subject
+			if _, err := b.signIn(p, sub); err != nil {
+				t.Error(err)
+				return
+			}
+			_, id := b.me(p)
+			mu.Lock()
+			if accounts[sub] == nil {
+				accounts[sub] = map[string]bool{}
+			}
+			accounts[sub][id] = true
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(accounts) != 20 {
+		t.Fatalf("%d identities signed in, want 20", len(accounts))
+	}
+	for sub, ids := range accounts {
+		if len(ids) != 1 {
+			t.Fatalf("%s has %d accounts, want 1", sub, len(ids))
+		}
+	}
+}
+
+func TestDemoModeIsRefusedWithSharedStores(t *testing.T) {
+	rds := redistest.Start(t)
+	env := map[string]string{"OIDCFED_ADDR": "127.0.0.1:0", "OIDCFED_REDIS_URL": "redis://" + rds.Addr() + "/0"}
+	err := run(context.Background(), nil, func(k string) string { return env[k] }, io.Discard, io.Discard)
+	if !errors.Is(err, exampleapp.ErrDemoShared) {
+		t.Fatalf("demo mode with Redis: %v, want ErrDemoShared", err)
+	}
+}
+
+func TestBadDatabaseURL(t *testing.T) {
+	for _, u := range []string{"mysql://x", "sqlite://relative.db"} {
+		env := map[string]string{"OIDCFED_DATABASE_URL": u}
+		err := run(context.Background(), nil, func(k string) string { return env[k] }, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "OIDCFED_DATABASE_URL") {
+			t.Fatalf("%s: %v, want an OIDCFED_DATABASE_URL error", u, err)
+		}
+	}
+}
