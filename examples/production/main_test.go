@@ -39,6 +39,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 // proxy, sharing one Redis and one PostgreSQL, with one provider.
 type pair struct {
 	url    string
+	pg     *pgtest.Postgres
 	op     *federationtest.Provider
 	served [2]atomic.Int32
 }
@@ -46,7 +47,7 @@ type pair struct {
 func newPair(t *testing.T, users ...federationtest.User) *pair {
 	t.Helper()
 	rds, pg := redistest.Start(t), pgtest.Start(t)
-	p := &pair{op: federationtest.New(t, federationtest.Options{LoginPage: true})}
+	p := &pair{op: federationtest.New(t, federationtest.Options{LoginPage: true}), pg: pg}
 	p.op.SetUsers(users...)
 	var backends [2]*url.URL
 	var next atomic.Int32
@@ -234,5 +235,121 @@ func TestBadDatabaseURL(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "OIDCFED_DATABASE_URL") {
 			t.Fatalf("%s: %v, want an OIDCFED_DATABASE_URL error", u, err)
 		}
+	}
+}
+
+// link links subject to the browser's account, from the link route.
+func (b *browser) link(p *pair, subject string) error {
+	resp, err := b.client.Post(p.url+"/auth/oauth/link/oidc:acme?redirectTo=/", "", nil)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		return fmt.Errorf("link start answered %d", resp.StatusCode)
+	}
+	resp, err = b.client.PostForm(resp.Header.Get("Location"), url.Values{"user": {subject}})
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp, err = b.get(resp.Header.Get("Location")); err != nil {
+		return err
+	}
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || loc != "/" {
+		return fmt.Errorf("link callback answered %d to %q", resp.StatusCode, loc)
+	}
+	return nil
+}
+
+// identities is /me's account: its ID, whether anonymous, its subjects.
+func (b *browser) identities(p *pair) (string, bool, []string) {
+	resp, err := b.client.Get(p.url + "/me")
+	if err != nil {
+		return "", false, nil
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Account struct {
+			ID        string
+			Anonymous bool
+		}
+		Identities []struct{ Subject string }
+	}
+	json.NewDecoder(resp.Body).Decode(&body)
+	var subs []string
+	for _, id := range body.Identities {
+		subs = append(subs, id.Subject)
+	}
+	return body.Account.ID, body.Account.Anonymous, subs
+}
+
+func TestLinkAndUpgradeAcrossInstances(t *testing.T) {
+	p := newPair(t, ada, federationtest.User{Subject: "bob", Email: "bob@example.com"},
+		federationtest.User{Subject: "carol", Email: "carol@example.com", EmailVerified: true})
+	b := newBrowser()
+	if _, err := b.signIn(p, "ada"); err != nil {
+		t.Fatal(err)
+	}
+	account, _, _ := b.identities(p)
+	if err := b.link(p, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if id, _, subs := b.identities(p); id != account || len(subs) != 2 {
+		t.Fatalf("after the link: account %q with %v, want %q with ada and bob", id, subs, account)
+	}
+	// An anonymous account, upgraded in place by a link.
+	guest := newBrowser()
+	req, _ := http.NewRequest(http.MethodPost, p.url+"/auth/anonymous", nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err := guest.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	anon, anonymous, _ := guest.identities(p)
+	if anon == "" || !anonymous {
+		t.Fatalf("anonymous account %q (anonymous %v)", anon, anonymous)
+	}
+	if err := guest.link(p, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	if id, anonymous, subs := guest.identities(p); id != anon || anonymous || len(subs) != 1 || subs[0] != "carol" {
+		t.Fatalf("after the upgrade: account %q anonymous %v with %v, want %q upgraded with carol", id, anonymous, subs,
+			anon)
+	}
+}
+
+// TestDatabaseDownMidTraffic: with PostgreSQL stopped, a sign-in ends at
+// its redirectTo with an error and creates nothing; after a restart the
+// next sign-in finds the same account.
+func TestDatabaseDownMidTraffic(t *testing.T) {
+	p := newPair(t, ada)
+	b := newBrowser()
+	if _, err := b.signIn(p, "ada"); err != nil {
+		t.Fatal(err)
+	}
+	_, account := b.me(p)
+	p.pg.Stop()
+	_, err := newBrowser().signIn(p, "ada")
+	if err == nil || !strings.Contains(err.Error(), "error=server_error") {
+		t.Fatalf("sign-in with the database down: %v, want a redirect with error=server_error", err)
+	}
+	p.pg.Start()
+	again := newBrowser()
+	if _, err := again.signIn(p, "ada"); err != nil {
+		t.Fatalf("after the restart: %v", err)
+	}
+	// Connections the restart broke may fail a request each (503, the
+	// session kept); a retry gets a fresh one.
+	var code int
+	var id string
+	for range 5 {
+		if code, id = again.me(p); code != http.StatusServiceUnavailable {
+			break
+		}
+	}
+	if code != http.StatusOK || id != account {
+		t.Fatalf("after the restart /me answered %d for %q, want 200 for %q", code, id, account)
 	}
 }

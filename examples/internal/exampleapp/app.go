@@ -148,9 +148,14 @@ func (a *app) me(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	acct, err := a.accounts.Get(r.Context(), s.AccountID)
-	if err != nil {
+	if errors.Is(err, federation.ErrNotFound) { // the account is gone: so is the session
 		a.sessions.end(w, r)
 		unauthenticated(w)
+		return
+	} else if err != nil { // the store is down: the session stays
+		a.log.Warn("account store unavailable", "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable",
+			"error_description": "try again in a moment"})
 		return
 	}
 	resp := struct {
@@ -221,9 +226,13 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 	}{Session: a.sessions.get(r), Providers: a.reg.Keys(), Error: r.URL.Query().Get("error_description")}
 	if data.Session != nil {
 		acct, err := a.accounts.Get(r.Context(), data.Session.AccountID)
-		if err != nil {
+		if errors.Is(err, federation.ErrNotFound) {
 			a.sessions.end(w, r)
 			data.Session = nil
+		} else if err != nil {
+			a.log.Warn("account store unavailable", "error", err)
+			http.Error(w, "The account store is unavailable; try again in a moment.", http.StatusServiceUnavailable)
+			return
 		}
 		data.Account = acct
 	}
