@@ -26,16 +26,16 @@ import (
 	"github.com/oidcfed/oidcfed/sqlstore/pgtest"
 )
 
+// binary is the production example, built once: each instance of a
+// pair is a process of its own.
+var binary string
+
 func TestMain(m *testing.M) {
 	redistest.Quiet()
-	os.Exit(m.Run())
+	servetest.WithBinary(m, ".", &binary)
 }
 
-func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
-	return run(ctx, nil, getenv, io.Discard, stderr)
-}
-
-// pair is two instances of the production example behind a round-robin
+// pair is two processes of the production example behind a round-robin
 // proxy, sharing one Redis and one PostgreSQL, with one provider.
 type pair struct {
 	url    string
@@ -69,8 +69,7 @@ func newPair(t *testing.T, users ...federationtest.User) *pair {
 		"OIDCFED_REDIS_URL":    "redis://" + rds.Addr() + "/0",
 		"OIDCFED_DATABASE_URL": pg.DSN()}
 	for i := range backends {
-		addr, _ := servetest.Start(t, serve, env)
-		backends[i], _ = url.Parse("http://" + strings.TrimPrefix(addr, "http://"))
+		backends[i], _ = url.Parse(servetest.StartBinary(t, binary, env))
 	}
 	return p
 }

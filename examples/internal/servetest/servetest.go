@@ -10,7 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // Run is an example command's entry point: it serves until ctx is done.
@@ -60,4 +63,53 @@ func WithBinary(m *testing.M, pkg string, path *string) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// StartBinary runs the command built at path as a process of its own,
+// with the current environment plus env, until the test ends (when it
+// must exit cleanly on SIGTERM), and returns its base URL from its
+// "listening on" line. The process's output is kept for failures.
+func StartBinary(t testing.TB, path string, env map[string]string) string {
+	t.Helper()
+	cmd := exec.Command(path)
+	cmd.Env = os.Environ()
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	pipe, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var out strings.Builder
+	logs := func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+	listening, copied := make(chan string, 1), make(chan struct{})
+	go func() {
+		defer close(copied)
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			mu.Lock()
+			out.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+			if addr, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
+				listening <- addr
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-copied
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("the process did not exit cleanly on SIGTERM: %v\n%s", err, logs())
+		}
+	})
+	select {
+	case addr := <-listening:
+		return addr
+	case <-copied:
+		t.Fatalf("the process exited before listening:\n%s", logs())
+	case <-time.After(30 * time.Second): // a guard against a hang, not a performance assertion
+		t.Fatalf("no listening line:\n%s", logs())
+	}
+	return ""
 }
