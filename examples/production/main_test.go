@@ -64,12 +64,12 @@ func newPair(t *testing.T, users ...federationtest.User) *pair {
 	cfg := filepath.Join(t.TempDir(), "config.json")
 	os.WriteFile(cfg, fmt.Appendf(nil, `{"providers": {"acme": {"issuer": %q, "clientId": "app", "clientSecret": "s3cret-value"}}}`,
 		p.op.Issuer()), 0o600)
-	env := map[string]string{"OIDCFED_ADDR": "127.0.0.1:0", "OIDCFED_BASE_URL": p.url, "OIDCFED_CONFIG": cfg,
-		"OIDCFED_SESSION_KEY":  base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32)),
-		"OIDCFED_REDIS_URL":    "redis://" + rds.Addr() + "/0",
-		"OIDCFED_DATABASE_URL": pg.DSN()}
+	env := []string{"OIDCFED_ADDR=127.0.0.1:0", "OIDCFED_BASE_URL=" + p.url, "OIDCFED_CONFIG=" + cfg,
+		"OIDCFED_SESSION_KEY=" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32)),
+		"OIDCFED_REDIS_URL=redis://" + rds.Addr() + "/0", "OIDCFED_DATABASE_URL=" + pg.DSN()}
 	for i := range backends {
-		backends[i], _ = url.Parse(servetest.StartBinary(t, binary, env))
+		base, _ := servetest.StartBinary(t, binary, env...)
+		backends[i], _ = url.Parse(base)
 	}
 	return p
 }

@@ -4,8 +4,6 @@ package main
 // an outside test suite would: over loopback HTTP with a cookie jar.
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"html"
 	"io"
@@ -18,8 +16,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,56 +31,16 @@ func TestMain(m *testing.M) { servetest.WithBinary(m, ".", &binary) }
 
 // server is a running example binary.
 type server struct {
-	base   string
-	mu     sync.Mutex
-	stderr bytes.Buffer
-}
-
-func (s *server) logs() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stderr.String()
+	base string
+	logs func() string // what it printed so far
 }
 
 // start runs the binary with env and waits for its "listening on" line. At
 // the end of the test it sends SIGTERM and requires a clean exit.
 func start(t *testing.T, env ...string) *server {
 	t.Helper()
-	cmd := exec.Command(binary)
-	cmd.Env = append(os.Environ(), append([]string{"OIDCFED_ADDR=127.0.0.1:0"}, env...)...)
-	pipe, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	s := &server{}
-	listening := make(chan string, 1)
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			s.mu.Lock()
-			s.stderr.WriteString(sc.Text() + "\n")
-			s.mu.Unlock()
-			if addr, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
-				listening <- addr
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		<-copied
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("the server did not exit cleanly on SIGTERM: %v\n%s", err, s.logs())
-		}
-	})
-	select {
-	case s.base = <-listening:
-	case <-copied:
-		t.Fatalf("the server exited before listening:\n%s", s.logs())
-	case <-time.After(30 * time.Second): // a guard against a hang, not a performance assertion
-		t.Fatalf("no listening line:\n%s", s.logs())
-	}
+	s.base, s.logs = servetest.StartBinary(t, binary, append([]string{"OIDCFED_ADDR=127.0.0.1:0"}, env...)...)
 	if !regexp.MustCompile(`^http://127\.0\.0\.1:\d+$`).MatchString(s.base) {
 		t.Fatalf("listening line names %q", s.base)
 	}

@@ -66,23 +66,21 @@ func WithBinary(m *testing.M, pkg string, path *string) {
 }
 
 // StartBinary runs the command built at path as a process of its own,
-// with the current environment plus env, until the test ends (when it
-// must exit cleanly on SIGTERM), and returns its base URL from its
-// "listening on" line. The process's output is kept for failures.
-func StartBinary(t testing.TB, path string, env map[string]string) string {
+// with the current environment plus env ("KEY=value" each), until the
+// test ends (when it must exit cleanly on SIGTERM). It returns its base
+// URL from its "listening on" line and a function that returns what the
+// process has printed so far.
+func StartBinary(t testing.TB, path string, env ...string) (base string, logs func() string) {
 	t.Helper()
 	cmd := exec.Command(path)
-	cmd.Env = os.Environ()
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
+	cmd.Env = append(os.Environ(), env...)
 	pipe, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
 	var out strings.Builder
-	logs := func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+	logs = func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
 	listening, copied := make(chan string, 1), make(chan struct{})
 	go func() {
 		defer close(copied)
@@ -105,11 +103,11 @@ func StartBinary(t testing.TB, path string, env map[string]string) string {
 	})
 	select {
 	case addr := <-listening:
-		return addr
+		return addr, logs
 	case <-copied:
 		t.Fatalf("the process exited before listening:\n%s", logs())
 	case <-time.After(30 * time.Second): // a guard against a hang, not a performance assertion
 		t.Fatalf("no listening line:\n%s", logs())
 	}
-	return ""
+	return "", logs
 }
