@@ -36,6 +36,10 @@ type Metadata struct {
 	CodeChallengeMethodsSupported []string `json:"code_challenge_methods_supported,omitempty"`
 	// TokenEndpointAuthMethodsSupported picks the client authentication.
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported,omitempty"`
+	// TokenEndpointAuthSigningAlgValuesSupported are the algorithms the
+	// provider accepts for client assertions (private_key_jwt,
+	// client_secret_jwt).
+	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
 	// IDTokenSigningAlgValuesSupported are the ID-token algorithms (see Algorithms).
 	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported,omitempty"`
 	// UserinfoSigningAlgValuesSupported: signed userinfo is refused anyway.

@@ -72,6 +72,20 @@ type ProviderConfig struct {
 	// "none" for a public client (a CLI, a native app, or an API that only
 	// verifies bearer tokens), which has no secret. PKCE is used either way.
 	TokenEndpointAuthMethod string `json:"tokenEndpointAuthMethod,omitempty"`
+	// ClientKeyFile is a PEM file of PKCS#8 private keys (RSA of 2048 bits
+	// or more, or EC P-256) for "private_key_jwt": the first signs the
+	// client's assertions (RS256 or ES256). Or set ClientKey in code.
+	ClientKeyFile string `json:"clientKeyFile,omitempty"`
+	// ClientKeyID is the kid of the signing key in ClientKeyFile. Default:
+	// its RFC 7638 thumbprint.
+	ClientKeyID string `json:"clientKeyId,omitempty"`
+	// ClientKey signs the client's assertions instead of ClientKeyFile (a
+	// key in an HSM or KMS); never marshalled or printed.
+	ClientKey *ClientKey `json:"-"`
+	// ClientAssertionAudience is the aud of client assertions:
+	// "tokenEndpoint" (default: the URL the assertion is sent to) or
+	// "issuer", which some providers want.
+	ClientAssertionAudience string `json:"clientAssertionAudience,omitempty"`
 	// Scopes default to openid email profile; openid is always added.
 	Scopes []string `json:"scopes,omitempty"`
 	// Audiences are the accepted aud of bearer tokens; default [ClientID].
@@ -305,9 +319,33 @@ func (p ProviderConfig) validate(v *validation) {
 		if p.ClientSecret != "" {
 			fail("clientSecret", `must be empty for tokenEndpointAuthMethod "none"`)
 		}
+	case authClientSecretJWT:
+		if len(p.ClientSecret) < 32 {
+			fail("clientSecret", `must be 32 bytes or more for tokenEndpointAuthMethod "client_secret_jwt" `+
+				"(it keys HS256, RFC 7518 §3.2)")
+		}
+	case authPrivateKeyJWT:
+		switch {
+		case p.ClientKey != nil && p.ClientKeyFile != "":
+			fail("clientKeyFile", "and ClientKey are both set; set one")
+		case p.ClientKey == nil && p.ClientKeyFile == "":
+			fail("clientKeyFile", `is required for tokenEndpointAuthMethod "private_key_jwt" (or ClientKey in code)`)
+		case p.ClientKeyFile != "":
+			if _, err := LoadClientKeys(p.ClientKeyFile, p.ClientKeyID); err != nil {
+				fail("clientKeyFile", "%s: %v", p.ClientKeyFile, err)
+			}
+		}
 	default:
-		fail("tokenEndpointAuthMethod", "%q: want %q, %q or %q", p.TokenEndpointAuthMethod, authBasic, authPost,
-			authNone)
+		fail("tokenEndpointAuthMethod", "%q: want %q, %q, %q, %q or %q", p.TokenEndpointAuthMethod, authBasic,
+			authPost, authPrivateKeyJWT, authClientSecretJWT, authNone)
+	}
+	if p.TokenEndpointAuthMethod != authPrivateKeyJWT && (p.ClientKeyFile != "" || p.ClientKey != nil) {
+		fail("clientKeyFile", `is used only with tokenEndpointAuthMethod "private_key_jwt"`)
+	}
+	switch p.ClientAssertionAudience {
+	case "", "tokenEndpoint", "issuer":
+	default:
+		fail("clientAssertionAudience", `%q: want "tokenEndpoint" or "issuer"`, p.ClientAssertionAudience)
 	}
 	for _, s := range p.Scopes {
 		if s == "" || strings.ContainsAny(s, " \"\\") {

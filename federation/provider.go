@@ -42,6 +42,7 @@ type Provider struct {
 	src         *discovery.Source
 	reg         *Registry
 	mapper      *claims.Mapper
+	fileKeys    []*ClientKey // from clientKeyFile, read when the provider was built
 	scopes      []string
 
 	removed atomic.Bool // set when removed or replaced, before its key set is released

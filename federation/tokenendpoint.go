@@ -39,9 +39,11 @@ var ErrTokenEndpointAuth = errors.New("federation: the provider does not accept 
 type clientAuth uint8
 
 const (
-	clientSecretBasic clientAuth = iota + 1 // RFC 6749 §2.3.1, HTTP Basic
-	clientSecretPost                        // RFC 6749 §2.3.1, in the form
-	clientPublic                            // client_id in the form, no secret
+	clientSecretBasic   clientAuth = iota + 1 // RFC 6749 §2.3.1, HTTP Basic
+	clientSecretPost                          // RFC 6749 §2.3.1, in the form
+	clientPublic                              // client_id in the form, no secret
+	clientPrivateKeyJWT                       // RFC 7523 assertion signed with the client's key
+	clientSecretJWT                           // RFC 7523 assertion keyed with the secret (HMAC)
 )
 
 // clientAuthFor picks client authentication: the configured method, which
@@ -61,19 +63,43 @@ func (p *Provider) clientAuthFor(md *discovery.Metadata) (clientAuth, error) {
 		return clientSecretBasic, nil
 	case method == authPost:
 		return clientSecretPost, nil
+	case method == authPrivateKeyJWT:
+		algs := md.TokenEndpointAuthSigningAlgValuesSupported
+		if k := p.clientKey(); len(algs) > 0 && !slices.Contains(algs, string(k.alg)) {
+			return 0, fmt.Errorf("%w: provider %s: the client key signs %s, not among the provider's %v",
+				ErrTokenEndpointAuth, p.key, k.alg, algs)
+		}
+		return clientPrivateKeyJWT, nil
+	case method == authClientSecretJWT:
+		algs := md.TokenEndpointAuthSigningAlgValuesSupported
+		if hmacAlg(algs, len(p.cfg.ClientSecret)) == "" {
+			return 0, fmt.Errorf("%w: provider %s: none of the provider's %v is an HMAC that a %d-byte secret may key",
+				ErrTokenEndpointAuth, p.key, algs, len(p.cfg.ClientSecret))
+		}
+		return clientSecretJWT, nil
 	case len(m) == 0 || slices.Contains(m, authBasic):
 		return clientSecretBasic, nil
 	case slices.Contains(m, authPost):
 		return clientSecretPost, nil
 	}
-	return 0, fmt.Errorf("%w: provider %s supports only %v; oidcfed supports client_secret_basic, client_secret_post and none (public clients)",
+	return 0, fmt.Errorf("%w: provider %s supports only %v; oidcfed supports client_secret_basic, client_secret_post, private_key_jwt, client_secret_jwt and none (public clients)",
 		ErrTokenEndpointAuth, p.key, m)
 }
 
-// authenticate adds the client's credentials to form or header.
-func (p *Provider) authenticate(auth clientAuth, form url.Values, header http.Header) {
+// authenticate adds the client's credentials for a request to endpoint
+// to form or header.
+func (p *Provider) authenticate(st *resolved, endpoint string, form url.Values, header http.Header) error {
+	auth := st.auth
 	secret := p.cfg.ClientSecret.Reveal()
 	switch {
+	case auth == clientPrivateKeyJWT || auth == clientSecretJWT:
+		a, err := p.assertion(st, endpoint)
+		if err != nil {
+			return fmt.Errorf("signing the client assertion: %w", err)
+		}
+		form.Set("client_id", p.cfg.ClientID)
+		form.Set("client_assertion_type", assertionType)
+		form.Set("client_assertion", a)
 	case auth == clientSecretBasic && secret != "":
 		// RFC 6749 §2.3.1: both form-urlencoded before Basic encoding.
 		creds := url.QueryEscape(p.cfg.ClientID) + ":" + url.QueryEscape(secret)
@@ -84,6 +110,7 @@ func (p *Provider) authenticate(auth clientAuth, form url.Values, header http.He
 	default:
 		form.Set("client_id", p.cfg.ClientID)
 	}
+	return nil
 }
 
 // tokenResponse is a token endpoint's answer (RFC 6749 §5.1; OpenID
@@ -140,7 +167,9 @@ func (p *Provider) postForm(ctx context.Context, st *resolved, endpoint string, 
 		return st.authErr
 	}
 	header := http.Header{}
-	p.authenticate(st.auth, form, header)
+	if err := p.authenticate(st, endpoint, form, header); err != nil {
+		return newError(CodeInvalidClient, "the client could not authenticate to the identity provider", err)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)

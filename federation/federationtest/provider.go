@@ -55,6 +55,9 @@ type Client struct {
 	RedirectURIs []string // exact, or a loopback one without a port (any port)
 	// BackchannelLogoutURI receives logout tokens from [Provider.BackchannelLogout].
 	BackchannelLogoutURI string
+	// Keys verify the client's private_key_jwt assertions (RFC 7523); a
+	// client_secret_jwt assertion is verified with Secret.
+	Keys []jose.JSONWebKey
 }
 
 // Misbehavior bends the provider's responses. Each nil field leaves the
@@ -135,6 +138,8 @@ type Provider struct {
 	refresh  map[string]*grant      // by refresh token
 	devices  map[string]*deviceAuth // by device code
 	authSeen []string               // token endpoint auth methods received, in order
+	authErr  string                 // why the last client authentication failed
+	jtis     map[string]time.Time   // client assertion jti → exp, refused again until then
 	bad      Misbehavior
 	now      func() time.Time
 }
@@ -340,23 +345,24 @@ func (p *Provider) grantTypes() []string {
 
 func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	doc := map[string]any{
-		"issuer":                                         p.issuer,
-		"authorization_endpoint":                         p.issuer + "/authorize",
-		"token_endpoint":                                 p.issuer + "/token",
-		"userinfo_endpoint":                              p.issuer + "/userinfo",
-		"jwks_uri":                                       p.issuer + "/jwks",
-		"end_session_endpoint":                           p.issuer + "/end_session",
-		"response_types_supported":                       []string{"code"},
-		"device_authorization_endpoint":                  p.issuer + "/device_authorization",
-		"grant_types_supported":                          p.grantTypes(),
-		"backchannel_logout_supported":                   true,
-		"backchannel_logout_session_supported":           true,
-		"subject_types_supported":                        []string{"public"},
-		"id_token_signing_alg_values_supported":          []string{"RS256", "ES256", "EdDSA"},
-		"code_challenge_methods_supported":               []string{"S256"},
-		"token_endpoint_auth_methods_supported":          p.opts.TokenAuthMethods,
-		"scopes_supported":                               []string{"openid", "email", "profile", "groups"},
-		"authorization_response_iss_parameter_supported": true,
+		"issuer":                                           p.issuer,
+		"authorization_endpoint":                           p.issuer + "/authorize",
+		"token_endpoint":                                   p.issuer + "/token",
+		"userinfo_endpoint":                                p.issuer + "/userinfo",
+		"jwks_uri":                                         p.issuer + "/jwks",
+		"end_session_endpoint":                             p.issuer + "/end_session",
+		"response_types_supported":                         []string{"code"},
+		"device_authorization_endpoint":                    p.issuer + "/device_authorization",
+		"grant_types_supported":                            p.grantTypes(),
+		"backchannel_logout_supported":                     true,
+		"backchannel_logout_session_supported":             true,
+		"subject_types_supported":                          []string{"public"},
+		"id_token_signing_alg_values_supported":            []string{"RS256", "ES256", "EdDSA"},
+		"code_challenge_methods_supported":                 []string{"S256"},
+		"token_endpoint_auth_methods_supported":            p.opts.TokenAuthMethods,
+		"token_endpoint_auth_signing_alg_values_supported": []string{"RS256", "PS256", "ES256", "HS256"},
+		"scopes_supported":                                 []string{"openid", "email", "profile", "groups"},
+		"authorization_response_iss_parameter_supported":   true,
 	}
 	p.mu.Lock()
 	edit := p.bad.Discovery
@@ -569,6 +575,9 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 // request (basic, post, or client_id alone for a public client) against
 // the registered clients and TokenAuthMethods, and records the method.
 func (p *Provider) authenticate(r *http.Request) (clientID string, ok bool) {
+	if r.PostForm.Has("client_assertion") || r.PostForm.Has("client_assertion_type") {
+		return p.authenticateAssertion(r)
+	}
 	id, secret, method := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret"), "client_secret_post"
 	if u, pw, ok := r.BasicAuth(); ok {
 		id, _ = url.QueryUnescape(u)

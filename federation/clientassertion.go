@@ -1,0 +1,198 @@
+package federation
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/oidcfed/oidcfed/internal/randid"
+)
+
+// The client-assertion methods (RFC 7523 §2.2; OpenID Connect Core 1.0 §9).
+const (
+	authPrivateKeyJWT   = "private_key_jwt"
+	authClientSecretJWT = "client_secret_jwt"
+	// assertionType is client_assertion_type's value.
+	assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+	// assertionLifetime is an assertion's exp - iat: one request's worth.
+	assertionLifetime = time.Minute
+)
+
+// ClientKey is the private key a client signs its assertions with
+// (tokenEndpointAuthMethod "private_key_jwt"), for a key held in code: an
+// HSM or a cloud KMS behind crypto.Signer. It prints, formats and logs as
+// [client key], never its material. Make one with [NewClientKey].
+type ClientKey struct {
+	signer crypto.Signer
+	kid    string
+	alg    jose.SignatureAlgorithm
+}
+
+// NewClientKey wraps signer, an RSA key of at least 2048 bits or an EC
+// P-256 key, with kid (its RFC 7638 thumbprint when empty).
+func NewClientKey(signer crypto.Signer, kid string) (*ClientKey, error) {
+	var alg jose.SignatureAlgorithm
+	switch pub := signer.Public().(type) {
+	case *rsa.PublicKey:
+		if pub.N.BitLen() < 2048 {
+			return nil, fmt.Errorf("an RSA key of %d bits; want 2048 or more", pub.N.BitLen())
+		}
+		alg = jose.RS256
+	case *ecdsa.PublicKey:
+		if pub.Curve != elliptic.P256() {
+			return nil, fmt.Errorf("an EC key on %s; want P-256", pub.Curve.Params().Name)
+		}
+		alg = jose.ES256
+	default:
+		return nil, fmt.Errorf("a %T key; want RSA (2048 bits or more) or EC P-256", pub)
+	}
+	if kid == "" {
+		sum, err := (&jose.JSONWebKey{Key: signer.Public()}).Thumbprint(crypto.SHA256)
+		if err != nil {
+			return nil, err
+		}
+		kid = base64.RawURLEncoding.EncodeToString(sum)
+	}
+	return &ClientKey{signer: signer, kid: kid, alg: alg}, nil
+}
+
+// KeyID is the kid the key signs with.
+func (k *ClientKey) KeyID() string { return k.kid }
+
+// Public is the key's public half as a JWK, for the provider's client
+// registration (or the application's jwks_uri).
+func (k *ClientKey) Public() jose.JSONWebKey {
+	return jose.JSONWebKey{Key: k.signer.Public(), KeyID: k.kid, Algorithm: string(k.alg), Use: "sig"}
+}
+
+// String is [client key] and the kid.
+func (k *ClientKey) String() string { return "[client key " + k.kid + "]" }
+
+// GoString is String.
+func (k *ClientKey) GoString() string { return k.String() }
+
+// Format prints String for every verb, so that %+v and %#v of a config
+// holding the key never reach its fields.
+func (k *ClientKey) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
+
+// LogValue logs the kid only.
+func (k *ClientKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
+
+// MarshalJSON writes the kid only (the config fingerprint holds no key).
+func (k *ClientKey) MarshalJSON() ([]byte, error) { return json.Marshal(k.String()) }
+
+// LoadClientKeys reads a PEM file of PKCS#8 private keys (RSA of 2048 bits
+// or more, or EC P-256): the first signs; all are the client's keys, so a
+// rotation adds the new key first and removes the old one later.
+func LoadClientKeys(path, kid string) ([]*ClientKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var keys []*ClientKey
+	for rest := data; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "PRIVATE KEY" {
+			return nil, fmt.Errorf("a %q PEM block; want PRIVATE KEY (PKCS#8, e.g. openssl genpkey)", block.Type)
+		}
+		raw, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("a private key that does not parse as PKCS#8: %w", err)
+		}
+		signer, ok := raw.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("a %T key, which cannot sign", raw)
+		}
+		id := ""
+		if len(keys) == 0 {
+			id = kid // clientKeyId names the signing key
+		}
+		k, err := NewClientKey(signer, id)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("no PEM private key in the file")
+	}
+	return keys, nil
+}
+
+// clientKey is the key that signs p's assertions: ClientKey, else the
+// first key of clientKeyFile (read when the provider was built).
+func (p *Provider) clientKey() *ClientKey {
+	if p.cfg.ClientKey != nil {
+		return p.cfg.ClientKey
+	}
+	if len(p.fileKeys) > 0 {
+		return p.fileKeys[0]
+	}
+	return nil
+}
+
+// assertion signs a client assertion for a request to endpoint (RFC 7523
+// §3): iss and sub the client, aud the endpoint or the issuer, a fresh
+// jti, a one-minute life.
+func (p *Provider) assertion(st *resolved, endpoint string) (string, error) {
+	aud := endpoint
+	if p.cfg.ClientAssertionAudience == "issuer" {
+		aud = st.md.Issuer
+	}
+	now := p.reg.opts.now()
+	claims, _ := json.Marshal(map[string]any{"iss": p.cfg.ClientID, "sub": p.cfg.ClientID, "aud": aud,
+		"jti": randid.New(), "iat": now.Unix(), "exp": now.Add(assertionLifetime).Unix()})
+	var key jose.SigningKey
+	opts := (&jose.SignerOptions{}).WithType("JWT")
+	switch st.auth {
+	case clientPrivateKeyJWT:
+		k := p.clientKey()
+		key = jose.SigningKey{Algorithm: k.alg, Key: k.signer}
+		opts = opts.WithHeader("kid", k.kid)
+	case clientSecretJWT:
+		key = jose.SigningKey{Algorithm: hmacAlg(st.md.TokenEndpointAuthSigningAlgValuesSupported,
+			len(p.cfg.ClientSecret)), Key: []byte(p.cfg.ClientSecret.Reveal())}
+	}
+	signer, err := jose.NewSigner(key, opts)
+	if err != nil {
+		return "", err
+	}
+	jws, err := signer.Sign(claims)
+	if err != nil {
+		return "", err
+	}
+	return jws.CompactSerialize()
+}
+
+// hmacAlg is the strongest HMAC that the provider lists (HS256 when it
+// lists none) and that a secret of secretLen bytes may key: RFC 7518 §3.2
+// wants a key at least as long as the hash. "" when none fits.
+func hmacAlg(supported []string, secretLen int) jose.SignatureAlgorithm {
+	for _, a := range []struct {
+		alg jose.SignatureAlgorithm
+		min int
+	}{{jose.HS512, 64}, {jose.HS384, 48}, {jose.HS256, 32}} {
+		if (slices.Contains(supported, string(a.alg)) || len(supported) == 0 && a.alg == jose.HS256) &&
+			secretLen >= a.min {
+			return a.alg
+		}
+	}
+	return ""
+}
