@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -156,5 +157,36 @@ func TestClientKeyRules(t *testing.T) {
 	os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1}}), 0o600)
 	if _, err := federation.LoadClientKeys(path, ""); err == nil || !strings.Contains(err.Error(), "want PRIVATE KEY") {
 		t.Fatalf("a certificate as the key file: %v", err)
+	}
+}
+
+// TestAssertionAlgorithmNotAdvertised: an ES256 key at a provider that
+// lists only RS256 fails the sign-in's start and fails Check, both
+// saying why.
+func TestAssertionAlgorithmNotAdvertised(t *testing.T) {
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ck, _ := federation.NewClientKey(ecKey, "")
+	r := assertionRP(t, func(pc *federation.ProviderConfig) {
+		pc.TokenEndpointAuthMethod, pc.ClientKey = "private_key_jwt", ck
+	}, ecKey)
+	r.op.Misbehave(federationtest.Misbehavior{Discovery: func(doc map[string]any) {
+		doc["token_endpoint_auth_signing_alg_values_supported"] = []string{"RS256"}
+	}})
+	// The start refuses before the browser leaves: the token endpoint
+	// could not be used afterwards.
+	if code, _ := status(t, r.srv.URL+"/auth/oauth/oidc:acme"); code != http.StatusBadGateway ||
+		r.errs.count(federation.ErrTokenEndpointAuth) == 0 {
+		t.Fatalf("start answered %d, want 502 with ErrTokenEndpointAuth logged", code)
+	}
+	var found bool
+	for _, rep := range r.h.Check(t.Context()) {
+		for _, c := range rep.Checks {
+			if c.Name == "token_endpoint_auth" && c.Status == federation.CheckFail && strings.Contains(c.Detail, "ES256") {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Fatal("Check did not fail token_endpoint_auth naming ES256")
 	}
 }
