@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"slices"
 	"time"
@@ -195,4 +196,40 @@ func hmacAlg(supported []string, secretLen int) jose.SignatureAlgorithm {
 		}
 	}
 	return ""
+}
+
+// publicKeys are the client's public keys: ClientKey's, or every key of
+// clientKeyFile (the signing one first).
+func (p *Provider) publicKeys() []jose.JSONWebKey {
+	if p.cfg.ClientKey != nil {
+		return []jose.JSONWebKey{p.cfg.ClientKey.Public()}
+	}
+	keys := make([]jose.JSONWebKey, len(p.fileKeys))
+	for i, k := range p.fileKeys {
+		keys[i] = k.Public()
+	}
+	return keys
+}
+
+// serveJWKS serves GET oidc:{name}/jwks: the client's public keys, for a
+// provider that takes the client's jwks_uri instead of registered keys.
+// Never a private part; cacheable for 5 minutes, so a key added to the
+// file reaches the provider before it signs (it signs once it is first).
+func (h *Handler) serveJWKS(w http.ResponseWriter, r *http.Request, key string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeJSONError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use GET")
+		return
+	}
+	p, ok := h.lookup(w, r, key)
+	if !ok {
+		return
+	}
+	keys := p.publicKeys()
+	if len(keys) == 0 {
+		writeJSONError(w, http.StatusNotFound, CodeNotFound, "this provider's client has no keys (private_key_jwt)")
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSON(w, http.StatusOK, jose.JSONWebKeySet{Keys: keys})
 }

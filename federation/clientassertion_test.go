@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"net/http"
@@ -188,5 +189,34 @@ func TestAssertionAlgorithmNotAdvertised(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("Check did not fail token_endpoint_auth naming ES256")
+	}
+}
+
+func TestClientJWKSRoute(t *testing.T) {
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	file := keyFile(t, ecKey, rsaKey)
+	r := assertionRP(t, func(pc *federation.ProviderConfig) {
+		pc.TokenEndpointAuthMethod, pc.ClientKeyFile = "private_key_jwt", file
+	}, ecKey)
+	resp, body := call(t, r.srv.URL+"/auth/oauth/oidc:acme/jwks")
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal([]byte(body), &set); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("jwks: %d %s", resp.StatusCode, body)
+	}
+	first, _ := federation.NewClientKey(ecKey, "")
+	if len(set.Keys) != 2 || set.Keys[0].KeyID != first.KeyID() || !set.Keys[0].IsPublic() || !set.Keys[1].IsPublic() ||
+		strings.Contains(body, `"d"`) {
+		t.Fatalf("jwks %s, want both public keys, the signing one first", body)
+	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "public, max-age=300" {
+		t.Fatalf("Cache-Control %q", cc)
+	}
+	plain := newRP(t, federationtest.Options{}) // a client secret: no keys
+	if resp, _ := call(t, plain.srv.URL+"/auth/oauth/oidc:acme/jwks"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("jwks of a secret client answered %d, want 404", resp.StatusCode)
+	}
+	if resp, _ := call(t, r.srv.URL+"/auth/oauth/oidc:nope/jwks"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("jwks of an unknown provider answered %d, want 404", resp.StatusCode)
 	}
 }

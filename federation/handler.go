@@ -189,6 +189,7 @@ const (
 	routeLinkStart          // POST link/oidc:{name}
 	routeLinkCallback       // GET link/oidc:{name}/callback
 	routeBackchannel        // POST oidc:{name}/backchannel-logout
+	routeJWKS               // GET oidc:{name}/jwks
 )
 
 // parseRoute places path in the route table, with the provider key of the
@@ -218,6 +219,8 @@ func (h *Handler) parseRoute(path string) (route, string) {
 		return routeLinkCallback, key
 	case action == "backchannel-logout" && !link:
 		return routeBackchannel, key
+	case action == "jwks" && !link:
+		return routeJWKS, key
 	}
 	return routeNotFound, ""
 }
@@ -236,6 +239,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case routeBackchannel:
 		h.serveBackchannel(w, r, key)
+		return
+	case routeJWKS:
+		h.serveJWKS(w, r, key)
 		return
 	}
 	want := http.MethodGet
