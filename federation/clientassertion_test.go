@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -218,5 +219,23 @@ func TestClientJWKSRoute(t *testing.T) {
 	}
 	if resp, _ := call(t, r.srv.URL+"/auth/oauth/oidc:nope/jwks"); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("jwks of an unknown provider answered %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestExpiredAssertionIsRefused: a relying party whose clock is 10
+// minutes slow signs assertions the provider finds expired: the sign-in
+// ends with invalid_client.
+func TestExpiredAssertionIsRefused(t *testing.T) {
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ck, _ := federation.NewClientKey(ecKey, "")
+	slow := func() time.Time { return time.Now().Add(-10 * time.Minute) }
+	r := newRPWith(t, rpOptions{op: federationtest.Options{TokenAuthMethods: assertionMethods}, now: slow,
+		provider: func(pc *federation.ProviderConfig) { pc.TokenEndpointAuthMethod, pc.ClientKey = "private_key_jwt", ck }})
+	r.op.AddClient(federationtest.Client{ID: "client-1", Keys: []jose.JSONWebKey{ck.Public()},
+		RedirectURIs: []string{r.srv.URL + "/auth/oauth/oidc:acme/callback"}})
+	resp := r.signIn(newBrowser(t), "/next")
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if loc.Query().Get("error") != string(federation.CodeInvalidClient) || !strings.Contains(r.op.LastAuthError(), "expired") {
+		t.Fatalf("sign-in ended at %q; the provider said %q", loc, r.op.LastAuthError())
 	}
 }
