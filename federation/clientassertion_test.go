@@ -239,3 +239,26 @@ func TestExpiredAssertionIsRefused(t *testing.T) {
 		t.Fatalf("sign-in ended at %q; the provider said %q", loc, r.op.LastAuthError())
 	}
 }
+
+// TestPrivateKeyJWTRefresh: a refresh authenticates with an assertion too.
+func TestPrivateKeyJWTRefresh(t *testing.T) {
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ck, _ := federation.NewClientKey(ecKey, "")
+	r := assertionRP(t, func(pc *federation.ProviderConfig) {
+		pc.TokenEndpointAuthMethod, pc.ClientKey = "private_key_jwt", ck
+	}, ecKey)
+	signsIn(t, r)
+	p, _ := r.reg.Lookup("oidc:acme")
+	r.mu.Lock()
+	tokens := r.logins[0].Result.Tokens
+	r.mu.Unlock()
+	if tokens.RefreshToken == "" {
+		t.Fatal("no refresh token from sign-in")
+	}
+	if _, err := p.Refresh(t.Context(), tokens); err != nil {
+		t.Fatalf("refresh: %v (the provider said %q)", err, r.op.LastAuthError())
+	}
+	if seen := r.op.TokenAuthMethodsSeen(); len(seen) != 2 || seen[1] != "private_key_jwt" {
+		t.Fatalf("the provider saw %v, want private_key_jwt twice", seen)
+	}
+}
