@@ -117,6 +117,12 @@ var envSettings = []struct {
 	{"_HOSTED_DOMAIN", "hostedDomain", func(p *ProviderConfig, v string) { p.HostedDomain = v }},
 	{"_ALLOWED_EMAIL_DOMAINS", "allowedEmailDomains",
 		func(p *ProviderConfig, v string) { p.AllowedEmailDomains = splitList(v) }},
+	{"_TOKEN_ENDPOINT_AUTH_METHOD", "tokenEndpointAuthMethod",
+		func(p *ProviderConfig, v string) { p.TokenEndpointAuthMethod = v }},
+	{"_CLIENT_KEY_FILE", "clientKeyFile", func(p *ProviderConfig, v string) { p.ClientKeyFile = v }},
+	{"_CLIENT_KEY_ID", "clientKeyId", func(p *ProviderConfig, v string) { p.ClientKeyID = v }},
+	{"_CLIENT_ASSERTION_AUDIENCE", "clientAssertionAudience",
+		func(p *ProviderConfig, v string) { p.ClientAssertionAudience = v }},
 }
 
 var envPrefix = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
@@ -127,7 +133,9 @@ var envPrefix = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 // CLIENT_SECRET or CLIENT_SECRET_FILE (a file holding the secret, with
 // trailing line breaks dropped), REDIRECT_URL, SCOPES (separated by spaces
 // or commas), FRONTEND_URL, PRESET, TENANT_ID, ALLOWED_TENANTS,
-// HOSTED_DOMAIN and ALLOWED_EMAIL_DOMAINS (lists separated likewise). The
+// HOSTED_DOMAIN and ALLOWED_EMAIL_DOMAINS (lists separated likewise),
+// TOKEN_ENDPOINT_AUTH_METHOD, CLIENT_KEY_FILE, CLIENT_KEY_ID and
+// CLIENT_ASSERTION_AUDIENCE. The
 // name is what stands between the prefix and the longest setting that
 // ends the variable, lower-cased, underscores kept. Names with "-" cannot
 // be expressed; nor can the fields that have no variable (use LoadConfig).

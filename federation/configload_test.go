@@ -1,6 +1,11 @@
 package federation
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
@@ -237,11 +242,11 @@ func TestConfigFromEnvNamesTheVariableOfEveryProblem(t *testing.T) {
 	}
 	_, err := configFromEnv("T", environ, readFile)
 	want := []string{
-		`federation: config: T_ACME_CLIENTID: is not a known setting: want T_<NAME> followed by one of _ISSUER, _CLIENT_ID, _CLIENT_SECRET, _CLIENT_SECRET_FILE, _REDIRECT_URL, _SCOPES, _FRONTEND_URL, _PRESET, _TENANT_ID, _ALLOWED_TENANTS, _HOSTED_DOMAIN, _ALLOWED_EMAIL_DOMAINS`,
+		`federation: config: T_ACME_CLIENTID: is not a known setting: want T_<NAME> followed by one of _ISSUER, _CLIENT_ID, _CLIENT_SECRET, _CLIENT_SECRET_FILE, _REDIRECT_URL, _SCOPES, _FRONTEND_URL, _PRESET, _TENANT_ID, _ALLOWED_TENANTS, _HOSTED_DOMAIN, _ALLOWED_EMAIL_DOMAINS, _TOKEN_ENDPOINT_AUTH_METHOD, _CLIENT_KEY_FILE, _CLIENT_KEY_ID, _CLIENT_ASSERTION_AUDIENCE`,
 		`federation: config: T_ACME_CLIENT_SECRET_FILE: conflicts with T_ACME_CLIENT_SECRET; set one`,
 		`federation: config: T_BETA_CLIENT_SECRET_FILE: cannot read the secret file: file does not exist`,
 		`federation: config: T_GAMMA_CLIENT_SECRET_FILE: the secret file "/run/secrets/empty" is empty`,
-		`federation: config: T__ISSUER: is not a known setting: want T_<NAME> followed by one of _ISSUER, _CLIENT_ID, _CLIENT_SECRET, _CLIENT_SECRET_FILE, _REDIRECT_URL, _SCOPES, _FRONTEND_URL, _PRESET, _TENANT_ID, _ALLOWED_TENANTS, _HOSTED_DOMAIN, _ALLOWED_EMAIL_DOMAINS`,
+		`federation: config: T__ISSUER: is not a known setting: want T_<NAME> followed by one of _ISSUER, _CLIENT_ID, _CLIENT_SECRET, _CLIENT_SECRET_FILE, _REDIRECT_URL, _SCOPES, _FRONTEND_URL, _PRESET, _TENANT_ID, _ALLOWED_TENANTS, _HOSTED_DOMAIN, _ALLOWED_EMAIL_DOMAINS, _TOKEN_ENDPOINT_AUTH_METHOD, _CLIENT_KEY_FILE, _CLIENT_KEY_ID, _CLIENT_ASSERTION_AUDIENCE`,
 		`federation: config: T_ACME_ISSUER: issuer: "http://idp.example.com": url must use https (http only for loopback hosts)`,
 		`federation: config: T_ACME_* (providers.acme.clientId): is required when issuer is set`,
 		`federation: config: T_BETA_CLIENT_SECRET_FILE: is required for a confidential client (a public client sets tokenEndpointAuthMethod "none")`,
@@ -272,5 +277,34 @@ func TestConfigFromEnvReadsTheProcessEnvironment(t *testing.T) {
 	c, err := ConfigFromEnv("OIDCFED_TEST")
 	if err != nil || c.Providers["acme"].ClientID != "c" {
 		t.Fatalf("ConfigFromEnv = %v, %v", c, err)
+	}
+}
+
+func TestConfigFromEnvClientKeys(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	file := filepath.Join(t.TempDir(), "client.pem")
+	os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	environ := []string{
+		"T_KEYED_ISSUER=https://idp.example.com",
+		"T_KEYED_CLIENT_ID=keyed-client",
+		"T_KEYED_TOKEN_ENDPOINT_AUTH_METHOD=private_key_jwt",
+		"T_KEYED_CLIENT_KEY_FILE=" + file,
+		"T_KEYED_CLIENT_KEY_ID=k1",
+		"T_KEYED_CLIENT_ASSERTION_AUDIENCE=issuer",
+	}
+	c, err := configFromEnv("T", environ, os.ReadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := c.Providers["keyed"]
+	if pc.TokenEndpointAuthMethod != "private_key_jwt" || pc.ClientKeyFile != file || pc.ClientKeyID != "k1" ||
+		pc.ClientAssertionAudience != "issuer" {
+		t.Fatalf("keyed = %#v", pc)
+	}
+	environ[3] = "T_KEYED_CLIENT_KEY_FILE=/nonexistent/client.pem"
+	_, err = configFromEnv("T", environ, os.ReadFile)
+	if err == nil || !strings.Contains(err.Error(), "T_KEYED_CLIENT_KEY_FILE") {
+		t.Fatalf("a missing key file: %v, want the variable named", err)
 	}
 }
