@@ -166,11 +166,7 @@ func TestClientKeyRules(t *testing.T) {
 // lists only RS256 fails the sign-in's start and fails Check, both
 // saying why.
 func TestAssertionAlgorithmNotAdvertised(t *testing.T) {
-	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ck, _ := federation.NewClientKey(ecKey, "")
-	r := assertionRP(t, func(pc *federation.ProviderConfig) {
-		pc.TokenEndpointAuthMethod, pc.ClientKey = "private_key_jwt", ck
-	}, ecKey)
+	r := ecClientRP(t)
 	r.op.Misbehave(federationtest.Misbehavior{Discovery: func(doc map[string]any) {
 		doc["token_endpoint_auth_signing_alg_values_supported"] = []string{"RS256"}
 	}})
@@ -242,11 +238,7 @@ func TestExpiredAssertionIsRefused(t *testing.T) {
 
 // TestPrivateKeyJWTRefresh: a refresh authenticates with an assertion too.
 func TestPrivateKeyJWTRefresh(t *testing.T) {
-	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ck, _ := federation.NewClientKey(ecKey, "")
-	r := assertionRP(t, func(pc *federation.ProviderConfig) {
-		pc.TokenEndpointAuthMethod, pc.ClientKey = "private_key_jwt", ck
-	}, ecKey)
+	r := ecClientRP(t)
 	signsIn(t, r)
 	p, _ := r.reg.Lookup("oidc:acme")
 	r.mu.Lock()
@@ -261,4 +253,18 @@ func TestPrivateKeyJWTRefresh(t *testing.T) {
 	if seen := r.op.TokenAuthMethodsSeen(); len(seen) != 2 || seen[1] != "private_key_jwt" {
 		t.Fatalf("the provider saw %v, want private_key_jwt twice", seen)
 	}
+}
+
+// ecClientRP is a relying party whose client signs assertions with a new
+// EC key in code, registered at the provider.
+func ecClientRP(t *testing.T) *rp {
+	t.Helper()
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ck, err := federation.NewClientKey(ecKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return assertionRP(t, func(pc *federation.ProviderConfig) {
+		pc.TokenEndpointAuthMethod, pc.ClientKey = "private_key_jwt", ck
+	}, ecKey)
 }
