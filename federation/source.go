@@ -168,7 +168,18 @@ func (r *Registry) provider(ctx context.Context, key string) (*Provider, error) 
 	if !ok && s.isUnknown(name, r.opts.now()) {
 		return nil, errUnknownProvider(key)
 	}
-	loaded, err := s.names.Do(ctx, name, func() (*Provider, error) { return r.load(ctx, name) })
+	loaded, err := s.names.Do(ctx, name, func() (*Provider, error) {
+		// Checked again inside the flight: a flight that ended between the
+		// caller's lookup and this one has loaded the provider (or learnt
+		// that there is none) already.
+		if p, ok := r.Lookup(key); ok && !r.sourceExpired(key) {
+			return p, nil
+		}
+		if s.isUnknown(name, r.opts.now()) {
+			return nil, nil
+		}
+		return r.load(ctx, name)
+	})
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {
