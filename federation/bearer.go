@@ -342,11 +342,10 @@ func (r *Registry) verifyBearer(ctx context.Context, raw string, check *bearerCh
 	}
 	prov := r.providerForIssuer(body.Iss, body.Aud)
 	if prov == nil && r.source != nil {
-		if loaded, err := r.providersForIssuer(ctx, body.Iss); err != nil {
+		if _, err := r.providersForIssuer(ctx, body.Iss); err != nil {
 			return nil, err
-		} else if loaded {
-			prov = r.providerForIssuer(body.Iss, body.Aud)
 		}
+		prov = r.providerForIssuer(body.Iss, body.Aud) // loaded now, or by a flight that just ended
 	}
 	if prov != nil && r.source != nil && r.sourceExpired(prov.key) {
 		if prov, err = r.provider(ctx, prov.key); errors.Is(err, ErrNoProvider) {

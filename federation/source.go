@@ -337,6 +337,9 @@ func (r *Registry) providersForIssuer(ctx context.Context, iss string) (bool, er
 		return false, nil
 	}
 	names, err := s.issuers.Do(ctx, iss, func() (names []string, err error) {
+		if r.providerForIssuer(iss, nil) != nil {
+			return nil, nil // loaded by a flight that ended after the caller looked
+		}
 		err = s.ask(ctx, func(ctx context.Context) (err error) {
 			names, err = is.ProvidersByIssuer(ctx, iss)
 			return err
