@@ -342,7 +342,7 @@ func (r *Registry) verifyBearer(ctx context.Context, raw string, check *bearerCh
 	}
 	prov := r.providerForIssuer(body.Iss, body.Aud)
 	if prov == nil && r.source != nil {
-		if _, err := r.providersForIssuer(ctx, body.Iss); err != nil {
+		if err := r.providersForIssuer(ctx, body.Iss); err != nil {
 			return nil, err
 		}
 		prov = r.providerForIssuer(body.Iss, body.Aud) // loaded now, or by a flight that just ended

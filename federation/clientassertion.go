@@ -137,16 +137,12 @@ func LoadClientKeys(path, kid string) ([]*ClientKey, error) {
 	return keys, nil
 }
 
-// clientKey is the key that signs p's assertions: ClientKey, else the
-// first key of clientKeyFile (read when the provider was built).
+// clientKey is the key that signs p's assertions (nil without one).
 func (p *Provider) clientKey() *ClientKey {
-	if p.cfg.ClientKey != nil {
-		return p.cfg.ClientKey
+	if len(p.clientKeys) == 0 {
+		return nil
 	}
-	if len(p.fileKeys) > 0 {
-		return p.fileKeys[0]
-	}
-	return nil
+	return p.clientKeys[0]
 }
 
 // assertion signs a client assertion for a request to endpoint (RFC 7523
@@ -198,14 +194,10 @@ func hmacAlg(supported []string, secretLen int) jose.SignatureAlgorithm {
 	return ""
 }
 
-// publicKeys are the client's public keys: ClientKey's, or every key of
-// clientKeyFile (the signing one first).
+// publicKeys are the client's public keys, the signing one first.
 func (p *Provider) publicKeys() []jose.JSONWebKey {
-	if p.cfg.ClientKey != nil {
-		return []jose.JSONWebKey{p.cfg.ClientKey.Public()}
-	}
-	keys := make([]jose.JSONWebKey, len(p.fileKeys))
-	for i, k := range p.fileKeys {
+	keys := make([]jose.JSONWebKey, len(p.clientKeys))
+	for i, k := range p.clientKeys {
 		keys[i] = k.Public()
 	}
 	return keys

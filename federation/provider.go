@@ -42,7 +42,7 @@ type Provider struct {
 	src         *discovery.Source
 	reg         *Registry
 	mapper      *claims.Mapper
-	fileKeys    []*ClientKey // from clientKeyFile, read when the provider was built
+	clientKeys  []*ClientKey // ClientKey, or clientKeyFile's keys (read when built); the first signs
 	scopes      []string
 
 	removed atomic.Bool // set when removed or replaced, before its key set is released

@@ -163,8 +163,11 @@ func (r *Registry) newProvider(name string, given, pc ProviderConfig) *Provider 
 	src, _ := newSource(pc.Issuer, pc.DiscoveryURL, pc.Endpoints) // validated
 	mapper, _ := pc.Claims.Compile()
 	p := &Provider{key: Key(name), cfg: pc, src: src, reg: r, mapper: mapper, scopes: pc.scopes()}
-	if pc.ClientKeyFile != "" {
-		p.fileKeys, _ = LoadClientKeys(pc.ClientKeyFile, pc.ClientKeyID) // validated
+	switch {
+	case pc.ClientKey != nil:
+		p.clientKeys = []*ClientKey{pc.ClientKey}
+	case pc.ClientKeyFile != "":
+		p.clientKeys, _ = LoadClientKeys(pc.ClientKeyFile, pc.ClientKeyID) // validated
 	}
 	if given.Preset != "" { // else the preset changed nothing: one copy
 		g := given // only this copy reaches the heap

@@ -328,13 +328,13 @@ func (r *Registry) Forget(name string) {
 }
 
 // providersForIssuer loads, through an [IssuerSource], the providers of
-// a bearer token's iss that the registry does not hold. It reports
-// whether any was loaded.
-func (r *Registry) providersForIssuer(ctx context.Context, iss string) (bool, error) {
+// a bearer token's iss that the registry does not hold; the caller looks
+// the issuer up again afterwards.
+func (r *Registry) providersForIssuer(ctx context.Context, iss string) error {
 	s := r.source
 	is, ok := s.cfg.Source.(IssuerSource)
 	if !ok || iss == "" || s.isUnknown("iss:"+iss, r.opts.now()) {
-		return false, nil
+		return nil
 	}
 	names, err := s.issuers.Do(ctx, iss, func() (names []string, err error) {
 		if r.providerForIssuer(iss, nil) != nil {
@@ -351,18 +351,13 @@ func (r *Registry) providersForIssuer(ctx context.Context, iss string) (bool, er
 	})
 	if err != nil {
 		r.opts.logger.Warn("federation: provider source failed", "issuer", iss, "error", err)
-		return false, newError(CodeProviderUnavailable,
+		return newError(CodeProviderUnavailable,
 			"the identity provider's configuration could not be loaded; try again later", err)
 	}
-	any := false
 	for _, name := range names {
-		if _, err := r.provider(ctx, Key(name)); err == nil {
-			any = true
-		} else if errors.Is(err, ErrNoProvider) {
-			continue
-		} else {
-			return false, err
+		if _, err := r.provider(ctx, Key(name)); err != nil && !errors.Is(err, ErrNoProvider) {
+			return err
 		}
 	}
-	return any, nil
+	return nil
 }
