@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -77,7 +76,7 @@ func (g *ReplayGuard) Claim(ctx context.Context, id string, until time.Time) err
 	n, err := claimScript.Run(ctx, g.rdb, []string{g.key(id)}, strconv.FormatInt(now.UnixMilli(), 10),
 		strconv.FormatInt(until.UnixMilli(), 10), strconv.FormatInt(ttl.Milliseconds(), 10)).Int()
 	if err != nil {
-		return fmt.Errorf("%w: redis: %w", session.ErrUnavailable, err)
+		return unavailable(err)
 	}
 	if n == 0 {
 		return session.ErrReplayed
@@ -88,7 +87,7 @@ func (g *ReplayGuard) Claim(ctx context.Context, id string, until time.Time) err
 // Release forgets id.
 func (g *ReplayGuard) Release(ctx context.Context, id string) error {
 	if err := g.rdb.Del(ctx, g.key(id)).Err(); err != nil {
-		return fmt.Errorf("%w: redis: %w", session.ErrUnavailable, err)
+		return unavailable(err)
 	}
 	return nil
 }

@@ -107,6 +107,8 @@ end
 return n
 `)
 
+// unavailable wraps a Redis failure as session.ErrUnavailable: the
+// handler answers 503 and nothing was recorded.
 func unavailable(err error) error { return fmt.Errorf("%w: redis: %w", session.ErrUnavailable, err) }
 
 // Put stores h under key until expires.
