@@ -50,6 +50,20 @@ type Metadata struct {
 	AuthorizationResponseISSParameterSupported bool `json:"authorization_response_iss_parameter_supported,omitempty"`
 	// BackchannelLogoutSupported: the provider sends logout tokens.
 	BackchannelLogoutSupported bool `json:"backchannel_logout_supported,omitempty"`
+	// MTLSEndpointAliases are the endpoints a client authenticating with
+	// a TLS client certificate uses instead (RFC 8705 §5); https only.
+	MTLSEndpointAliases MTLSEndpointAliases `json:"mtls_endpoint_aliases,omitzero"`
+}
+
+// MTLSEndpointAliases are a provider's mutual-TLS endpoints (RFC 8705 §5).
+// Each empty one means the regular endpoint serves mutual TLS too.
+type MTLSEndpointAliases struct {
+	TokenEndpoint                      string `json:"token_endpoint,omitempty"`
+	UserinfoEndpoint                   string `json:"userinfo_endpoint,omitempty"`
+	DeviceAuthorizationEndpoint        string `json:"device_authorization_endpoint,omitempty"`
+	RevocationEndpoint                 string `json:"revocation_endpoint,omitempty"`
+	IntrospectionEndpoint              string `json:"introspection_endpoint,omitempty"`
+	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint,omitempty"`
 }
 
 // Endpoints are set by hand in configuration. Each non-empty field replaces
@@ -140,6 +154,20 @@ func (m *Metadata) validateEndpoints(docURL string, loopbackIssuer bool) error {
 		}
 		if err := checkEndpoint(e.value, loopbackIssuer); err != nil {
 			return fail(e.field, err)
+		}
+	}
+	a := m.MTLSEndpointAliases
+	for _, e := range []struct{ field, value string }{
+		{"token_endpoint", a.TokenEndpoint}, {"userinfo_endpoint", a.UserinfoEndpoint},
+		{"device_authorization_endpoint", a.DeviceAuthorizationEndpoint}, {"revocation_endpoint", a.RevocationEndpoint},
+		{"introspection_endpoint", a.IntrospectionEndpoint},
+		{"pushed_authorization_request_endpoint", a.PushedAuthorizationRequestEndpoint},
+	} {
+		// Mutual TLS needs TLS: no http alias, not even on loopback.
+		if e.value != "" {
+			if err := checkEndpoint(e.value, false); err != nil {
+				return fail("mtls_endpoint_aliases."+e.field, err)
+			}
 		}
 	}
 	if len(m.ResponseTypesSupported) > 0 && !slices.Contains(m.ResponseTypesSupported, "code") {

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -39,7 +40,11 @@ const (
 type ClientKey struct {
 	signer crypto.Signer
 	kid    string
-	alg    jose.SignatureAlgorithm
+	alg    jose.SignatureAlgorithm // RS256 or ES256; an RSA key signs PS256 where only that is accepted
+	// chain is the key's certificate chain, the leaf first (nil without
+	// one); x5tS256 and x5t are the leaf's thumbprints.
+	chain        []*x509.Certificate
+	x5tS256, x5t string
 }
 
 // NewClientKey wraps signer, an RSA key of at least 2048 bits or an EC
@@ -75,8 +80,30 @@ func (k *ClientKey) KeyID() string { return k.kid }
 
 // Public is the key's public half as a JWK, for the provider's client
 // registration (or the application's jwks_uri).
+// With a certificate it carries x5c and the thumbprints. An RSA key names
+// no alg: it signs RS256, or PS256 for a provider that takes only that.
 func (k *ClientKey) Public() jose.JSONWebKey {
-	return jose.JSONWebKey{Key: k.signer.Public(), KeyID: k.kid, Algorithm: string(k.alg), Use: "sig"}
+	j := jose.JSONWebKey{Key: k.signer.Public(), KeyID: k.kid, Use: "sig", Certificates: k.chain}
+	if k.alg == jose.ES256 {
+		j.Algorithm = string(k.alg)
+	}
+	if len(k.chain) > 0 {
+		s256 := sha256.Sum256(k.chain[0].Raw)
+		j.CertificateThumbprintSHA256 = s256[:]
+	}
+	return j
+}
+
+// algFor is the algorithm k signs with for a provider that accepts
+// supported (any of k's when it lists none): "" when none fits.
+func (k *ClientKey) algFor(supported []string) jose.SignatureAlgorithm {
+	switch {
+	case len(supported) == 0 || slices.Contains(supported, string(k.alg)):
+		return k.alg
+	case k.alg == jose.RS256 && slices.Contains(supported, string(jose.PS256)):
+		return jose.PS256
+	}
+	return ""
 }
 
 // String is [client key] and the kid.
@@ -145,11 +172,14 @@ func (p *Provider) clientKey() *ClientKey {
 	return p.clientKeys[0]
 }
 
-// assertion signs a client assertion for a request to endpoint (RFC 7523
-// §3): iss and sub the client, aud the endpoint or the issuer, a fresh
-// jti, a one-minute life.
-func (p *Provider) assertion(st *resolved, endpoint string) (string, error) {
-	aud := endpoint
+// assertion signs a client assertion (RFC 7523 §3): iss and sub the
+// client, aud the token endpoint or the issuer (also for the other
+// endpoints that authenticate the client, such as device authorization:
+// RFC 7523 names the token endpoint as an audience, RFC 9126 §2 the
+// issuer, and no provider takes one of its other endpoints' URLs only), a
+// fresh jti, a one-minute life.
+func (p *Provider) assertion(st *resolved) (string, error) {
+	aud := st.md.TokenEndpoint
 	if p.cfg.ClientAssertionAudience == "issuer" {
 		aud = st.md.Issuer
 	}
@@ -161,8 +191,11 @@ func (p *Provider) assertion(st *resolved, endpoint string) (string, error) {
 	switch st.auth {
 	case clientPrivateKeyJWT:
 		k := p.clientKey()
-		key = jose.SigningKey{Algorithm: k.alg, Key: k.signer}
+		key = jose.SigningKey{Algorithm: k.algFor(st.md.TokenEndpointAuthSigningAlgValuesSupported), Key: k.signer}
 		opts = opts.WithHeader("kid", k.kid)
+		if k.chain != nil {
+			opts = opts.WithHeader("x5t#S256", k.x5tS256).WithHeader("x5t", k.x5t)
+		}
 	case clientSecretJWT:
 		key = jose.SigningKey{Algorithm: hmacAlg(st.md.TokenEndpointAuthSigningAlgValuesSupported,
 			len(p.cfg.ClientSecret)), Key: []byte(p.cfg.ClientSecret.Reveal())}

@@ -71,17 +71,31 @@ type ProviderConfig struct {
 	// the first of those the provider lists (basic when it lists none); or
 	// "none" for a public client (a CLI, a native app, or an API that only
 	// verifies bearer tokens), which has no secret. PKCE is used either way.
+	// With keys instead of a secret: "private_key_jwt" (ClientKeyFile),
+	// "client_secret_jwt" (a secret of 32 bytes or more keys an HMAC),
+	// "tls_client_auth" or "self_signed_tls_client_auth" (RFC 8705:
+	// ClientKeyFile and ClientCertificateFile).
 	TokenEndpointAuthMethod string `json:"tokenEndpointAuthMethod,omitempty"`
 	// ClientKeyFile is a PEM file of PKCS#8 private keys (RSA of 2048 bits
-	// or more, or EC P-256) for "private_key_jwt": the first signs the
-	// client's assertions (RS256 or ES256). Or set ClientKey in code.
+	// or more, or EC P-256) for "private_key_jwt" and mutual TLS: the
+	// first signs the client's assertions (RS256, PS256 or ES256) and
+	// holds the TLS client certificate; all are published at the JWKS
+	// route, so a rotation adds the new key first and removes the old one
+	// later. Or set ClientKey in code.
 	ClientKeyFile string `json:"clientKeyFile,omitempty"`
 	// ClientKeyID is the kid of the signing key in ClientKeyFile. Default:
 	// its RFC 7638 thumbprint.
 	ClientKeyID string `json:"clientKeyId,omitempty"`
-	// ClientKey signs the client's assertions instead of ClientKeyFile (a
-	// key in an HSM or KMS); never marshalled or printed.
+	// ClientKey is the client's key instead of ClientKeyFile (a key in an
+	// HSM or KMS: [NewClientKey]; with its certificate:
+	// [NewClientCertificate]); never marshalled or printed.
 	ClientKey *ClientKey `json:"-"`
+	// ClientCertificateFile is a PEM file of the signing key's certificate
+	// (then its intermediates, if any): required for "tls_client_auth" and
+	// "self_signed_tls_client_auth" (RFC 8705), and with "private_key_jwt"
+	// it puts the certificate's thumbprints in each assertion's header
+	// (x5t#S256, x5t), as Microsoft Entra ID's certificate credentials want.
+	ClientCertificateFile string `json:"clientCertificateFile,omitempty"`
 	// ClientAssertionAudience is the aud of client assertions:
 	// "tokenEndpoint" (default: the URL the assertion is sent to) or
 	// "issuer", which some providers want.
@@ -186,6 +200,10 @@ type ProviderConfig struct {
 	// AllowedEmailDomains restricts sign-in to users whose email is
 	// verified (under EmailTrust) and in one of these domains.
 	AllowedEmailDomains []string `json:"allowedEmailDomains,omitempty"`
+
+	// credentials are the client's keys as validation read them, in the
+	// effective config only: the files are read once.
+	credentials []*ClientKey
 }
 
 // Email trust values: how far a provider's email claim is believed when
@@ -268,6 +286,7 @@ func (p ProviderConfig) effective(name string) (ProviderConfig, []*ConfigError) 
 	}
 	eff := p.applyPreset(&v)
 	eff.validate(&v)
+	eff.credentials = v.credentials
 	return eff, v.errs
 }
 
@@ -277,6 +296,8 @@ type validation struct {
 	errs []*ConfigError
 	// noIssuer: the preset could not build the issuer and said why.
 	noIssuer bool
+	// credentials are the client's keys as validation read them.
+	credentials []*ClientKey
 }
 
 func (v *validation) fail(field, format string, args ...any) {
@@ -324,24 +345,12 @@ func (p ProviderConfig) validate(v *validation) {
 			fail("clientSecret", `must be 32 bytes or more for tokenEndpointAuthMethod "client_secret_jwt" `+
 				"(it keys HS256, RFC 7518 §3.2)")
 		}
-	case authPrivateKeyJWT:
-		switch {
-		case p.ClientKey != nil && p.ClientKeyFile != "":
-			fail("clientKeyFile", "and ClientKey are both set; set one")
-		case p.ClientKey == nil && p.ClientKeyFile == "":
-			fail("clientKeyFile", `is required for tokenEndpointAuthMethod "private_key_jwt" (or ClientKey in code)`)
-		case p.ClientKeyFile != "":
-			if _, err := LoadClientKeys(p.ClientKeyFile, p.ClientKeyID); err != nil {
-				fail("clientKeyFile", "%s: %v", p.ClientKeyFile, err)
-			}
-		}
+	case authPrivateKeyJWT, authTLS, authSelfSignedTLS:
 	default:
-		fail("tokenEndpointAuthMethod", "%q: want %q, %q, %q, %q or %q", p.TokenEndpointAuthMethod, authBasic,
-			authPost, authPrivateKeyJWT, authClientSecretJWT, authNone)
+		fail("tokenEndpointAuthMethod", "%q: want %q, %q, %q, %q, %q, %q or %q", p.TokenEndpointAuthMethod, authBasic,
+			authPost, authPrivateKeyJWT, authClientSecretJWT, authTLS, authSelfSignedTLS, authNone)
 	}
-	if p.TokenEndpointAuthMethod != authPrivateKeyJWT && (p.ClientKeyFile != "" || p.ClientKey != nil) {
-		fail("clientKeyFile", `is used only with tokenEndpointAuthMethod "private_key_jwt"`)
-	}
+	v.credentials = p.loadCredentials(fail)
 	switch p.ClientAssertionAudience {
 	case "", "tokenEndpoint", "issuer":
 	default:

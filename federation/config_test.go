@@ -98,15 +98,19 @@ func TestValidateRules(t *testing.T) {
 		{"no client ID", "acme", func(p *ProviderConfig) { p.ClientID = "" }, `config: providers.acme.clientId: is required when issuer is set`},
 		{"no client secret", "acme", func(p *ProviderConfig) { p.ClientSecret = "" }, `config: providers.acme.clientSecret: is required for a confidential client (a public client sets tokenEndpointAuthMethod "none")`},
 		{"a public client with a secret", "acme", func(p *ProviderConfig) { p.TokenEndpointAuthMethod = "none" }, `config: providers.acme.clientSecret: must be empty for tokenEndpointAuthMethod "none"`},
-		{"an unknown token endpoint auth method", "acme", func(p *ProviderConfig) { p.TokenEndpointAuthMethod = "tls_client_auth" },
-			`config: providers.acme.tokenEndpointAuthMethod: "tls_client_auth": want "client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt" or "none"`},
+		{"an unknown token endpoint auth method", "acme", func(p *ProviderConfig) { p.TokenEndpointAuthMethod = "mtls" },
+			`config: providers.acme.tokenEndpointAuthMethod: "mtls": want "client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt", "tls_client_auth", "self_signed_tls_client_auth" or "none"`},
+		{"tls_client_auth without a key", "acme", func(p *ProviderConfig) { p.TokenEndpointAuthMethod = "tls_client_auth" },
+			`config: providers.acme.clientKeyFile: is required for tokenEndpointAuthMethod "tls_client_auth" (or ClientKey in code)`},
+		{"a client certificate for a secret method", "acme", func(p *ProviderConfig) { p.ClientCertificateFile = "/c.pem" },
+			`config: providers.acme.clientCertificateFile: is used only with tokenEndpointAuthMethod "private_key_jwt", "tls_client_auth" or "self_signed_tls_client_auth"`},
 		{"private_key_jwt without a key", "acme", func(p *ProviderConfig) { p.TokenEndpointAuthMethod = "private_key_jwt" },
 			`config: providers.acme.clientKeyFile: is required for tokenEndpointAuthMethod "private_key_jwt" (or ClientKey in code)`},
 		{"a client key file that does not exist", "acme", func(p *ProviderConfig) {
 			p.TokenEndpointAuthMethod, p.ClientKeyFile = "private_key_jwt", "/nonexistent/key.pem"
 		}, `config: providers.acme.clientKeyFile: /nonexistent/key.pem: open /nonexistent/key.pem: no such file or directory`},
 		{"a client key for a secret method", "acme", func(p *ProviderConfig) { p.ClientKeyFile = "/k.pem" },
-			`config: providers.acme.clientKeyFile: is used only with tokenEndpointAuthMethod "private_key_jwt"`},
+			`config: providers.acme.clientKeyFile: is used only with tokenEndpointAuthMethod "private_key_jwt", "tls_client_auth" or "self_signed_tls_client_auth"`},
 		{"client_secret_jwt without a secret", "acme", func(p *ProviderConfig) {
 			p.TokenEndpointAuthMethod, p.ClientSecret = "client_secret_jwt", ""
 		}, `config: providers.acme.clientSecret: must be 32 bytes or more for tokenEndpointAuthMethod "client_secret_jwt" (it keys HS256, RFC 7518 §3.2)`},

@@ -63,7 +63,7 @@ func (p *Provider) StartDevice(ctx context.Context) (*DeviceAuthorization, error
 		ExpiresIn               int64  `json:"expires_in"`
 		Interval                int64  `json:"interval"`
 	}
-	if err := p.postForm(ctx, st, st.md.DeviceAuthorizationEndpoint, url.Values{"scope": {strings.Join(p.scopes, " ")}}, &body, "the device sign-in"); err != nil {
+	if err := p.postForm(ctx, st, st.viaTLS(st.md.DeviceAuthorizationEndpoint, st.md.MTLSEndpointAliases.DeviceAuthorizationEndpoint), url.Values{"scope": {strings.Join(p.scopes, " ")}}, &body, "the device sign-in"); err != nil {
 		return nil, err
 	}
 	bad := func(what string) error {

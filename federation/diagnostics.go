@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -97,7 +98,7 @@ type CheckReport struct {
 
 // CheckResult is one check.
 type CheckResult struct {
-	Name   string `json:"name"`   // discovery, jwks, scopes, pkce, token_endpoint_auth, signing_algorithms, redirect_uri
+	Name   string `json:"name"`   // discovery, jwks, scopes, pkce, token_endpoint_auth, signing_algorithms, client_certificate, redirect_uri
 	Status string `json:"status"` // ok, warn, fail or skip
 	Detail string `json:"detail"` // what was found, and what to do
 }
@@ -171,6 +172,9 @@ func (p *Provider) check(ctx context.Context, redirectURI string) *CheckReport {
 			add(name, CheckSkip, "needs the discovery document")
 		}
 	}
+	if k := p.clientKey(); k != nil && k.Certificate() != nil {
+		checkCertificate(k.Certificate(), p.reg.opts.now(), add)
+	}
 	p.checkRedirectURI(redirectURI, add)
 	rep.OK = len(rep.Problems()) == 0
 	p.reg.opts.logger.Debug("federation: flow step", "provider", p.key, "step", "check", "ok", rep.OK,
@@ -223,6 +227,26 @@ func (p *Provider) checkMetadata(ctx context.Context, md *discovery.Metadata,
 		add("token_endpoint_auth", CheckOK, "%s", method)
 	}
 	add("signing_algorithms", CheckOK, "%q accepted", md.Algorithms())
+}
+
+// certificateRenewal is how long before its expiry a client certificate
+// makes Check warn.
+const certificateRenewal = 30 * 24 * time.Hour
+
+// checkCertificate warns of a client certificate that is not valid now or
+// expires within certificateRenewal: the provider will refuse it, and a
+// replacement takes a registration at the provider.
+func checkCertificate(c *x509.Certificate, now time.Time, add func(name, status, format string, args ...any)) {
+	switch left := c.NotAfter.Sub(now); {
+	case certificateStatus(c, now) != "":
+		add("client_certificate", CheckWarn, "%s: replace it and register the new one at the provider",
+			certificateStatus(c, now))
+	case left < certificateRenewal:
+		add("client_certificate", CheckWarn, "the client certificate %q expires in %d days (%s): renew it",
+			c.Subject, int(left.Hours()/24), c.NotAfter.UTC().Format(time.RFC3339))
+	default:
+		add("client_certificate", CheckOK, "%q valid until %s", c.Subject, c.NotAfter.UTC().Format(time.RFC3339))
+	}
 }
 
 // checkRedirectURI checks the shape of the sign-in redirect URI.

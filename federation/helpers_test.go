@@ -5,6 +5,7 @@ package federation_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -76,6 +77,10 @@ func newRPWith(t *testing.T, o rpOptions) *rp {
 		o.provider(&pc)
 	}
 	providers := map[string]federation.ProviderConfig{"acme": pc}
+	if o.op.MutualTLS { // trust the provider's TLS port
+		o.opts = append([]federation.Option{federation.WithHTTPClient(&http.Client{Timeout: 10 * time.Second,
+			Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: op.MutualTLSRoots()}}})}, o.opts...)
+	}
 	if o.source != nil {
 		o.source.Source.(*testSource).put("acme", pc)
 		providers = nil

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -43,7 +44,11 @@ type Provider struct {
 	reg         *Registry
 	mapper      *claims.Mapper
 	clientKeys  []*ClientKey // ClientKey, or clientKeyFile's keys (read when built); the first signs
-	scopes      []string
+	// tlsClient and tlsExchange present the client certificate (mutual
+	// TLS methods only); tlsErr says why they could not be built.
+	tlsClient, tlsExchange *http.Client
+	tlsErr                 error
+	scopes                 []string
 
 	removed atomic.Bool // set when removed or replaced, before its key set is released
 
@@ -445,7 +450,7 @@ func (p *Provider) result(ctx context.Context, st *resolved, tr *tokenResponse, 
 	all := vt.Claims
 	if st.md.UserinfoEndpoint != "" && p.needsUserinfo(all) {
 		began := time.Now()
-		ui, err := p.userinfo(ctx, st.md.UserinfoEndpoint, tr.AccessToken)
+		ui, err := p.userinfo(ctx, st, tr.AccessToken)
 		if p.step(ctx, StepUserinfo, began, err); err != nil {
 			return nil, err
 		}
@@ -533,9 +538,15 @@ func (p *Provider) needsUserinfo(c map[string]any) bool {
 // userinfo fetches the userinfo claims with the access token in the
 // Authorization header (never the query). A signed (JWT) response is
 // refused rather than trusted unverified.
-func (p *Provider) userinfo(ctx context.Context, endpoint, accessToken string) (map[string]any, error) {
+func (p *Provider) userinfo(ctx context.Context, st *resolved, accessToken string) (map[string]any, error) {
 	fail := func(err error) error {
 		return newError(CodeProviderUnavailable, "the identity provider's user information could not be read", err)
+	}
+	endpoint, client := st.md.UserinfoEndpoint, p.reg.opts.client
+	if st.auth == clientMutualTLS {
+		// An access token issued over mutual TLS may be bound to the
+		// certificate (RFC 8705 §3): present it at the alias too.
+		endpoint, client = cmp.Or(st.md.MTLSEndpointAliases.UserinfoEndpoint, endpoint), p.tlsClient
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
 	if err != nil {
@@ -543,7 +554,7 @@ func (p *Provider) userinfo(ctx context.Context, endpoint, accessToken string) (
 	}
 	req.Header.Set("Authorization", "Bearer "+accessToken)
 	req.Header.Set("Accept", "application/json")
-	resp, err := p.reg.opts.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fail(redactURLError(err))
 	}

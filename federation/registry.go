@@ -162,12 +162,12 @@ func (r *Registry) newProvider(name string, given, pc ProviderConfig) *Provider 
 	}
 	src, _ := newSource(pc.Issuer, pc.DiscoveryURL, pc.Endpoints) // validated
 	mapper, _ := pc.Claims.Compile()
-	p := &Provider{key: Key(name), cfg: pc, src: src, reg: r, mapper: mapper, scopes: pc.scopes()}
-	switch {
-	case pc.ClientKey != nil:
-		p.clientKeys = []*ClientKey{pc.ClientKey}
-	case pc.ClientKeyFile != "":
-		p.clientKeys, _ = LoadClientKeys(pc.ClientKeyFile, pc.ClientKeyID) // validated
+	keys := pc.credentials // read by validation
+	pc.credentials = nil   // so that cfg equals the config given, without a preset
+	p := &Provider{key: Key(name), cfg: pc, src: src, reg: r, mapper: mapper, scopes: pc.scopes(), clientKeys: keys}
+	if mutualTLS(pc.TokenEndpointAuthMethod) {
+		p.tlsClient, p.tlsExchange, p.tlsErr = mutualTLSClients(r.opts.client, r.exchange,
+			p.clientKey().tlsCertificate())
 	}
 	if given.Preset != "" { // else the preset changed nothing: one copy
 		g := given // only this copy reaches the heap

@@ -44,6 +44,7 @@ const (
 	clientPublic                              // client_id in the form, no secret
 	clientPrivateKeyJWT                       // RFC 7523 assertion signed with the client's key
 	clientSecretJWT                           // RFC 7523 assertion keyed with the secret (HMAC)
+	clientMutualTLS                           // RFC 8705 TLS client certificate, client_id in the form
 )
 
 // clientAuthFor picks client authentication: the configured method, which
@@ -65,11 +66,16 @@ func (p *Provider) clientAuthFor(md *discovery.Metadata) (clientAuth, error) {
 		return clientSecretPost, nil
 	case method == authPrivateKeyJWT:
 		algs := md.TokenEndpointAuthSigningAlgValuesSupported
-		if k := p.clientKey(); len(algs) > 0 && !slices.Contains(algs, string(k.alg)) {
+		if k := p.clientKey(); k.algFor(algs) == "" {
 			return 0, fmt.Errorf("%w: provider %s: the client key signs %s, not among the provider's %v",
 				ErrTokenEndpointAuth, p.key, k.alg, algs)
 		}
 		return clientPrivateKeyJWT, nil
+	case mutualTLS(method):
+		if p.tlsErr != nil {
+			return 0, fmt.Errorf("provider %s: %w", p.key, p.tlsErr)
+		}
+		return clientMutualTLS, nil
 	case method == authClientSecretJWT:
 		algs := md.TokenEndpointAuthSigningAlgValuesSupported
 		if hmacAlg(algs, len(p.cfg.ClientSecret)) == "" {
@@ -82,18 +88,28 @@ func (p *Provider) clientAuthFor(md *discovery.Metadata) (clientAuth, error) {
 	case slices.Contains(m, authPost):
 		return clientSecretPost, nil
 	}
-	return 0, fmt.Errorf("%w: provider %s supports only %v; oidcfed supports client_secret_basic, client_secret_post, private_key_jwt, client_secret_jwt and none (public clients)",
+	return 0, fmt.Errorf("%w: provider %s supports only %v; oidcfed supports client_secret_basic, client_secret_post, private_key_jwt, client_secret_jwt, tls_client_auth, self_signed_tls_client_auth and none (public clients)",
 		ErrTokenEndpointAuth, p.key, m)
 }
 
-// authenticate adds the client's credentials for a request to endpoint
-// to form or header.
-func (p *Provider) authenticate(st *resolved, endpoint string, form url.Values, header http.Header) error {
+// viaTLS is endpoint, or its mutual-TLS alias (RFC 8705 §5) when the
+// client authenticates with a certificate and the provider names one.
+func (st *resolved) viaTLS(endpoint, alias string) string {
+	if st.auth == clientMutualTLS && alias != "" {
+		return alias
+	}
+	return endpoint
+}
+
+// authenticate adds the client's credentials to a request's form or
+// header. A client authenticating with mutual TLS sends client_id alone:
+// its connection carries the certificate.
+func (p *Provider) authenticate(st *resolved, form url.Values, header http.Header) error {
 	auth := st.auth
 	secret := p.cfg.ClientSecret.Reveal()
 	switch {
 	case auth == clientPrivateKeyJWT || auth == clientSecretJWT:
-		a, err := p.assertion(st, endpoint)
+		a, err := p.assertion(st)
 		if err != nil {
 			return fmt.Errorf("signing the client assertion: %w", err)
 		}
@@ -148,7 +164,8 @@ func (p *Provider) tokenRequest(ctx context.Context, st *resolved, form url.Valu
 	time.Time, error) {
 	start := p.reg.opts.now()
 	var tr tokenResponse
-	if err := p.postForm(ctx, st, st.md.TokenEndpoint, form, &tr, what); err != nil {
+	endpoint := st.viaTLS(st.md.TokenEndpoint, st.md.MTLSEndpointAliases.TokenEndpoint)
+	if err := p.postForm(ctx, st, endpoint, form, &tr, what); err != nil {
 		return nil, start, err
 	}
 	return &tr, start, nil
@@ -167,7 +184,7 @@ func (p *Provider) postForm(ctx context.Context, st *resolved, endpoint string, 
 		return st.authErr
 	}
 	header := http.Header{}
-	if err := p.authenticate(st, endpoint, form, header); err != nil {
+	if err := p.authenticate(st, form, header); err != nil {
 		return newError(CodeInvalidClient, "the client could not authenticate to the identity provider", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
@@ -177,7 +194,11 @@ func (p *Provider) postForm(ctx context.Context, st *resolved, endpoint string, 
 	req.Header = header
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	resp, err := p.reg.exchange.Do(req)
+	client := p.reg.exchange
+	if st.auth == clientMutualTLS {
+		client = p.tlsExchange
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
 			return newError(CodeProviderUnavailable, "the identity provider did not answer in time",
@@ -198,6 +219,11 @@ func (p *Provider) postForm(ctx context.Context, st *resolved, endpoint string, 
 				fmt.Errorf("token endpoint: HTTP %d without an OAuth error", resp.StatusCode))
 		}
 		code := safeCode(e.Error)
+		if code == CodeInvalidClient {
+			return newError(code, "the identity provider did not accept the client's credentials for "+what+
+				": check tokenEndpointAuthMethod and the secret, keys or certificate registered there",
+				fmt.Errorf("token endpoint: HTTP %d %s", resp.StatusCode, code))
+		}
 		return newError(code, "the identity provider refused "+what,
 			fmt.Errorf("token endpoint: HTTP %d %s", resp.StatusCode, code))
 	}

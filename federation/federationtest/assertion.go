@@ -57,6 +57,9 @@ func (p *Provider) checkAssertion(r *http.Request) (id, method string, err error
 		return id, method, fmt.Errorf("unknown client %q", id)
 	}
 	hdr := jws.Signatures[0].Header
+	if !slices.Contains(p.opts.AssertionAlgs, hdr.Algorithm) {
+		return id, method, fmt.Errorf("alg %s is not among the accepted %v", hdr.Algorithm, p.opts.AssertionAlgs)
+	}
 	var payload []byte
 	if alg := hdr.Algorithm; alg == "HS256" || alg == "HS384" || alg == "HS512" {
 		method = "client_secret_jwt"
@@ -99,7 +102,10 @@ func (p *Provider) checkAssertion(r *http.Request) (id, method string, err error
 		return id, method, fmt.Errorf("sub %q is not iss %q", c.Sub, c.Iss)
 	case r.PostForm.Has("client_id") && r.PostForm.Get("client_id") != c.Iss:
 		return id, method, fmt.Errorf("client_id %q is not the assertion's iss", r.PostForm.Get("client_id"))
-	case !slices.Contains(auds, p.issuer+"/token") && !slices.Contains(auds, p.issuer):
+	case p.opts.AssertionAudience == "issuer" && !slices.Equal(auds, []string{p.issuer}):
+		return id, method, fmt.Errorf("aud %v is not the issuer", auds)
+	case !slices.Contains(auds, p.issuer+"/token") && !slices.Contains(auds, p.issuer) &&
+		(p.tlsBase == "" || !slices.Contains(auds, p.tlsBase+"/token")):
 		return id, method, fmt.Errorf("aud %v is neither the token endpoint nor the issuer", auds)
 	case c.Exp == 0 || !now.Before(time.Unix(c.Exp, 0)):
 		return id, method, fmt.Errorf("expired (exp %d)", c.Exp)

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -58,6 +59,13 @@ type Client struct {
 	// Keys verify the client's private_key_jwt assertions (RFC 7523); a
 	// client_secret_jwt assertion is verified with Secret.
 	Keys []jose.JSONWebKey
+	// Certificates are the client's self-signed TLS certificates
+	// (self_signed_tls_client_auth, RFC 8705 §2.2).
+	Certificates []*x509.Certificate
+	// TLSSubject is the subject DN (as x509.Certificate.Subject.String
+	// writes it) of the client's certificate from Options.ClientCAs
+	// (tls_client_auth, RFC 8705 §2.1).
+	TLSSubject string
 }
 
 // Misbehavior bends the provider's responses. Each nil field leaves the
@@ -115,6 +123,19 @@ type Options struct {
 	// §4.3) for users with a Password. Client credentials (§4.4) are
 	// always enabled for confidential clients.
 	PasswordGrant bool
+	// AssertionAlgs are the accepted algorithms of client assertions,
+	// advertised as token_endpoint_auth_signing_alg_values_supported.
+	// Default: RS256, PS256, ES256, HS256.
+	AssertionAlgs []string
+	// AssertionAudience "issuer" accepts only the issuer as a client
+	// assertion's aud (by default the token endpoint or the issuer).
+	AssertionAudience string
+	// MutualTLS also serves the token, userinfo and device authorization
+	// endpoints on a TLS port that asks for client certificates, advertised
+	// as mtls_endpoint_aliases (RFC 8705 §5); see [Provider.MutualTLSRoots].
+	MutualTLS bool
+	// ClientCAs issue the certificates of tls_client_auth clients.
+	ClientCAs *x509.CertPool
 	// KeepRefreshTokens keeps a refresh token valid after use and sends no
 	// new one. By default each refresh rotates it: the response carries a
 	// new refresh token and the used one is refused from then on.
@@ -127,6 +148,10 @@ type Provider struct {
 	srv    *http.Server
 	ln     net.Listener
 	issuer string
+	// tlsSrv serves the mutual-TLS aliases at tlsBase, with tlsCert.
+	tlsSrv  *http.Server
+	tlsBase string
+	tlsCert *x509.Certificate
 
 	mu       sync.Mutex
 	key      *signingKey
@@ -192,6 +217,9 @@ func Start(opts Options) (*Provider, error) {
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:0"
 	}
+	if len(opts.AssertionAlgs) == 0 {
+		opts.AssertionAlgs = []string{"RS256", "PS256", "ES256", "HS256"}
+	}
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return nil, err
@@ -207,6 +235,13 @@ func Start(opts Options) (*Provider, error) {
 	}
 	p.srv = &http.Server{Handler: p.routes(), ReadHeaderTimeout: 5 * time.Second}
 	go p.srv.Serve(ln)
+	if opts.MutualTLS {
+		host, _, _ := net.SplitHostPort(ln.Addr().String())
+		if err := p.startMutualTLS(host); err != nil {
+			p.srv.Close()
+			return nil, err
+		}
+	}
 	return p, nil
 }
 
@@ -232,7 +267,12 @@ func newSigningKey(alg string) (*signingKey, error) {
 }
 
 // Close stops the provider.
-func (p *Provider) Close() { p.srv.Close() }
+func (p *Provider) Close() {
+	p.srv.Close()
+	if p.tlsSrv != nil {
+		p.tlsSrv.Close()
+	}
+}
 
 // Issuer returns the provider's issuer URL.
 func (p *Provider) Issuer() string { return p.issuer }
@@ -360,9 +400,12 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"id_token_signing_alg_values_supported":            []string{"RS256", "ES256", "EdDSA"},
 		"code_challenge_methods_supported":                 []string{"S256"},
 		"token_endpoint_auth_methods_supported":            p.opts.TokenAuthMethods,
-		"token_endpoint_auth_signing_alg_values_supported": []string{"RS256", "PS256", "ES256", "HS256"},
+		"token_endpoint_auth_signing_alg_values_supported": p.opts.AssertionAlgs,
 		"scopes_supported":                                 []string{"openid", "email", "profile", "groups"},
 		"authorization_response_iss_parameter_supported":   true,
+	}
+	if p.tlsSrv != nil {
+		doc["mtls_endpoint_aliases"] = p.mutualTLSAliases()
 	}
 	p.mu.Lock()
 	edit := p.bad.Discovery
@@ -578,6 +621,9 @@ func (p *Provider) authenticate(r *http.Request) (clientID string, ok bool) {
 	if r.PostForm.Has("client_assertion") || r.PostForm.Has("client_assertion_type") {
 		return p.authenticateAssertion(r)
 	}
+	if _, _, basic := r.BasicAuth(); !basic && !r.PostForm.Has("client_secret") && p.usesCertificate(r.PostForm.Get("client_id")) {
+		return p.authenticateCertificate(r)
+	}
 	id, secret, method := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret"), "client_secret_post"
 	if u, pw, ok := r.BasicAuth(); ok {
 		id, _ = url.QueryUnescape(u)
@@ -591,6 +637,14 @@ func (p *Provider) authenticate(r *http.Request) (clientID string, ok bool) {
 	p.authSeen = append(p.authSeen, method)
 	client, known := p.clients[id]
 	return id, known && client.Secret == secret && slices.Contains(p.opts.TokenAuthMethods, method)
+}
+
+// usesCertificate reports whether the client authenticates with mutual TLS.
+func (p *Provider) usesCertificate(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.clients[id]
+	return len(c.Certificates) > 0 || c.TLSSubject != ""
 }
 
 // RevokeRefreshTokens makes every refresh token issued so far invalid, as

@@ -71,6 +71,26 @@ func Cap(base http.RoundTripper, maxBytes int64) http.RoundTripper {
 	return &capTransport{base: base, limit: maxBytes}
 }
 
+// Unwrap is the transport under Cap's (rt itself when rt is not capped).
+func Unwrap(rt http.RoundTripper) http.RoundTripper {
+	if c, ok := rt.(*capTransport); ok {
+		return c.base
+	}
+	if rt == nil {
+		return http.DefaultTransport
+	}
+	return rt
+}
+
+// Limit is the cap of a transport Cap returned (DefaultMaxBytes for any
+// other).
+func Limit(rt http.RoundTripper) int64 {
+	if c, ok := rt.(*capTransport); ok {
+		return c.limit
+	}
+	return DefaultMaxBytes
+}
+
 type capTransport struct {
 	base  http.RoundTripper
 	limit int64
