@@ -94,7 +94,7 @@ var oidcProvider = opKind{
 
 const apiResource = "https://api.interop.test"
 
-func startOIDCProvider(t *testing.T, rpBase string, claimsInIDToken bool, port int) *runningOP {
+func startOIDCProvider(t *testing.T, rpBase string, claimsInIDToken bool, port int, more ...func(cfg map[string]any)) *runningOP {
 	t.Helper()
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -135,6 +135,9 @@ func startOIDCProvider(t *testing.T, rpBase string, claimsInIDToken bool, port i
 		},
 		"conformIdTokenClaims": !claimsInIDToken,
 		"apiResource":          apiResource,
+	}
+	for _, edit := range more {
+		edit(cfg)
 	}
 	file := filepath.Join(t.TempDir(), "config.json")
 	data, err := json.Marshal(cfg)

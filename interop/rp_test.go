@@ -36,6 +36,11 @@ type relyingParty struct {
 	logouts []federation.LogoutEvent
 	sent    []sentRequest // requests the library sent to the provider
 	logs    bytes.Buffer
+	// client, when set, is the registry's HTTP client instead of one that
+	// records requests (mutual TLS needs an *http.Transport).
+	client *http.Client
+	// options are further registry options.
+	options []federation.Option
 }
 
 // sentRequest is one request the library made, with its form body.
@@ -110,9 +115,12 @@ func (rp *relyingParty) requests(endpoint string) []sentRequest {
 func (rp *relyingParty) serve(providers map[string]federation.ProviderConfig, bearer federation.BearerConfig) {
 	t := rp.t
 	logger := slog.New(slog.NewTextHandler(rp, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	client := rp.client
+	if client == nil {
+		client = &http.Client{Transport: rp, Timeout: 10 * time.Second}
+	}
 	reg, err := federation.NewRegistry(federation.Config{Providers: providers},
-		federation.WithHTTPClient(&http.Client{Transport: rp, Timeout: 10 * time.Second}),
-		federation.WithLogger(logger))
+		append([]federation.Option{federation.WithHTTPClient(client), federation.WithLogger(logger)}, rp.options...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

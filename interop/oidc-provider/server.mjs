@@ -7,13 +7,23 @@
 //   "keys": [ private JWKs ],        // the signing keys, RS256 and ES256
 //   "clients": [ client metadata ],  // RFC 7591 names
 //   "conformIdTokenClaims": true,    // true: profile/email claims only at userinfo
-//   "apiResource": "https://api.example"  // resource for JWT access tokens
+//   "apiResource": "https://api.example", // resource for JWT access tokens
+//   "mtls": { "key": PEM, "cert": PEM }   // optional: a TLS listener for
+//                                          // self_signed_tls_client_auth
 // }
+//
+// With "mtls" a second listener, https on another loopback port, asks for
+// client certificates (any: requestCert without rejectUnauthorized, as a
+// provider of self-signed clients must); the discovery document names its
+// token, userinfo and device authorization endpoints as
+// mtls_endpoint_aliases (RFC 8705 §5). The issuer stays on plain http, so
+// a certificate can only reach the provider through the aliases.
 //
 // Prints "listening <issuer>" on stdout once it serves requests. Users are
 // fixed: "alice" (verified email, groups) and "bob" (unverified email). Any
 // password is accepted by the provider's development login page.
 import { createServer } from 'node:http';
+import { createServer as createTLSServer } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
@@ -33,9 +43,19 @@ const accounts = {
   },
 };
 
+// listen resolves when server serves on a loopback port (0: a free one).
+const listen = (server, port) => new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+
 const server = createServer();
-server.listen(config.port || 0, '127.0.0.1', () => {
+const tlsServer = config.mtls && createTLSServer({
+  key: config.mtls.key, cert: config.mtls.cert, requestCert: true, rejectUnauthorized: false,
+});
+
+await listen(server, config.port || 0);
+if (tlsServer) await listen(tlsServer, 0);
+{
   const issuer = `http://127.0.0.1:${server.address().port}`;
+  const mtlsBase = tlsServer && `https://127.0.0.1:${tlsServer.address().port}`;
   const provider = new Provider(issuer, {
     clients: config.clients,
     jwks: { keys: config.keys },
@@ -64,8 +84,28 @@ server.listen(config.port || 0, '127.0.0.1', () => {
       if (!claims) return undefined;
       return { accountId: sub, claims: async () => ({ sub, ...claims }) };
     },
+    // The client authentication methods of the client-auth cases.
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt',
+      'self_signed_tls_client_auth', 'none'],
+    discovery: mtlsBase ? {
+      mtls_endpoint_aliases: {
+        token_endpoint: `${mtlsBase}/token`,
+        userinfo_endpoint: `${mtlsBase}/me`,
+        device_authorization_endpoint: `${mtlsBase}/device/auth`,
+      },
+    } : {},
     features: {
       devInteractions: { enabled: true },
+      deviceFlow: { enabled: true },
+      mTLS: {
+        enabled: true,
+        selfSignedTlsClientAuth: true,
+        // The peer certificate of this request's TLS connection, if any.
+        getCertificate: (ctx) => {
+          const cert = ctx.socket.getPeerX509Certificate?.();
+          return cert && cert.raw.length ? cert : undefined;
+        },
+      },
       rpInitiatedLogout: { enabled: true },
       backchannelLogout: { enabled: true },
       resourceIndicators: {
@@ -86,9 +126,10 @@ server.listen(config.port || 0, '127.0.0.1', () => {
   });
   // Log every error the provider reports: the Go test prints this output
   // when a case fails.
-  for (const event of ['server_error', 'authorization.error', 'grant.error', 'end_session.error', 'userinfo.error', 'backchannel.error']) {
+  for (const event of ['server_error', 'authorization.error', 'grant.error', 'device_authorization.error', 'end_session.error', 'userinfo.error', 'backchannel.error']) {
     provider.on(event, (_ctx, err) => console.error(`${event}: ${err.name}: ${err.message} ${err.error_description ?? ''} ${err.cause ?? ''}`));
   }
   server.on('request', provider.callback());
+  tlsServer?.on('request', provider.callback());
   console.log(`listening ${issuer}`);
-});
+}
