@@ -2,6 +2,9 @@ package federation_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -65,17 +68,43 @@ func benchOP(b *testing.B) *httptest.Server {
 // and consumed, the RFC 9207 check, the code exchange over loopback HTTP,
 // the ID token verified (signature, iss, aud, exp, iat, nonce, azp,
 // at_hash), claims mapped, the account resolved, OnLogin and the redirect.
-func BenchmarkCallback(b *testing.B) { benchCallback(b) }
+func BenchmarkCallback(b *testing.B) { benchCallback(b, nil) }
 
 // BenchmarkCallbackObserved is BenchmarkCallback with an observer whose
 // every hook is set and does nothing: the cost of the events.
-func BenchmarkCallbackObserved(b *testing.B) { benchCallback(b, federation.WithObserver(noopObserver)) }
+func BenchmarkCallbackObserved(b *testing.B) {
+	benchCallback(b, nil, federation.WithObserver(noopObserver))
+}
 
-func benchCallback(b *testing.B, opts ...federation.Option) {
+// BenchmarkCallbackClientAuth is BenchmarkCallback with each way of
+// authenticating the client: a secret in the Authorization header, and an
+// assertion signed for every exchange with an ES256 or RS256 key.
+func BenchmarkCallbackClientAuth(b *testing.B) {
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	for _, tc := range []struct {
+		name string
+		key  crypto.Signer
+	}{{"client_secret_basic", nil}, {"private_key_jwt-ES256", ecKey}, {"private_key_jwt-RS256", rsaKey}} {
+		b.Run(tc.name, func(b *testing.B) {
+			benchCallback(b, func(pc *federation.ProviderConfig) {
+				if tc.key != nil {
+					pc.ClientSecret, pc.TokenEndpointAuthMethod = "", "private_key_jwt"
+					pc.ClientKey, _ = federation.NewClientKey(tc.key, "")
+				}
+			})
+		})
+	}
+}
+
+func benchCallback(b *testing.B, edit func(pc *federation.ProviderConfig), opts ...federation.Option) {
 	op := benchOP(b)
-	reg, err := federation.NewRegistry(federation.Config{Providers: map[string]federation.ProviderConfig{"bench": {
-		Issuer: op.URL, ClientID: "client-1", ClientSecret: "s3cret-value",
-		Endpoints: discovery.Endpoints{Authorization: op.URL + "/authorize", Token: op.URL + "/token", JWKS: op.URL + "/jwks"}}}},
+	pc := federation.ProviderConfig{Issuer: op.URL, ClientID: "client-1", ClientSecret: "s3cret-value",
+		Endpoints: discovery.Endpoints{Authorization: op.URL + "/authorize", Token: op.URL + "/token", JWKS: op.URL + "/jwks"}}
+	if edit != nil {
+		edit(&pc)
+	}
+	reg, err := federation.NewRegistry(federation.Config{Providers: map[string]federation.ProviderConfig{"bench": pc}},
 		opts...)
 	if err != nil {
 		b.Fatal(err)

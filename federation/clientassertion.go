@@ -20,6 +20,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/oidcfed/oidcfed/discovery"
 	"github.com/oidcfed/oidcfed/internal/randid"
 )
 
@@ -107,20 +108,20 @@ func (k *ClientKey) algFor(supported []string) jose.SignatureAlgorithm {
 }
 
 // String is [client key] and the kid.
-func (k *ClientKey) String() string { return "[client key " + k.kid + "]" }
+func (k ClientKey) String() string { return "[client key " + k.kid + "]" }
 
 // GoString is String.
-func (k *ClientKey) GoString() string { return k.String() }
+func (k ClientKey) GoString() string { return k.String() }
 
 // Format prints String for every verb, so that %+v and %#v of a config
 // holding the key never reach its fields.
-func (k *ClientKey) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
+func (k ClientKey) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
 
 // LogValue logs the kid only.
-func (k *ClientKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
+func (k ClientKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
 
 // MarshalJSON writes the kid only (the config fingerprint holds no key).
-func (k *ClientKey) MarshalJSON() ([]byte, error) { return json.Marshal(k.String()) }
+func (k ClientKey) MarshalJSON() ([]byte, error) { return json.Marshal(k.String()) }
 
 // LoadClientKeys reads a PEM file of PKCS#8 private keys (RSA of 2048 bits
 // or more, or EC P-256): the first signs; all are the client's keys, so a
@@ -184,31 +185,46 @@ func (p *Provider) assertion(st *resolved) (string, error) {
 		aud = st.md.Issuer
 	}
 	now := p.reg.opts.now()
-	claims, _ := json.Marshal(map[string]any{"iss": p.cfg.ClientID, "sub": p.cfg.ClientID, "aud": aud,
-		"jti": randid.New(), "iat": now.Unix(), "exp": now.Add(assertionLifetime).Unix()})
+	claims, _ := json.Marshal(assertionClaims{Iss: p.cfg.ClientID, Sub: p.cfg.ClientID, Aud: aud, Jti: randid.New(),
+		Iat: now.Unix(), Exp: now.Add(assertionLifetime).Unix()})
+	jws, err := st.signer.Sign(claims)
+	if err != nil {
+		return "", err
+	}
+	return jws.CompactSerialize()
+}
+
+// assertionClaims are a client assertion's claims (RFC 7523 §3).
+type assertionClaims struct {
+	Iss string `json:"iss"`
+	Sub string `json:"sub"`
+	Aud string `json:"aud"`
+	Jti string `json:"jti"`
+	Iat int64  `json:"iat"`
+	Exp int64  `json:"exp"`
+}
+
+// assertionSigner signs the client's assertions at a provider described
+// by md: built once per discovery document, since the algorithm depends
+// on it.
+func (p *Provider) assertionSigner(md *discovery.Metadata, auth clientAuth) (jose.Signer, error) {
 	var key jose.SigningKey
 	opts := (&jose.SignerOptions{}).WithType("JWT")
-	switch st.auth {
+	switch auth {
 	case clientPrivateKeyJWT:
 		k := p.clientKey()
-		key = jose.SigningKey{Algorithm: k.algFor(st.md.TokenEndpointAuthSigningAlgValuesSupported), Key: k.signer}
+		key = jose.SigningKey{Algorithm: k.algFor(md.TokenEndpointAuthSigningAlgValuesSupported), Key: k.signer}
 		opts = opts.WithHeader("kid", k.kid)
 		if k.chain != nil {
 			opts = opts.WithHeader("x5t#S256", k.x5tS256).WithHeader("x5t", k.x5t)
 		}
 	case clientSecretJWT:
-		key = jose.SigningKey{Algorithm: hmacAlg(st.md.TokenEndpointAuthSigningAlgValuesSupported,
+		key = jose.SigningKey{Algorithm: hmacAlg(md.TokenEndpointAuthSigningAlgValuesSupported,
 			len(p.cfg.ClientSecret)), Key: []byte(p.cfg.ClientSecret.Reveal())}
+	default:
+		return nil, nil
 	}
-	signer, err := jose.NewSigner(key, opts)
-	if err != nil {
-		return "", err
-	}
-	jws, err := signer.Sign(claims)
-	if err != nil {
-		return "", err
-	}
-	return jws.CompactSerialize()
+	return jose.NewSigner(key, opts)
 }
 
 // hmacAlg is the strongest HMAC that the provider lists (HS256 when it

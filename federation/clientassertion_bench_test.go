@@ -36,7 +36,12 @@ func BenchmarkClientAssertion(b *testing.B) {
 			b.Fatal(err)
 		}
 		p, _ := reg.Lookup("oidc:acme")
-		st := &resolved{md: &discovery.Metadata{Issuer: pc.Issuer}, auth: auth}
+		md := &discovery.Metadata{Issuer: pc.Issuer, TokenEndpoint: pc.Issuer + "/token"}
+		signer, err := p.assertionSigner(md, auth)
+		if err != nil {
+			b.Fatal(err)
+		}
+		st := &resolved{md: md, auth: auth, signer: signer}
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -16,7 +16,9 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -93,14 +95,15 @@ func TestSelfSignedTLSClientAuth(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	cert := certificate(t, key, "client-1", nil, nil, 90*24*time.Hour)
 	r := mutualTLSRP(t, federationtest.Options{TokenAuthMethods: []string{"self_signed_tls_client_auth"},
-		ProfileInUserinfoOnly: true}, func(pc *federation.ProviderConfig) {
+		ProfileInUserinfoOnly: true, CertificateBoundTokens: true}, func(pc *federation.ProviderConfig) {
 		pc.TokenEndpointAuthMethod = "self_signed_tls_client_auth"
 		pc.ClientKeyFile, pc.ClientCertificateFile = keyFile(t, key), certFile(t, cert)
 	}, federationtest.Client{Certificates: []*x509.Certificate{cert}})
 	signsIn(t, r)
 	// The token request went to the TLS alias with the certificate (the
 	// provider refuses it anywhere else), and userinfo too: the profile
-	// is served only there.
+	// is served only there, for an access token bound to the certificate
+	// only over a connection that presents it.
 	if seen := r.op.TokenAuthMethodsSeen(); len(seen) != 1 || seen[0] != "self_signed_tls_client_auth" {
 		t.Fatalf("the provider saw %v", seen)
 	}
@@ -416,5 +419,65 @@ func TestDeviceFlowWithClientCredentials(t *testing.T) {
 				t.Fatalf("the provider saw %v, want %s twice", seen, method)
 			}
 		})
+	}
+}
+
+// roundTripper is an http.RoundTripper that is not an *http.Transport.
+type roundTripper struct{}
+
+func (roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestMutualTLSNeedsATransport: with an HTTP client whose transport is not
+// an *http.Transport, which cannot be given the certificate, a mutual-TLS
+// client's sign-in fails at the start (never at the callback) and Check
+// says why.
+func TestMutualTLSNeedsATransport(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert := certificate(t, key, "client-1", nil, nil, 90*24*time.Hour)
+	r := newRPWith(t, rpOptions{op: federationtest.Options{TokenAuthMethods: []string{"self_signed_tls_client_auth"}},
+		opts: []federation.Option{federation.WithHTTPClient(&http.Client{Transport: roundTripper{}})},
+		provider: func(pc *federation.ProviderConfig) {
+			pc.ClientSecret, pc.TokenEndpointAuthMethod = "", "self_signed_tls_client_auth"
+			pc.ClientKeyFile, pc.ClientCertificateFile = keyFile(t, key), certFile(t, cert)
+		}})
+	if code, _ := status(t, r.srv.URL+"/auth/oauth/oidc:acme"); code != http.StatusBadGateway ||
+		r.errs.count(federation.ErrClientTransport) == 0 {
+		t.Fatalf("start answered %d, want 502 with ErrClientTransport logged", code)
+	}
+	var detail string
+	for _, rep := range r.h.Check(t.Context()) {
+		for _, c := range rep.Checks {
+			if c.Name == "token_endpoint_auth" && c.Status == federation.CheckFail {
+				detail = c.Detail
+			}
+		}
+	}
+	if !strings.Contains(detail, "mutual TLS needs the registry's HTTP client to use an *http.Transport") {
+		t.Fatalf("Check said %q", detail)
+	}
+}
+
+// TestClientCertificateNeverPrints: a key with its certificate prints,
+// formats and logs as its kid only.
+func TestClientCertificateNeverPrints(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert := certificate(t, key, "client-1", nil, nil, time.Hour)
+	ck, err := federation.NewClientCertificate(tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key}, "kid-2")
+	if err != nil || !ck.Certificate().Equal(cert) {
+		t.Fatalf("NewClientCertificate: %v", err)
+	}
+	pc := federation.ProviderConfig{Issuer: "https://idp.example.com", ClientID: "c",
+		TokenEndpointAuthMethod: "tls_client_auth", ClientKey: ck}
+	var logged strings.Builder
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "provider", pc, "key", ck)
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "provider", pc, "key", ck)
+	d := key.D.String()[:20]
+	for _, s := range []string{fmt.Sprintf("%v", pc), fmt.Sprintf("%+v", pc), fmt.Sprintf("%#v", pc),
+		fmt.Sprint(ck), fmt.Sprintf("%#v", ck), fmt.Sprintf("%+v", *ck), logged.String()} {
+		if strings.Contains(s, d) || !strings.Contains(s, "[client key kid-2]") {
+			t.Fatalf("printed %s", s)
+		}
 	}
 }

@@ -21,7 +21,9 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/oidcfed/oidcfed/claims"
+
 	"github.com/oidcfed/oidcfed/discovery"
 	"github.com/oidcfed/oidcfed/internal/httpx"
 	"github.com/oidcfed/oidcfed/internal/urlcheck"
@@ -64,7 +66,8 @@ type resolved struct {
 	logout   *discovery.Verifier            // back-channel logout tokens
 	bearer   map[string]*discovery.Verifier // bearer tokens, by accepted iss
 	auth     clientAuth
-	authErr  error // why the token endpoint cannot be used, if it cannot
+	authErr  error       // why the token endpoint cannot be used, if it cannot
+	signer   jose.Signer // signs client assertions (private_key_jwt, client_secret_jwt)
 }
 
 // signIn resolves the provider for a sign-in, which needs its token endpoint.
@@ -161,6 +164,10 @@ func (p *Provider) resolve(ctx context.Context) (*resolved, error) {
 	// A client-authentication mismatch fails sign-in only: bearer tokens
 	// are verified without the token endpoint.
 	auth, authErr := p.clientAuthFor(md)
+	var signer jose.Signer
+	if authErr == nil {
+		signer, authErr = p.assertionSigner(md, auth)
+	}
 	if authErr != nil {
 		authErr = newError(CodeInvalidClient, "the identity provider is misconfigured", authErr)
 	}
@@ -190,7 +197,8 @@ func (p *Provider) resolve(ctx context.Context) (*resolved, error) {
 			KeySet: keys, Algorithms: md.Algorithms(), Now: p.reg.opts.now, Leeway: p.reg.opts.leeway,
 			SubjectOptional: subjectOptional})
 	}
-	st := &resolved{md: md, keys: keys, bearer: map[string]*discovery.Verifier{}, auth: auth, authErr: authErr}
+	st := &resolved{md: md, keys: keys, bearer: map[string]*discovery.Verifier{}, auth: auth, authErr: authErr,
+		signer: signer}
 	if st.verifier, err = verifier(md.Issuer, []string{p.cfg.ClientID}, false); err != nil {
 		return nil, newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
 	}

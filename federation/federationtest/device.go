@@ -76,7 +76,7 @@ func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 // authorization_pending until the user decides, slow_down when polled
 // faster than the interval, access_denied, and expired_token after the
 // lifetime; then the tokens, once.
-func (p *Provider) deviceToken(w http.ResponseWriter, clientID, code string, now time.Time) {
+func (p *Provider) deviceToken(w http.ResponseWriter, r *http.Request, clientID, code string, now time.Time) {
 	fail := func(code string) { writeJSON(w, http.StatusBadRequest, map[string]string{"error": code}) }
 	p.mu.Lock()
 	d := p.devices[code]
@@ -105,7 +105,7 @@ func (p *Provider) deviceToken(w http.ResponseWriter, clientID, code string, now
 		fail(outcome)
 		return
 	}
-	p.issueTokens(w, clientID,
+	p.issueTokens(w, r, clientID,
 		&grant{client: clientID, user: *d.user, scopes: d.scopes, authTime: d.approved,
 			sid: randomString()}, now, false)
 }

@@ -5,9 +5,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math/big"
@@ -151,4 +153,14 @@ func (p *Provider) verifyChain(certs []*x509.Certificate, subject string) error 
 		return fmt.Errorf("the certificate's subject %q is not the registered %q", got, subject)
 	}
 	return nil
+}
+
+// boundTo is the x5t#S256 that r's access tokens are bound to: its client
+// certificate's with Options.CertificateBoundTokens, else "".
+func (p *Provider) boundTo(r *http.Request) string {
+	if !p.opts.CertificateBoundTokens || r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return ""
+	}
+	sum := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }

@@ -134,6 +134,11 @@ type Options struct {
 	// endpoints on a TLS port that asks for client certificates, advertised
 	// as mtls_endpoint_aliases (RFC 8705 §5); see [Provider.MutualTLSRoots].
 	MutualTLS bool
+	// CertificateBoundTokens binds the access tokens issued over mutual
+	// TLS to the client's certificate (RFC 8705 §3: cnf x5t#S256);
+	// userinfo then answers them only over a connection with that
+	// certificate.
+	CertificateBoundTokens bool
 	// ClientCAs issue the certificates of tls_client_auth clients.
 	ClientCAs *x509.CertPool
 	// KeepRefreshTokens keeps a refresh token valid after use and sends no
@@ -165,6 +170,7 @@ type Provider struct {
 	authSeen []string               // token endpoint auth methods received, in order
 	authErr  string                 // why the last client authentication failed
 	jtis     map[string]time.Time   // client assertion jti → exp, refused again until then
+	bound    map[string]string      // access token → x5t#S256 of the certificate it is bound to
 	bad      Misbehavior
 	now      func() time.Time
 }
@@ -229,7 +235,7 @@ func Start(opts Options) (*Provider, error) {
 		issuer = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	}
 	p := &Provider{opts: opts, ln: ln, issuer: issuer, clients: map[string]Client{},
-		codes: map[string]*grant{}, tokens: map[string]*grant{}, refresh: map[string]*grant{}, devices: map[string]*deviceAuth{}, now: time.Now}
+		codes: map[string]*grant{}, tokens: map[string]*grant{}, bound: map[string]string{}, refresh: map[string]*grant{}, devices: map[string]*deviceAuth{}, now: time.Now}
 	if p.key, err = newSigningKey(opts.Algorithm); err != nil {
 		return nil, err
 	}
@@ -546,7 +552,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	p.mu.Unlock()
 	switch r.PostForm.Get("grant_type") {
 	case deviceGrant:
-		p.deviceToken(w, id, r.PostForm.Get("device_code"), now)
+		p.deviceToken(w, r, id, r.PostForm.Get("device_code"), now)
 	case "authorization_code":
 		p.mu.Lock()
 		g := p.codes[r.PostForm.Get("code")]
@@ -560,7 +566,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		case s256(r.PostForm.Get("code_verifier")) != g.challenge:
 			fail(http.StatusBadRequest, "invalid_grant", "PKCE verification failed")
 		default:
-			p.issueTokens(w, id, g, now, false)
+			p.issueTokens(w, r, id, g, now, false)
 		}
 	case "refresh_token":
 		rt := r.PostForm.Get("refresh_token")
@@ -574,7 +580,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 			fail(http.StatusBadRequest, "invalid_grant", "unknown, used or revoked refresh token")
 			return
 		}
-		p.issueTokens(w, id, g, now, true)
+		p.issueTokens(w, r, id, g, now, true)
 	case "password":
 		p.mu.Lock()
 		i := slices.IndexFunc(p.users, func(u User) bool {
@@ -591,7 +597,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		case i < 0:
 			fail(http.StatusBadRequest, "invalid_grant", "wrong username or password")
 		default:
-			p.issueTokens(w, id,
+			p.issueTokens(w, r, id,
 				&grant{client: id, user: user, scopes: strings.Fields(r.PostForm.Get("scope")), authTime: now,
 					sid: randomString()}, now, false)
 		}
@@ -606,7 +612,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		}
 		access := p.accessToken(id,
 			&grant{client: id, user: User{Subject: id},
-				scopes: strings.Fields(r.PostForm.Get("scope"))}, now, key, Misbehavior{})
+				scopes: strings.Fields(r.PostForm.Get("scope"))}, now, key, Misbehavior{}, p.boundTo(r))
 		writeJSON(w, http.StatusOK, map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": 300,
 			"scope": r.PostForm.Get("scope")})
 	default:
@@ -663,13 +669,18 @@ func s256(verifier string) string {
 // issueTokens answers a token request for g. A refresh (OpenID Connect
 // Core 1.0 §12.2) keeps auth_time, sends no nonce and, unless
 // KeepRefreshTokens, a new refresh token.
-func (p *Provider) issueTokens(w http.ResponseWriter, clientID string, g *grant, now time.Time, refresh bool) {
+func (p *Provider) issueTokens(w http.ResponseWriter, r *http.Request, clientID string, g *grant, now time.Time,
+	refresh bool) {
 	p.mu.Lock()
 	key, bad := p.key, p.bad
 	p.mu.Unlock()
-	access := p.accessToken(clientID, g, now, key, bad)
+	bound := p.boundTo(r)
+	access := p.accessToken(clientID, g, now, key, bad, bound)
 	p.mu.Lock()
 	p.tokens[access] = g
+	if bound != "" {
+		p.bound[access] = bound
+	}
 	p.mu.Unlock()
 
 	claims := map[string]any{
@@ -713,7 +724,8 @@ func (p *Provider) issueTokens(w http.ResponseWriter, clientID string, g *grant,
 // accessToken is a JWT access token as RFC 9068 profiles it: typ at+jwt,
 // aud the resource (Options.AccessTokenAudience, else the client),
 // client_id, scope, jti.
-func (p *Provider) accessToken(clientID string, g *grant, now time.Time, key *signingKey, bad Misbehavior) string {
+func (p *Provider) accessToken(clientID string, g *grant, now time.Time, key *signingKey, bad Misbehavior,
+	bound string) string {
 	aud := p.opts.AccessTokenAudience
 	if aud == "" {
 		aud = clientID
@@ -723,6 +735,9 @@ func (p *Provider) accessToken(clientID string, g *grant, now time.Time, key *si
 		"scope": strings.Join(g.scopes, " ")}
 	if len(g.user.Groups) > 0 {
 		claims["groups"] = g.user.Groups
+	}
+	if bound != "" {
+		claims["cnf"] = map[string]string{"x5t#S256": bound}
 	}
 	if bad.AccessTokenClaims != nil {
 		bad.AccessTokenClaims(claims)
@@ -870,8 +885,9 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	g := p.tokens[tok]
 	bad := p.bad
+	bound := p.bound[tok]
 	p.mu.Unlock()
-	if !ok || g == nil {
+	if !ok || g == nil || bound != "" && p.boundTo(r) != bound {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token"})
 		return
