@@ -125,7 +125,9 @@ func (k ClientKey) MarshalJSON() ([]byte, error) { return json.Marshal(k.String(
 
 // LoadClientKeys reads a PEM file of PKCS#8 private keys (RSA of 2048 bits
 // or more, or EC P-256): the first signs; all are the client's keys, so a
-// rotation adds the new key first and removes the old one later.
+// rotation adds the new key after the current one (published, not yet
+// signing), moves it first once the provider has it, and removes the old
+// one later (docs/client-auth.md).
 func LoadClientKeys(path, kid string) ([]*ClientKey, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -80,8 +80,9 @@ type ProviderConfig struct {
 	// or more, or EC P-256) for "private_key_jwt" and mutual TLS: the
 	// first signs the client's assertions (RS256, PS256 or ES256) and
 	// holds the TLS client certificate; all are published at the JWKS
-	// route, so a rotation adds the new key first and removes the old one
-	// later. Or set ClientKey in code.
+	// route, so a rotation adds the new key second, moves it first once
+	// the provider has it, then removes the old one (docs/client-auth.md).
+	// Or set ClientKey in code.
 	ClientKeyFile string `json:"clientKeyFile,omitempty"`
 	// ClientKeyID is the kid of the signing key in ClientKeyFile. Default:
 	// its RFC 7638 thumbprint.

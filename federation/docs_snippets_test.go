@@ -6,6 +6,8 @@ package federation_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"time"
@@ -141,4 +143,38 @@ func docsSource(db docsTenantDB) (*federation.Registry, error) {
 		federation.WithProviderSource(federation.SourceConfig{Source: tenants{db}, TTL: 10 * time.Minute}))
 	// sourceRegistry:end
 	return reg, err
+}
+
+func docsClientKMS(kmsSigner crypto.Signer) (federation.ProviderConfig, error) {
+	// clientKMS:begin
+	// kmsSigner is any crypto.Signer: a cloud KMS key, an HSM through
+	// PKCS#11, or a key in memory. Its private part never reaches oidcfed.
+	key, err := federation.NewClientKey(kmsSigner, "") // kid: the RFC 7638 thumbprint
+	if err != nil {
+		return federation.ProviderConfig{}, err // not RSA ≥ 2048 bits or EC P-256
+	}
+	pc := federation.ProviderConfig{
+		Issuer: "https://idp.example.com", ClientID: "app",
+		TokenEndpointAuthMethod: "private_key_jwt", ClientKey: key,
+	}
+	// clientKMS:end
+	return pc, nil
+}
+
+func docsClientCertificate() (federation.ProviderConfig, error) {
+	// clientCertificate:begin
+	cert, err := tls.LoadX509KeyPair("/etc/app/client.crt", "/etc/app/client.key")
+	if err != nil {
+		return federation.ProviderConfig{}, err
+	}
+	key, err := federation.NewClientCertificate(cert, "")
+	if err != nil {
+		return federation.ProviderConfig{}, err // the certificate is not for the key, …
+	}
+	pc := federation.ProviderConfig{
+		Issuer: "https://idp.example.com", ClientID: "app",
+		TokenEndpointAuthMethod: "tls_client_auth", ClientKey: key,
+	}
+	// clientCertificate:end
+	return pc, nil
 }
