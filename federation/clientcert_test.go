@@ -316,6 +316,8 @@ func TestClientCertificateRules(t *testing.T) {
 	cert := certificate(t, key, "client-1", nil, nil, time.Hour)
 	notPEM := filepath.Join(t.TempDir(), "x.crt")
 	os.WriteFile(notPEM, []byte("not a certificate"), 0o600)
+	small, _ := rsa.GenerateKey(rand.Reader, 1024)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	pubDER, _ := x509.MarshalPKIXPublicKey(key.Public())
 	pubFile := filepath.Join(t.TempDir(), "pub.pem")
 	os.WriteFile(pubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o600)
@@ -331,6 +333,10 @@ func TestClientCertificateRules(t *testing.T) {
 			"no PEM certificate in the file", nil},
 		{"a key file as the certificate", "private_key_jwt", keyFile(t, key), keyFile(t, key), "clientCertificateFile",
 			`a "PRIVATE KEY" PEM block; want CERTIFICATE blocks`, nil},
+		{"an RSA key under 2048 bits", "private_key_jwt", keyFile(t, small), "", "clientKeyFile",
+			"an RSA key of 1024 bits; want 2048 or more", nil},
+		{"an EC key off P-256", "private_key_jwt", keyFile(t, p384), "", "clientKeyFile",
+			"an EC key on P-384; want P-256", nil},
 		{"a public key where the private key belongs", "tls_client_auth", pubFile, certFile(t, cert), "clientKeyFile",
 			`a "PUBLIC KEY" PEM block; want PRIVATE KEY`, nil},
 	} {
@@ -377,6 +383,10 @@ func TestCheckWarnsOfExpiringCertificate(t *testing.T) {
 		}
 		if got.Status != tc.status || !strings.Contains(got.Detail, tc.has) {
 			t.Errorf("a certificate valid for %v: check %+v, want %s %q", tc.life, got, tc.status, tc.has)
+		}
+		// An expired certificate is also a warning in the log at start-up.
+		if warned := strings.Contains(r.logs.String(), "level=WARN msg=\"federation: client certificate not valid now\""); warned != (tc.life < 0) {
+			t.Errorf("a certificate valid for %v: warned at start-up: %v", tc.life, warned)
 		}
 	}
 }

@@ -169,6 +169,13 @@ func (r *Registry) newProvider(name string, given, pc ProviderConfig) *Provider 
 		p.tlsClient, p.tlsExchange, p.tlsErr = mutualTLSClients(r.opts.client, r.exchange,
 			p.clientKey().tlsCertificate())
 	}
+	if k := p.clientKey(); k != nil && k.Certificate() != nil {
+		if problem := certificateStatus(k.Certificate(), r.opts.now()); problem != "" {
+			// Not refused: the provider decides, and a certificate
+			// replaced at the provider first may still be accepted.
+			r.opts.logger.Warn("federation: client certificate not valid now", "provider", p.key, "problem", problem)
+		}
+	}
 	if given.Preset != "" { // else the preset changed nothing: one copy
 		g := given // only this copy reaches the heap
 		p.given = &g
