@@ -176,16 +176,8 @@ func TestAssertionAlgorithmNotAdvertised(t *testing.T) {
 		r.errs.count(federation.ErrTokenEndpointAuth) == 0 {
 		t.Fatalf("start answered %d, want 502 with ErrTokenEndpointAuth logged", code)
 	}
-	var found bool
-	for _, rep := range r.h.Check(t.Context()) {
-		for _, c := range rep.Checks {
-			if c.Name == "token_endpoint_auth" && c.Status == federation.CheckFail && strings.Contains(c.Detail, "ES256") {
-				found = true
-			}
-		}
-	}
-	if !found {
-		t.Fatal("Check did not fail token_endpoint_auth naming ES256")
+	if c := checkNamed(t, r, "token_endpoint_auth"); c.Status != federation.CheckFail || !strings.Contains(c.Detail, "ES256") {
+		t.Fatalf("Check said %+v, want token_endpoint_auth failed naming ES256", c)
 	}
 }
 

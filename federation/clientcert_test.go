@@ -373,14 +373,7 @@ func TestCheckWarnsOfExpiringCertificate(t *testing.T) {
 				pc.TokenEndpointAuthMethod = "self_signed_tls_client_auth"
 				pc.ClientKeyFile, pc.ClientCertificateFile = keyFile(t, key), certFile(t, cert)
 			}, federationtest.Client{Certificates: []*x509.Certificate{cert}})
-		var got federation.CheckResult
-		for _, rep := range r.h.Check(t.Context()) {
-			for _, c := range rep.Checks {
-				if c.Name == "client_certificate" {
-					got = c
-				}
-			}
-		}
+		got := checkNamed(t, r, "client_certificate")
 		if got.Status != tc.status || !strings.Contains(got.Detail, tc.has) {
 			t.Errorf("a certificate valid for %v: check %+v, want %s %q", tc.life, got, tc.status, tc.has)
 		}
@@ -456,16 +449,9 @@ func TestMutualTLSNeedsATransport(t *testing.T) {
 		r.errs.count(federation.ErrClientTransport) == 0 {
 		t.Fatalf("start answered %d, want 502 with ErrClientTransport logged", code)
 	}
-	var detail string
-	for _, rep := range r.h.Check(t.Context()) {
-		for _, c := range rep.Checks {
-			if c.Name == "token_endpoint_auth" && c.Status == federation.CheckFail {
-				detail = c.Detail
-			}
-		}
-	}
-	if !strings.Contains(detail, "mutual TLS needs the registry's HTTP client to use an *http.Transport") {
-		t.Fatalf("Check said %q", detail)
+	if c := checkNamed(t, r, "token_endpoint_auth"); c.Status != federation.CheckFail ||
+		!strings.Contains(c.Detail, "mutual TLS needs the registry's HTTP client to use an *http.Transport") {
+		t.Fatalf("Check said %+v", c)
 	}
 }
 
@@ -490,4 +476,18 @@ func TestClientCertificateNeverPrints(t *testing.T) {
 			t.Fatalf("printed %s", s)
 		}
 	}
+}
+
+// checkNamed runs the handler's Check and returns its result called name.
+func checkNamed(t *testing.T, r *rp, name string) federation.CheckResult {
+	t.Helper()
+	for _, rep := range r.h.Check(t.Context()) {
+		for _, c := range rep.Checks {
+			if c.Name == name {
+				return c
+			}
+		}
+	}
+	t.Fatalf("Check has no %s result", name)
+	return federation.CheckResult{}
 }

@@ -21,6 +21,12 @@ const assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 // is kept for [Provider.LastAuthError].
 func (p *Provider) authenticateAssertion(r *http.Request) (string, bool) {
 	id, method, err := p.checkAssertion(r)
+	return p.recordAuth(id, method, err)
+}
+
+// recordAuth records a client authentication by method and its outcome
+// err (nil: accepted unless the method is not among TokenAuthMethods).
+func (p *Provider) recordAuth(id, method string, err error) (string, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.authSeen = append(p.authSeen, method)

@@ -120,18 +120,7 @@ func (p *Provider) authenticateCertificate(r *http.Request) (string, bool) {
 			err = fmt.Errorf("the certificate %q is not valid now", leaf.Subject)
 		}
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.authSeen = append(p.authSeen, method)
-	p.authErr = ""
-	if err == nil && !slices.Contains(p.opts.TokenAuthMethods, method) {
-		err = fmt.Errorf("%s is not among %v", method, p.opts.TokenAuthMethods)
-	}
-	if err != nil {
-		p.authErr = err.Error()
-		return id, false
-	}
-	return id, true
+	return p.recordAuth(id, method, err)
 }
 
 // verifyChain checks certs against Options.ClientCAs for client
