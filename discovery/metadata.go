@@ -50,6 +50,21 @@ type Metadata struct {
 	AuthorizationResponseISSParameterSupported bool `json:"authorization_response_iss_parameter_supported,omitempty"`
 	// BackchannelLogoutSupported: the provider sends logout tokens.
 	BackchannelLogoutSupported bool `json:"backchannel_logout_supported,omitempty"`
+	// PushedAuthorizationRequestEndpoint takes pushed authorization
+	// requests (RFC 9126 §5).
+	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint,omitempty"`
+	// RequirePushedAuthorizationRequests: the provider takes authorization
+	// requests only through PAR.
+	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty"`
+	// RequestObjectSigningAlgValuesSupported are the algorithms the
+	// provider accepts for signed request objects (RFC 9101).
+	RequestObjectSigningAlgValuesSupported []string `json:"request_object_signing_alg_values_supported,omitempty"`
+	// RequestParameterSupported: the provider takes a request object by
+	// value in the request parameter (default false).
+	RequestParameterSupported bool `json:"request_parameter_supported,omitempty"`
+	// ResponseModesSupported are the response modes (default query and
+	// fragment).
+	ResponseModesSupported []string `json:"response_modes_supported,omitempty"`
 	// MTLSEndpointAliases are the endpoints a client authenticating with
 	// a TLS client certificate uses instead (RFC 8705 §5); https only.
 	MTLSEndpointAliases MTLSEndpointAliases `json:"mtls_endpoint_aliases,omitzero"`
@@ -144,6 +159,8 @@ func (m *Metadata) validateEndpoints(docURL string, loopbackIssuer bool) error {
 		{"userinfo_endpoint", m.UserinfoEndpoint, false},
 		{"end_session_endpoint", m.EndSessionEndpoint, false},
 		{"device_authorization_endpoint", m.DeviceAuthorizationEndpoint, false},
+		{"pushed_authorization_request_endpoint", m.PushedAuthorizationRequestEndpoint,
+			m.RequirePushedAuthorizationRequests},
 	}
 	for _, e := range endpoints {
 		if e.value == "" {

@@ -179,12 +179,15 @@ func (p *Provider) clientKey() *ClientKey {
 // client, aud the token endpoint or the issuer (also for the other
 // endpoints that authenticate the client, such as device authorization:
 // RFC 7523 names the token endpoint as an audience, RFC 9126 §2 the
-// issuer, and no provider takes one of its other endpoints' URLs only), a
-// fresh jti, a one-minute life.
-func (p *Provider) assertion(st *resolved) (string, error) {
-	aud := st.md.TokenEndpoint
-	if p.cfg.ClientAssertionAudience == "issuer" {
+// issuer, and no provider takes one of its other endpoints' URLs only;
+// aud, when set, instead), a fresh jti, a one-minute life.
+func (p *Provider) assertion(st *resolved, aud string) (string, error) {
+	switch {
+	case aud != "":
+	case p.cfg.ClientAssertionAudience == "issuer":
 		aud = st.md.Issuer
+	default:
+		aud = st.md.TokenEndpoint
 	}
 	now := p.reg.opts.now()
 	claims, _ := json.Marshal(assertionClaims{Iss: p.cfg.ClientID, Sub: p.cfg.ClientID, Aud: aud, Jti: randid.New(),

@@ -45,7 +45,7 @@ func BenchmarkClientAssertion(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := p.assertion(st); err != nil {
+				if _, err := p.assertion(st, ""); err != nil {
 					b.Fatal(err)
 				}
 			}

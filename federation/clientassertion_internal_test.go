@@ -36,7 +36,7 @@ func TestAssertionSignerIsShared(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 20 {
-				a, err := p.assertion(st)
+				a, err := p.assertion(st, "")
 				if err != nil {
 					t.Error(err)
 					return

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/oidcfed/oidcfed/internal/httpx"
@@ -137,14 +139,19 @@ func (k *ClientKey) tlsCertificate() tls.Certificate {
 // here only: the provider keeps what validation read.
 func (p ProviderConfig) loadCredentials(fail func(field, format string, args ...any)) []*ClientKey {
 	method := p.TokenEndpointAuthMethod
-	if method != authPrivateKeyJWT && !mutualTLS(method) {
+	if method != authPrivateKeyJWT && !mutualTLS(method) && p.RequestObject != requestObjectSigned {
 		switch {
 		case p.ClientKeyFile != "" || p.ClientKey != nil:
-			fail("clientKeyFile", `is used only with tokenEndpointAuthMethod "private_key_jwt", "tls_client_auth" or "self_signed_tls_client_auth"`)
+			fail("clientKeyFile", `is used only with tokenEndpointAuthMethod "private_key_jwt", "tls_client_auth" or "self_signed_tls_client_auth", or requestObject "signed"`)
 		case p.ClientCertificateFile != "":
-			fail("clientCertificateFile", `is used only with tokenEndpointAuthMethod "private_key_jwt", "tls_client_auth" or "self_signed_tls_client_auth"`)
+			fail("clientCertificateFile", `is used only with tokenEndpointAuthMethod "private_key_jwt", "tls_client_auth" or "self_signed_tls_client_auth", or requestObject "signed"`)
 		}
 		return nil
+	}
+	if method != authPrivateKeyJWT && !mutualTLS(method) {
+		method = `requestObject "signed"` // for the messages below
+	} else {
+		method = strconv.Quote(method)
 	}
 	var keys []*ClientKey
 	switch {
@@ -154,7 +161,7 @@ func (p ProviderConfig) loadCredentials(fail func(field, format string, args ...
 	case p.ClientKey != nil:
 		keys = []*ClientKey{p.ClientKey}
 	case p.ClientKeyFile == "":
-		fail("clientKeyFile", "is required for tokenEndpointAuthMethod %q (or ClientKey in code)", method)
+		fail("clientKeyFile", "is required for %s (or ClientKey in code)", keyUser(method))
 		return nil
 	default:
 		var err error
@@ -181,12 +188,20 @@ func (p ProviderConfig) loadCredentials(fail func(field, format string, args ...
 		}
 		keys = append([]*ClientKey{signing}, keys[1:]...)
 	}
-	if mutualTLS(method) && keys[0].chain == nil {
-		fail("clientCertificateFile", "is required for tokenEndpointAuthMethod %q (or NewClientCertificate in code)",
-			method)
+	if mutualTLS(p.TokenEndpointAuthMethod) && keys[0].chain == nil {
+		fail("clientCertificateFile", "is required for %s (or NewClientCertificate in code)", keyUser(method))
 		return nil
 	}
 	return keys
+}
+
+// keyUser names what needs the client key in a message: a quoted
+// tokenEndpointAuthMethod, or requestObject "signed".
+func keyUser(method string) string {
+	if strings.HasPrefix(method, "requestObject") {
+		return method
+	}
+	return "tokenEndpointAuthMethod " + method
 }
 
 // certificateStatus says whether the client's certificate is valid at

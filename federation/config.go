@@ -97,6 +97,18 @@ type ProviderConfig struct {
 	// it puts the certificate's thumbprints in each assertion's header
 	// (x5t#S256, x5t), as Microsoft Entra ID's certificate credentials want.
 	ClientCertificateFile string `json:"clientCertificateFile,omitempty"`
+	// PushedAuthorization is whether authorization requests are pushed to
+	// the provider first (PAR, RFC 9126), so the browser's URL carries
+	// only client_id and request_uri: "never" (default: the URL carries
+	// the request), "auto" (push when the provider has a
+	// pushed_authorization_request_endpoint) or "required" (always; a
+	// provider without one fails the start and Check). A provider that
+	// requires PAR is pushed to whatever this says.
+	PushedAuthorization string `json:"pushedAuthorization,omitempty"`
+	// RequestObject "signed" sends the authorization request as a request
+	// object (RFC 9101) signed with the client key (ClientKeyFile or
+	// ClientKey), by value or inside PAR. Default: plain parameters.
+	RequestObject string `json:"requestObject,omitempty"`
 	// ClientAssertionAudience is the aud of client assertions:
 	// "tokenEndpoint" (default: the URL the assertion is sent to) or
 	// "issuer", which some providers want.
@@ -352,6 +364,17 @@ func (p ProviderConfig) validate(v *validation) {
 			authPost, authPrivateKeyJWT, authClientSecretJWT, authTLS, authSelfSignedTLS, authNone)
 	}
 	v.credentials = p.loadCredentials(fail)
+	switch p.PushedAuthorization {
+	case "", pushNever, pushAuto, pushRequired:
+	default:
+		fail("pushedAuthorization", "%q: want %q, %q or %q", p.PushedAuthorization, pushNever, pushAuto, pushRequired)
+	}
+	switch p.RequestObject {
+	case "", requestObjectSigned:
+	default:
+		fail("requestObject", "%q: want %q (or leave it out for plain parameters)", p.RequestObject,
+			requestObjectSigned)
+	}
 	switch p.ClientAssertionAudience {
 	case "", "tokenEndpoint", "issuer":
 	default:

@@ -98,7 +98,7 @@ type CheckReport struct {
 
 // CheckResult is one check.
 type CheckResult struct {
-	Name   string `json:"name"`   // discovery, jwks, scopes, pkce, token_endpoint_auth, signing_algorithms, client_certificate, redirect_uri
+	Name   string `json:"name"`   // discovery, jwks, scopes, pkce, token_endpoint_auth, signing_algorithms, pushed_authorization, request_object, client_certificate, redirect_uri
 	Status string `json:"status"` // ok, warn, fail or skip
 	Detail string `json:"detail"` // what was found, and what to do
 }
@@ -168,7 +168,7 @@ func (p *Provider) check(ctx context.Context, redirectURI string) *CheckReport {
 	if md != nil {
 		p.checkMetadata(ctx, md, add)
 	} else {
-		for _, name := range []string{"jwks", "scopes", "pkce", "token_endpoint_auth", "signing_algorithms"} {
+		for _, name := range []string{"jwks", "scopes", "pkce", "token_endpoint_auth", "signing_algorithms", "pushed_authorization"} {
 			add(name, CheckSkip, "needs the discovery document")
 		}
 	}
@@ -227,6 +227,39 @@ func (p *Provider) checkMetadata(ctx context.Context, md *discovery.Metadata,
 		add("token_endpoint_auth", CheckOK, "%s", method)
 	}
 	add("signing_algorithms", CheckOK, "%q accepted", md.Algorithms())
+	p.checkAuthorizationRequest(md, add)
+}
+
+// checkAuthorizationRequest reports how authorization requests travel:
+// pushed or not (PAR), and whether the provider takes the request objects
+// this client would send.
+func (p *Provider) checkAuthorizationRequest(md *discovery.Metadata, add func(name, status, format string, args ...any)) {
+	push, err := p.pushes(md)
+	switch {
+	case err != nil:
+		add("pushed_authorization", CheckFail, "%v", err)
+	case push && md.RequirePushedAuthorizationRequests:
+		add("pushed_authorization", CheckOK, "pushed to %s (the provider requires it)", md.PushedAuthorizationRequestEndpoint)
+	case push:
+		add("pushed_authorization", CheckOK, "pushed to %s", md.PushedAuthorizationRequestEndpoint)
+	case md.PushedAuthorizationRequestEndpoint != "":
+		add("pushed_authorization", CheckOK,
+			"in the browser's URL; the provider offers PAR (pushedAuthorization \"auto\" would use it)")
+	default:
+		add("pushed_authorization", CheckOK, "in the browser's URL")
+	}
+	if p.cfg.RequestObject != requestObjectSigned {
+		return
+	}
+	switch _, err := p.requestSigner(md); {
+	case err != nil:
+		add("request_object", CheckFail, "%v", err)
+	case !push && !md.RequestParameterSupported:
+		add("request_object", CheckWarn,
+			"the provider does not say it takes request objects by value (request_parameter_supported); it may refuse them")
+	default:
+		add("request_object", CheckOK, "signed %s", p.clientKey().algFor(md.RequestObjectSigningAlgValuesSupported))
+	}
 }
 
 // certificateRenewal is how long before its expiry a client certificate

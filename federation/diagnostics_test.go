@@ -33,26 +33,26 @@ func TestCheckReports(t *testing.T) {
 		detail    string // in the detail of the first failed (else warned) check
 	}{
 		{"a good config", nil, nil, true,
-			map[string]string{"discovery": "ok", "jwks": "ok", "scopes": "ok", "pkce": "ok", "token_endpoint_auth": "ok", "signing_algorithms": "ok", "redirect_uri": "warn"},
+			map[string]string{"discovery": "ok", "jwks": "ok", "scopes": "ok", "pkce": "ok", "token_endpoint_auth": "ok", "signing_algorithms": "ok", "pushed_authorization": "ok", "redirect_uri": "warn"},
 			"is http: fine on loopback for development"},
 		{"a scope the provider does not list, and no PKCE advertised", func(pc *federation.ProviderConfig) { pc.Scopes = []string{"email", "offline_access"} },
 			func(string) federationtest.Misbehavior {
 				return federationtest.Misbehavior{Discovery: func(doc map[string]any) { delete(doc, "code_challenge_methods_supported") }}
 			}, true,
-			map[string]string{"discovery": "ok", "jwks": "ok", "scopes": "warn", "pkce": "warn", "token_endpoint_auth": "ok", "signing_algorithms": "ok", "redirect_uri": "warn"},
+			map[string]string{"discovery": "ok", "jwks": "ok", "scopes": "warn", "pkce": "warn", "token_endpoint_auth": "ok", "signing_algorithms": "ok", "pushed_authorization": "ok", "redirect_uri": "warn"},
 			`["offline_access"] not in scopes_supported`},
 		{"broken: the document names another issuer", nil, func(string) federationtest.Misbehavior {
 			return federationtest.Misbehavior{Discovery: func(doc map[string]any) { doc["issuer"] = "https://evil.example.com" }}
 		}, false,
-			map[string]string{"discovery": "fail", "jwks": "skip", "scopes": "skip", "pkce": "skip", "token_endpoint_auth": "skip", "signing_algorithms": "skip", "redirect_uri": "warn"},
+			map[string]string{"discovery": "fail", "jwks": "skip", "scopes": "skip", "pkce": "skip", "token_endpoint_auth": "skip", "signing_algorithms": "skip", "pushed_authorization": "skip", "redirect_uri": "warn"},
 			`issuer does not match the configured issuer: configured "http://127.0.0.1:`},
 		{"broken: an auth method the provider does not support", func(pc *federation.ProviderConfig) { pc.TokenEndpointAuthMethod = "client_secret_post" }, nil, false,
-			map[string]string{"discovery": "ok", "jwks": "ok", "scopes": "ok", "pkce": "ok", "token_endpoint_auth": "fail", "signing_algorithms": "ok", "redirect_uri": "warn"},
+			map[string]string{"discovery": "ok", "jwks": "ok", "scopes": "ok", "pkce": "ok", "token_endpoint_auth": "fail", "signing_algorithms": "ok", "pushed_authorization": "ok", "redirect_uri": "warn"},
 			`tokenEndpointAuthMethod "client_secret_post" is not among the provider's [client_secret_basic]`},
 		{"broken: the JWKS cannot be fetched", nil, func(issuer string) federationtest.Misbehavior {
 			return federationtest.Misbehavior{Discovery: func(doc map[string]any) { doc["jwks_uri"] = issuer + "/no-such-jwks" }}
 		}, false,
-			map[string]string{"discovery": "ok", "jwks": "fail", "scopes": "ok", "pkce": "ok", "token_endpoint_auth": "ok", "signing_algorithms": "ok", "redirect_uri": "warn"},
+			map[string]string{"discovery": "ok", "jwks": "fail", "scopes": "ok", "pkce": "ok", "token_endpoint_auth": "ok", "signing_algorithms": "ok", "pushed_authorization": "ok", "redirect_uri": "warn"},
 			"/no-such-jwks: unexpected HTTP status 404"},
 	}
 	for _, tt := range tests {

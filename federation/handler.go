@@ -383,7 +383,14 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request, p *Provider, mod
 	authURL, err := p.authCodeURL(r.Context(), f, h.redirectURI(p, mode != session.SignIn), extra)
 	if err != nil {
 		h.log.Warn("federation: start failed", "provider", p.key, "error", err)
-		h.fail(w, r, http.StatusBadGateway, CodeProviderUnavailable, "the identity provider could not be reached")
+		// A refused pushed request keeps the provider's code
+		// (invalid_request, invalid_client…); anything else is the
+		// provider being unreachable or misconfigured.
+		code, desc := CodeProviderUnavailable, "the identity provider could not be reached"
+		if fe, ok := errors.AsType[*Error](err); ok && fe.Code != CodeProviderUnavailable {
+			code, desc = fe.Code, fe.Description
+		}
+		h.fail(w, r, http.StatusBadGateway, code, desc)
 		return
 	}
 	if err := h.cfg.Flows.Save(w, r, f); errors.Is(err, session.ErrUnavailable) {

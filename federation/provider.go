@@ -68,6 +68,8 @@ type resolved struct {
 	auth     clientAuth
 	authErr  error       // why the token endpoint cannot be used, if it cannot
 	signer   jose.Signer // signs client assertions (private_key_jwt, client_secret_jwt)
+	// requestSigner signs request objects (requestObject "signed").
+	requestSigner jose.Signer
 }
 
 // signIn resolves the provider for a sign-in, which needs its token endpoint.
@@ -164,9 +166,12 @@ func (p *Provider) resolve(ctx context.Context) (*resolved, error) {
 	// A client-authentication mismatch fails sign-in only: bearer tokens
 	// are verified without the token endpoint.
 	auth, authErr := p.clientAuthFor(md)
-	var signer jose.Signer
+	var signer, requestSigner jose.Signer
 	if authErr == nil {
 		signer, authErr = p.assertionSigner(md, auth)
+	}
+	if authErr == nil {
+		requestSigner, authErr = p.requestSigner(md)
 	}
 	if authErr != nil {
 		authErr = newError(CodeInvalidClient, "the identity provider is misconfigured", authErr)
@@ -198,7 +203,7 @@ func (p *Provider) resolve(ctx context.Context) (*resolved, error) {
 			SubjectOptional: subjectOptional})
 	}
 	st := &resolved{md: md, keys: keys, bearer: map[string]*discovery.Verifier{}, auth: auth, authErr: authErr,
-		signer: signer}
+		signer: signer, requestSigner: requestSigner}
 	if st.verifier, err = verifier(md.Issuer, []string{p.cfg.ClientID}, false); err != nil {
 		return nil, newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
 	}
@@ -258,11 +263,15 @@ func (p *Provider) authCodeURL(ctx context.Context, f *session.FlowState, redire
 	if err != nil {
 		return "", err
 	}
-	opts := []oauth2.AuthCodeOption{f.Verifier.AuthCodeOption(), oauth2.SetAuthURLParam("nonce", f.Nonce)}
+	params := url.Values{"response_type": {"code"}, "client_id": {p.cfg.ClientID}, "redirect_uri": {redirectURI},
+		"scope": {strings.Join(p.scopes, " ")}, "state": {f.State}, "nonce": {f.Nonce},
+		"code_challenge": {f.Verifier.Challenge()}, "code_challenge_method": {"S256"}}
 	for k, v := range p.authParams(extra) {
-		opts = append(opts, oauth2.SetAuthURLParam(k, v[0]))
+		if !params.Has(k) { // reservedParams: refused in authParams already
+			params[k] = v[:1]
+		}
 	}
-	return p.oauth2Config(st, redirectURI).AuthCodeURL(f.State, opts...), nil
+	return p.authorizationRequest(ctx, st, params)
 }
 
 // LogoutRequest is an RP-initiated logout (OpenID Connect RP-Initiated

@@ -104,12 +104,13 @@ func (st *resolved) viaTLS(endpoint, alias string) string {
 // authenticate adds the client's credentials to a request's form or
 // header. A client authenticating with mutual TLS sends client_id alone:
 // its connection carries the certificate.
-func (p *Provider) authenticate(st *resolved, form url.Values, header http.Header) error {
+// An assertion's aud is aud ("": the configured clientAssertionAudience).
+func (p *Provider) authenticate(st *resolved, form url.Values, header http.Header, aud string) error {
 	auth := st.auth
 	secret := p.cfg.ClientSecret.Reveal()
 	switch {
 	case auth == clientPrivateKeyJWT || auth == clientSecretJWT:
-		a, err := p.assertion(st)
+		a, err := p.assertion(st, aud)
 		if err != nil {
 			return fmt.Errorf("signing the client assertion: %w", err)
 		}
@@ -180,11 +181,26 @@ func (p *Provider) tokenRequest(ctx context.Context, st *resolved, form url.Valu
 // reaches an error or a log.
 func (p *Provider) postForm(ctx context.Context, st *resolved, endpoint string, form url.Values, out any,
 	what string) error {
+	return p.post(ctx, st, clientCall{endpoint: endpoint, name: "token endpoint", what: what}, form, out)
+}
+
+// clientCall is a request that authenticates the client.
+type clientCall struct {
+	endpoint string
+	name     string // the endpoint, in errors: "token endpoint"
+	what     string // the request, in errors: "the sign-in"
+	aud      string // a client assertion's aud ("": clientAssertionAudience's)
+}
+
+// post is postForm for any endpoint that authenticates the client as the
+// token endpoint does (RFC 9126 §2: PAR). A 201 answer is a success too.
+func (p *Provider) post(ctx context.Context, st *resolved, call clientCall, form url.Values, out any) error {
+	endpoint, what := call.endpoint, call.what
 	if st.authErr != nil {
 		return st.authErr
 	}
 	header := http.Header{}
-	if err := p.authenticate(st, form, header); err != nil {
+	if err := p.authenticate(st, form, header, call.aud); err != nil {
 		return newError(CodeInvalidClient, "the client could not authenticate to the identity provider", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
@@ -210,26 +226,26 @@ func (p *Provider) postForm(ctx context.Context, st *resolved, endpoint string, 
 	if err != nil {
 		return newError(CodeProviderUnavailable, "the identity provider's answer could not be read", err)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
 		var e struct {
 			Error string `json:"error"`
 		}
 		if json.Unmarshal(raw, &e) != nil || e.Error == "" {
 			return newError(CodeProviderUnavailable, "the identity provider could not complete "+what,
-				fmt.Errorf("token endpoint: HTTP %d without an OAuth error", resp.StatusCode))
+				fmt.Errorf("%s: HTTP %d without an OAuth error", call.name, resp.StatusCode))
 		}
 		code := safeCode(e.Error)
 		if code == CodeInvalidClient {
 			return newError(code, "the identity provider did not accept the client's credentials for "+what+
 				": check tokenEndpointAuthMethod and the secret, keys or certificate registered there",
-				fmt.Errorf("token endpoint: HTTP %d %s", resp.StatusCode, code))
+				fmt.Errorf("%s: HTTP %d %s", call.name, resp.StatusCode, code))
 		}
 		return newError(code, "the identity provider refused "+what,
-			fmt.Errorf("token endpoint: HTTP %d %s", resp.StatusCode, code))
+			fmt.Errorf("%s: HTTP %d %s", call.name, resp.StatusCode, code))
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
 		return newError(CodeProviderUnavailable, "the identity provider's answer is not JSON",
-			fmt.Errorf("token endpoint: %w", err))
+			fmt.Errorf("%s: %w", call.name, err))
 	}
 	return nil
 }

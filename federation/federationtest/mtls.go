@@ -87,7 +87,8 @@ func (p *Provider) MutualTLSRoots() *x509.CertPool {
 // document.
 func (p *Provider) mutualTLSAliases() map[string]string {
 	return map[string]string{"token_endpoint": p.tlsBase + "/token", "userinfo_endpoint": p.tlsBase + "/userinfo",
-		"device_authorization_endpoint": p.tlsBase + "/device_authorization"}
+		"device_authorization_endpoint":         p.tlsBase + "/device_authorization",
+		"pushed_authorization_request_endpoint": p.tlsBase + "/par"}
 }
 
 // authenticateCertificate checks the TLS client certificate of a request

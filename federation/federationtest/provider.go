@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"net"
@@ -92,6 +93,9 @@ type Misbehavior struct {
 	Discovery func(doc map[string]any)
 	// AccessTokenClaims edits the access token's claims before signing.
 	AccessTokenClaims func(claims map[string]any)
+	// PAREndpoint, when set, answers pushed authorization requests
+	// instead of the provider.
+	PAREndpoint http.HandlerFunc
 }
 
 // Options configure [New].
@@ -123,6 +127,11 @@ type Options struct {
 	// §4.3) for users with a Password. Client credentials (§4.4) are
 	// always enabled for confidential clients.
 	PasswordGrant bool
+	// PushedAuthorization "supported" adds a PAR endpoint (RFC 9126);
+	// "required" also advertises require_pushed_authorization_requests
+	// and refuses authorization requests that were not pushed. Signed
+	// request objects (RFC 9101) are taken either way.
+	PushedAuthorization string
 	// AssertionAlgs are the accepted algorithms of client assertions,
 	// advertised as token_endpoint_auth_signing_alg_values_supported.
 	// Default: RS256, PS256, ES256, HS256.
@@ -158,21 +167,23 @@ type Provider struct {
 	tlsBase string
 	tlsCert *x509.Certificate
 
-	mu       sync.Mutex
-	key      *signingKey
-	oldKeys  []*signingKey // still published
-	clients  map[string]Client
-	users    []User
-	codes    map[string]*grant
-	tokens   map[string]*grant
-	refresh  map[string]*grant      // by refresh token
-	devices  map[string]*deviceAuth // by device code
-	authSeen []string               // token endpoint auth methods received, in order
-	authErr  string                 // why the last client authentication failed
-	jtis     map[string]time.Time   // client assertion jti → exp, refused again until then
-	bound    map[string]string      // access token → x5t#S256 of the certificate it is bound to
-	bad      Misbehavior
-	now      func() time.Time
+	mu        sync.Mutex
+	key       *signingKey
+	oldKeys   []*signingKey // still published
+	clients   map[string]Client
+	users     []User
+	codes     map[string]*grant
+	tokens    map[string]*grant
+	refresh   map[string]*grant         // by refresh token
+	devices   map[string]*deviceAuth    // by device code
+	authSeen  []string                  // token endpoint auth methods received, in order
+	authErr   string                    // why the last client authentication failed
+	jtis      map[string]time.Time      // client assertion jti → exp, refused again until then
+	bound     map[string]string         // access token → x5t#S256 of the certificate it is bound to
+	pushed    map[string]*pushedRequest // by request_uri
+	authzSeen []string                  // how each authorization request came, in order
+	bad       Misbehavior
+	now       func() time.Time
 }
 
 type signingKey struct {
@@ -235,7 +246,7 @@ func Start(opts Options) (*Provider, error) {
 		issuer = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	}
 	p := &Provider{opts: opts, ln: ln, issuer: issuer, clients: map[string]Client{},
-		codes: map[string]*grant{}, tokens: map[string]*grant{}, bound: map[string]string{}, refresh: map[string]*grant{}, devices: map[string]*deviceAuth{}, now: time.Now}
+		codes: map[string]*grant{}, tokens: map[string]*grant{}, bound: map[string]string{}, pushed: map[string]*pushedRequest{}, refresh: map[string]*grant{}, devices: map[string]*deviceAuth{}, now: time.Now}
 	if p.key, err = newSigningKey(opts.Algorithm); err != nil {
 		return nil, err
 	}
@@ -355,6 +366,8 @@ func (p *Provider) routes() http.Handler {
 		p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.UserinfoEndpoint }, p.userinfo))
 	mux.HandleFunc("GET /end_session", p.endSession)
 	mux.HandleFunc("POST /device_authorization", p.deviceAuthorization)
+	mux.HandleFunc("POST /par",
+		p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.PAREndpoint }, p.pushAuthorization))
 	mux.HandleFunc("GET /device", p.device)
 	mux.HandleFunc("POST /device", p.device)
 	return mux
@@ -410,6 +423,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"scopes_supported":                                 []string{"openid", "email", "profile", "groups"},
 		"authorization_response_iss_parameter_supported":   true,
 	}
+	p.pushedMetadata(doc)
 	if p.tlsSrv != nil {
 		doc["mtls_endpoint_aliases"] = p.mutualTLSAliases()
 	}
@@ -451,11 +465,18 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 {{end}}</form></body></html>`))
 
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	q, via, err := p.authorizationParams(r)
+	if q == nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	p.mu.Lock()
 	client, ok := p.clients[q.Get("client_id")]
 	users := slices.Clone(p.users)
 	bad := p.bad
+	if r.Method == http.MethodGet {
+		p.authzSeen = append(p.authzSeen, via)
+	}
 	p.mu.Unlock()
 	// Errors before the redirect URI is known safe are shown, not redirected
 	// (RFC 6749 §4.1.2.1).
@@ -469,6 +490,10 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		resp.Set("error_description", desc)
 	}
 	switch {
+	case errors.Is(err, errExpiredRequest):
+		fail("invalid_request_uri", err.Error())
+	case err != nil:
+		fail("invalid_request", err.Error())
 	case q.Get("response_type") != "code":
 		fail("unsupported_response_type", "only code is supported")
 	case q.Get("code_challenge") == "" || q.Get("code_challenge_method") != "S256":
@@ -496,6 +521,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		}
 		code := randomString()
 		p.mu.Lock()
+		delete(p.pushed, r.URL.Query().Get("request_uri")) // used once
 		p.codes[code] = &grant{client: client.ID, redirectURI: q.Get("redirect_uri"), user: user, nonce: q.Get("nonce"),
 			challenge: q.Get("code_challenge"), scopes: strings.Fields(q.Get("scope")), expires: p.now().Add(time.Minute),
 			authTime: p.now(), sid: randomString()}
