@@ -97,6 +97,7 @@ if (tlsServer) await listen(tlsServer, 0);
     features: {
       devInteractions: { enabled: true },
       deviceFlow: { enabled: true },
+      requestObjects: { enabled: true },
       mTLS: {
         enabled: true,
         selfSignedTlsClientAuth: true,
