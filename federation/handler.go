@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -275,7 +276,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.callback(w, r, key, link)
 	case routeStart:
 		if p, ok := h.lookup(w, r, key); ok {
-			h.start(w, r, p, session.SignIn, "")
+			h.start(w, r, p, session.SignIn, "", startOptions(r))
 		}
 	case routeLinkStart:
 		h.startLink(w, r, key)
@@ -302,7 +303,7 @@ func (h *Handler) startLink(w http.ResponseWriter, r *http.Request, key string) 
 	if cur.Anonymous {
 		mode = session.Upgrade
 	}
-	h.start(w, r, p, mode, cur.ID)
+	h.start(w, r, p, mode, cur.ID, StartOptions{RedirectTo: r.URL.Query().Get("redirectTo")})
 }
 
 // serveBackchannel checks method and configuration, then serves the
@@ -358,28 +359,26 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // start begins a flow: sign-in (GET, answered 302) or link (POST,
 // answered 303); with Accept: application/json, 200 {"url"} instead.
-func (h *Handler) start(w http.ResponseWriter, r *http.Request, p *Provider, mode session.Mode, accountID string) {
+func (h *Handler) start(w http.ResponseWriter, r *http.Request, p *Provider, mode session.Mode, accountID string,
+	o StartOptions) {
 	began := time.Now()
 	if fw, ok := w.(*flowWriter); ok {
 		fw.mode = mode
 	}
-	q := r.URL.Query()
-	redirectTo, err := h.checkRedirectTo(p, q.Get("redirectTo"))
+	redirectTo, err := h.checkRedirectTo(p, o.RedirectTo)
 	if err != nil {
 		h.fail(w, r, http.StatusBadRequest, CodeInvalidRequest, err.Error())
 		return
 	}
-	var extra url.Values
-	if hint := q.Get("login_hint"); hint != "" {
-		if err := checkLoginHint(hint); err != nil {
-			h.fail(w, r, http.StatusBadRequest, CodeInvalidRequest, err.Error())
-			return
-		}
-		extra = url.Values{"login_hint": {hint}}
+	extra, err := o.params(p.cfg.MaxAge)
+	if err != nil {
+		h.fail(w, r, http.StatusBadRequest, CodeInvalidRequest, err.Error())
+		return
 	}
 	f := &session.FlowState{Provider: p.key, State: randid.Short(), Nonce: randid.Short(),
 		Verifier: pkce.NewVerifier(), RedirectTo: redirectTo, Mode: mode, AccountID: accountID, Created: h.now(),
-		ProviderVersion: p.configVersion()}
+		ProviderVersion: p.configVersion(), ACRValues: o.ACRValues, MaxAge: o.MaxAge,
+		FreshLogin: slices.Contains(strings.Fields(o.Prompt), "login")}
 	authURL, err := p.authCodeURL(r.Context(), f, h.redirectURI(p, mode != session.SignIn), extra)
 	if err != nil {
 		h.log.Warn("federation: start failed", "provider", p.key, "error", err)

@@ -52,6 +52,8 @@ type rpOptions struct {
 	// source, when set, serves "acme" (its Source a *testSource, given
 	// acme's config) instead of the registry's Config.
 	source *federation.SourceConfig
+	// routes adds the host's own routes beside the handler.
+	routes func(mux *http.ServeMux, h *federation.Handler)
 }
 
 func newRP(t *testing.T, opts federationtest.Options) *rp {
@@ -111,6 +113,9 @@ func newRPWith(t *testing.T, o rpOptions) *rp {
 		t.Fatal(err)
 	}
 	mux.Handle("/auth/oauth/", h)
+	if o.routes != nil {
+		o.routes(mux, h)
+	}
 	r.h = h
 	return r
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/oidcfed/oidcfed/session"
 	"net/url"
 	"slices"
 	"strconv"
@@ -63,31 +64,43 @@ func checkLoginHint(s string) error {
 	return nil
 }
 
-// checkAuthentication applies requiredAcr and maxAge to a verified ID
-// token from an authorization request that asked for them.
-func (p *Provider) checkAuthentication(c map[string]any) error {
-	if len(p.cfg.RequiredACR) > 0 {
-		acr, _ := c["acr"].(string)
-		if !slices.Contains(p.cfg.RequiredACR, acr) {
+// checkAuthentication applies requiredAcr and maxAge, and what the
+// flow's start asked (step-up: acr_values, max_age, prompt=login), to a
+// verified ID token. Both apply: the acr must be in each list given, the
+// auth_time within the smaller max age.
+func (p *Provider) checkAuthentication(c map[string]any, f *session.FlowState) error {
+	acr, _ := c["acr"].(string)
+	for _, want := range [][]string{p.cfg.RequiredACR, f.ACRValues} {
+		if len(want) > 0 && !slices.Contains(want, acr) {
 			return newError(CodeAccessDenied, "the sign-in did not use the required authentication method",
-				fmt.Errorf("%w: acr %q, want one of %q", ErrACR, acr, p.cfg.RequiredACR))
+				fmt.Errorf("%w: acr %q, want one of %q", ErrACR, acr, want))
 		}
 	}
-	if p.cfg.MaxAge > 0 {
-		// OpenID Connect Core 1.0 §3.1.2.1: with max_age, auth_time is required.
-		n, ok := c["auth_time"].(json.Number)
-		sec, err := n.Int64()
-		if !ok || err != nil {
-			return newError(CodeLoginRequired,
-				"sign in again: the identity provider did not say when you authenticated",
-				fmt.Errorf("%w: auth_time is missing or not a number", ErrAuthTooOld))
-		}
-		authTime := time.Unix(sec, 0)
-		if age := p.reg.opts.now().Sub(authTime); age > time.Duration(p.cfg.MaxAge)*time.Second+p.reg.leeway() {
-			return newError(CodeLoginRequired, "sign in again: your sign-in at the identity provider is too old",
-				fmt.Errorf("%w: auth_time %s is %s old, maxAge %ds", ErrAuthTooOld,
-					authTime.UTC().Format(time.RFC3339), age.Round(time.Second), p.cfg.MaxAge))
-		}
+	maxAge := time.Duration(p.cfg.MaxAge) * time.Second
+	if f.MaxAge > 0 && (maxAge == 0 || f.MaxAge < maxAge) {
+		maxAge = f.MaxAge
+	}
+	if maxAge == 0 && !f.FreshLogin {
+		return nil
+	}
+	// OpenID Connect Core 1.0 §3.1.2.1: with max_age, auth_time is required.
+	n, ok := c["auth_time"].(json.Number)
+	sec, err := n.Int64()
+	if !ok || err != nil {
+		return newError(CodeLoginRequired,
+			"sign in again: the identity provider did not say when you authenticated",
+			fmt.Errorf("%w: auth_time is missing or not a number", ErrAuthTooOld))
+	}
+	authTime, now, leeway := time.Unix(sec, 0), p.reg.opts.now(), p.reg.leeway()
+	if age := now.Sub(authTime); maxAge > 0 && age > maxAge+leeway {
+		return newError(CodeLoginRequired, "sign in again: your sign-in at the identity provider is too old",
+			fmt.Errorf("%w: auth_time %s is %s old, max age %s", ErrAuthTooOld,
+				authTime.UTC().Format(time.RFC3339), age.Round(time.Second), maxAge))
+	}
+	if f.FreshLogin && authTime.Before(f.Created.Add(-leeway)) {
+		return newError(CodeLoginRequired, "sign in again: the identity provider did not ask you to sign in",
+			fmt.Errorf("%w: prompt=login, but auth_time %s is before the sign-in began (%s)", ErrAuthTooOld,
+				authTime.UTC().Format(time.RFC3339), f.Created.UTC().Format(time.RFC3339)))
 	}
 	return nil
 }

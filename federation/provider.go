@@ -117,6 +117,38 @@ type Result struct {
 	User   claims.User // the mapped, verified user
 	Tokens Tokens      // the tokens of the sign-in
 	SID    string      // the ID token's sid, for back-channel logout
+	// Authentication is how the user authenticated at the provider, as
+	// its ID token says: for a host that requires a second factor, or a
+	// recent sign-in, before one action (see [Handler.Start]).
+	Authentication Authentication
+}
+
+// Authentication is how the user authenticated, from the ID token
+// (OpenID Connect Core 1.0 §2). Each field is empty when the provider
+// did not say.
+type Authentication struct {
+	ACR      string    // acr: the authentication context class, e.g. a provider's MFA value
+	AMR      []string  // amr: the methods, e.g. ["pwd", "mfa"] (RFC 8176)
+	AuthTime time.Time // auth_time: when the user authenticated
+}
+
+// authentication reads acr, amr and auth_time from verified claims.
+func authentication(c map[string]any) Authentication {
+	var a Authentication
+	a.ACR, _ = c["acr"].(string)
+	if amr, ok := c["amr"].([]any); ok {
+		for _, m := range amr {
+			if s, ok := m.(string); ok {
+				a.AMR = append(a.AMR, s)
+			}
+		}
+	}
+	if n, ok := c["auth_time"].(json.Number); ok {
+		if sec, err := n.Int64(); err == nil {
+			a.AuthTime = time.Unix(sec, 0)
+		}
+	}
+	return a
 }
 
 // The String, GoString and LogValue methods below keep tokens out of every
@@ -431,7 +463,7 @@ func (p *Provider) complete(ctx context.Context, f *session.FlowState, code, red
 		if subtle.ConstantTimeCompare([]byte(nonce), []byte(f.Nonce)) != 1 || nonce == "" {
 			err = newError(CodeInvalidToken, "the identity provider's ID token was rejected", ErrNonceMismatch)
 		} else {
-			err = p.checkAuthentication(vt.Claims)
+			err = p.checkAuthentication(vt.Claims, f)
 		}
 	}
 	if p.step(ctx, StepIDToken, began, err); err != nil {
@@ -483,7 +515,7 @@ func (p *Provider) result(ctx context.Context, st *resolved, tr *tokenResponse, 
 		return nil, err
 	}
 	user.Provider, user.Issuer = p.key, vt.Issuer // the tenant's own issuer under a template
-	res := &Result{User: user, Tokens: tr.tokens(start)}
+	res := &Result{User: user, Tokens: tr.tokens(start), Authentication: authentication(vt.Claims)}
 	res.SID, _ = all["sid"].(string)
 	return res, nil
 }

@@ -74,6 +74,10 @@ type sealedFlow struct {
 	AccountID  string `json:"a,omitempty"`
 	Created    int64  `json:"c"`
 	Version    string `json:"pv,omitempty"`
+	// Step-up (FlowState.ACRValues, MaxAge in seconds, FreshLogin).
+	ACR    []string `json:"acr,omitempty"`
+	MaxAge int64    `json:"ma,omitempty"`
+	Fresh  bool     `json:"fl,omitempty"`
 }
 
 // Save seals f into its cookie, and expires the browser's oldest flow
@@ -84,7 +88,8 @@ func (s *CookieStore) Save(w http.ResponseWriter, r *http.Request, f *FlowState)
 	}
 	name := s.cookies.name(f.State)
 	b, err := json.Marshal(sealedFlow{Provider: f.Provider, Nonce: f.Nonce, Verifier: f.Verifier.Reveal(),
-		RedirectTo: f.RedirectTo, Mode: f.Mode, AccountID: f.AccountID, Created: f.Created.Unix(), Version: f.ProviderVersion})
+		RedirectTo: f.RedirectTo, Mode: f.Mode, AccountID: f.AccountID, Created: f.Created.Unix(), Version: f.ProviderVersion,
+		ACR: f.ACRValues, MaxAge: int64(f.MaxAge / time.Second), Fresh: f.FreshLogin})
 	if err != nil {
 		return err
 	}
@@ -127,7 +132,8 @@ func (s *CookieStore) Take(w http.ResponseWriter, r *http.Request, state string)
 	}
 	f := FlowState{Provider: sf.Provider, State: state, Nonce: sf.Nonce, Verifier: pkce.Verifier(sf.Verifier),
 		RedirectTo: sf.RedirectTo, Mode: sf.Mode, AccountID: sf.AccountID, Created: time.Unix(sf.Created, 0),
-		ProviderVersion: sf.Version}
+		ProviderVersion: sf.Version, ACRValues: sf.ACR, MaxAge: time.Duration(sf.MaxAge) * time.Second,
+		FreshLogin: sf.Fresh}
 	now := s.cfg.Now()
 	if now.Sub(f.Created) >= MaxAge || f.Created.After(now.Add(time.Minute)) {
 		return nil, ErrFlowExpired

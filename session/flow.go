@@ -51,6 +51,13 @@ type FlowState struct {
 	// flow began, so that a flow cannot complete at a provider replaced in
 	// the meantime. Empty matches any (flows saved before it existed).
 	ProviderVersion string
+	// What this start asked of the authentication (step-up), checked on
+	// the ID token at the callback: an acr among ACRValues, an auth_time
+	// at most MaxAge old, and with FreshLogin (prompt=login) an auth_time
+	// after the flow began.
+	ACRValues  []string
+	MaxAge     time.Duration
+	FreshLogin bool
 }
 
 // String prints the flow without its secrets.

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -146,7 +147,8 @@ func FlowStore(t *testing.T, newStores NewFlowStores) {
 			t.Fatalf("take on another instance: %v", err)
 		}
 		if got.Nonce != f.Nonce || got.Verifier.Reveal() != f.Verifier.Reveal() || got.Provider != f.Provider ||
-			got.RedirectTo != f.RedirectTo || !got.Created.Equal(f.Created) {
+			got.RedirectTo != f.RedirectTo || !got.Created.Equal(f.Created) ||
+			!slices.Equal(got.ACRValues, f.ACRValues) || got.MaxAge != f.MaxAge || got.FreshLogin != f.FreshLogin {
 			t.Fatalf("took %v, want %v", got, f)
 		}
 		if _, err := br.replay(a, f.State); !errors.Is(err, session.ErrReplayed) && !errors.Is(err, session.ErrNoFlow) {
@@ -200,7 +202,8 @@ func FlowStore(t *testing.T, newStores NewFlowStores) {
 
 func newFlow(now time.Time) *session.FlowState {
 	return &session.FlowState{Provider: "oidc:acme", State: rand.Text()[:22], Nonce: rand.Text()[:22],
-		Verifier: pkce.NewVerifier(), RedirectTo: "/next", Mode: session.SignIn, Created: now.Truncate(time.Second)}
+		Verifier: pkce.NewVerifier(), RedirectTo: "/next", Mode: session.SignIn, Created: now.Truncate(time.Second),
+		ACRValues: []string{"urn:mfa"}, MaxAge: 5 * time.Minute, FreshLogin: true}
 }
 
 // browser keeps cookies for one origin.
