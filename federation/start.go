@@ -32,8 +32,9 @@ type StartOptions struct {
 	// not sent (the provider's maxAge, if any, applies); for a sign-in
 	// right now, use Prompt "login".
 	MaxAge time.Duration
-	// Prompt is "login" (authenticate again: the ID token's auth_time
-	// must then be after this start), "consent", "select_account",
+	// Prompt is "login" (authenticate again: sent with max_age=0, so that
+	// the ID token carries auth_time, which must then be after this
+	// start), "consent", "select_account",
 	// "none" (no page at all: an error unless already signed in), or
 	// several of the first three separated by spaces.
 	Prompt string
@@ -94,6 +95,12 @@ func (o StartOptions) params(cfgMaxAge int) (url.Values, error) {
 			return bad("Prompt: none cannot be combined with other values")
 		}
 		q.Set("prompt", strings.Join(vals, " "))
+		if slices.Contains(vals, "login") && o.MaxAge == 0 {
+			// max_age=0 means prompt=login too, and makes auth_time
+			// required (OpenID Connect Core 1.0 §3.1.2.1), which the
+			// callback needs to see that the sign-in is new.
+			q.Set("max_age", "0")
+		}
 	}
 	if o.LoginHint != "" {
 		if err := checkLoginHint(o.LoginHint); err != nil {

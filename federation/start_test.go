@@ -76,7 +76,7 @@ func TestStepUp(t *testing.T) {
 		{"the provider's stricter maxAge is sent", federation.StartOptions{RedirectTo: "/pay", MaxAge: 5 * time.Minute},
 			func(pc *federation.ProviderConfig) { pc.MaxAge = 30 }, nil, map[string]string{"max_age": "30"}, ""},
 		{"prompt=login and a fresh authentication", federation.StartOptions{RedirectTo: "/pay", Prompt: "login"}, nil,
-			nil, map[string]string{"prompt": "login"}, ""},
+			nil, map[string]string{"prompt": "login", "max_age": "0"}, ""},
 		{"prompt=login answered with an old authentication", federation.StartOptions{RedirectTo: "/pay", Prompt: "login"}, nil,
 			map[string]any{"auth_time": now - 600}, nil, "login_required"},
 		{"prompt=login without auth_time", federation.StartOptions{RedirectTo: "/pay", Prompt: "login"}, nil,

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oidcfed/oidcfed/federation"
 )
@@ -94,5 +95,31 @@ func TestAuthorizationRequests(t *testing.T) {
 				t.Errorf("pushed to %s: %v, want %v", par, pushed, tc.pushed)
 			}
 		})
+	}
+}
+
+// TestStepUp: with a session at oidc-provider, a plain sign-in shows no
+// form; a step-up with prompt=login, or with a max_age the session is
+// older than, shows the login form again, and the ID token's auth_time
+// (Result.Authentication) is the new authentication.
+func TestStepUp(t *testing.T) {
+	rp, op := setUp(t, oidcProvider, true)
+	b := newBrowser(t)
+	key := federation.Key(op.plain)
+	began := time.Now().Truncate(time.Second)
+	rp.signIn(b, key, op.fill)
+	if _, forms := rp.signIn(b, key, op.fill); len(forms) != 0 {
+		t.Fatalf("a plain second sign-in showed forms %v", forms)
+	}
+	time.Sleep(2100 * time.Millisecond) // auth_time has whole seconds
+	for _, q := range []string{"prompt=login", "max_age=1"} {
+		login, forms := rp.signInAt(b, rp.base+"/step-up/"+key+"?"+q, key, op.fill)
+		if len(forms) != 1 { // the login form; consent was given at the first sign-in
+			t.Errorf("%s: forms %v, want the login form again", q, forms)
+		}
+		if at := login.Result.Authentication.AuthTime; !at.After(began) {
+			t.Errorf("%s: auth_time %s, not after the first sign-in (%s)", q, at, began)
+		}
+		time.Sleep(2100 * time.Millisecond)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -154,6 +155,13 @@ func (rp *relyingParty) serve(providers map[string]federation.ProviderConfig, be
 	mux := http.NewServeMux()
 	mux.Handle("/auth/oauth/", h)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "home") })
+	// A host's step-up: GET /step-up/{key}?prompt=login&max_age=N starts a
+	// sign-in with those options.
+	mux.HandleFunc("GET /step-up/{key}", func(w http.ResponseWriter, r *http.Request) {
+		maxAge, _ := strconv.Atoi(r.URL.Query().Get("max_age"))
+		h.Start(w, r, r.PathValue("key"), federation.StartOptions{RedirectTo: "/",
+			Prompt: r.URL.Query().Get("prompt"), MaxAge: time.Duration(maxAge) * time.Second})
+	})
 	bearer.Realm = "interop"
 	mux.Handle("GET /api/me", federation.RequireBearer(reg, bearer)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := federation.PrincipalFrom(r.Context())
@@ -172,10 +180,15 @@ func (rp *relyingParty) serve(providers map[string]federation.ProviderConfig, be
 // provider shows with fill, until the browser is back at the RP. It returns
 // the login and the paths of the forms submitted.
 func (rp *relyingParty) signIn(b *browser, key string, fill map[string]string) (*federation.Login, []string) {
+	return rp.signInAt(b, rp.base+"/auth/oauth/"+key+"?redirectTo=/", key, fill)
+}
+
+// signInAt is signIn from the start URL start.
+func (rp *relyingParty) signInAt(b *browser, start, key string, fill map[string]string) (*federation.Login, []string) {
 	t := rp.t
 	t.Helper()
 	before := len(rp.loginsSoFar())
-	p := b.get(rp.base + "/auth/oauth/" + key + "?redirectTo=/")
+	p := b.get(start)
 	var forms []string
 	for !p.on(rp.base) {
 		f := p.firstForm()
