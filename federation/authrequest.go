@@ -30,6 +30,27 @@ const (
 	pushRequired = "required" // always push; fail without a PAR endpoint
 )
 
+// responseMode values.
+const (
+	responseQuery    = "query"
+	responseFormPost = "form_post"
+)
+
+// ErrResponseMode: the provider does not list the configured responseMode.
+var ErrResponseMode = errors.New("federation: the provider does not offer the configured responseMode")
+
+// formPost reports whether p's flows are answered by a form_post.
+func (p *Provider) formPost() bool { return p.cfg.ResponseMode == responseFormPost }
+
+// checkResponseMode refuses a response mode the provider does not list
+// (when it lists any: the default is query and fragment).
+func (p *Provider) checkResponseMode(md *discovery.Metadata) error {
+	if p.formPost() && len(md.ResponseModesSupported) > 0 && !slices.Contains(md.ResponseModesSupported, responseFormPost) {
+		return fmt.Errorf("%w: provider %s lists %v, not form_post", ErrResponseMode, p.key, md.ResponseModesSupported)
+	}
+	return nil
+}
+
 // requestObjectSigned is requestObject's value for a signed request
 // object.
 const requestObjectSigned = "signed"
@@ -66,6 +87,12 @@ func (p *Provider) pushes(md *discovery.Metadata) (bool, error) {
 // params themselves, a request object, a request_uri from PAR, or a
 // request_uri for a pushed request object.
 func (p *Provider) authorizationRequest(ctx context.Context, st *resolved, params url.Values) (string, error) {
+	if err := p.checkResponseMode(st.md); err != nil {
+		return "", newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
+	}
+	if p.formPost() {
+		params.Set("response_mode", responseFormPost)
+	}
 	push, err := p.pushes(st.md)
 	if err != nil {
 		return "", newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)

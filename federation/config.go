@@ -109,6 +109,15 @@ type ProviderConfig struct {
 	// object (RFC 9101) signed with the client key (ClientKeyFile or
 	// ClientKey), by value or inside PAR. Default: plain parameters.
 	RequestObject string `json:"requestObject,omitempty"`
+	// ResponseMode "form_post" asks the provider to answer with a POST of
+	// an auto-submitted form (OAuth 2.0 Form Post Response Mode) instead
+	// of a redirect whose URL carries the code: the callback then takes a
+	// form-encoded POST for this provider's flows only, and their flow
+	// cookie is SameSite=None and Secure so that the cross-site POST
+	// carries it. Default "query". A link whose host session cookie is
+	// SameSite=Lax cannot complete through form_post: the POST does not
+	// carry it.
+	ResponseMode string `json:"responseMode,omitempty"`
 	// ClientAssertionAudience is the aud of client assertions:
 	// "tokenEndpoint" (default: the URL the assertion is sent to) or
 	// "issuer", which some providers want.
@@ -368,6 +377,11 @@ func (p ProviderConfig) validate(v *validation) {
 	case "", pushNever, pushAuto, pushRequired:
 	default:
 		fail("pushedAuthorization", "%q: want %q, %q or %q", p.PushedAuthorization, pushNever, pushAuto, pushRequired)
+	}
+	switch p.ResponseMode {
+	case "", responseQuery, responseFormPost:
+	default:
+		fail("responseMode", "%q: want %q or %q", p.ResponseMode, responseQuery, responseFormPost)
 	}
 	switch p.RequestObject {
 	case "", requestObjectSigned:

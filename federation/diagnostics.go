@@ -98,7 +98,7 @@ type CheckReport struct {
 
 // CheckResult is one check.
 type CheckResult struct {
-	Name   string `json:"name"`   // discovery, jwks, scopes, pkce, token_endpoint_auth, signing_algorithms, pushed_authorization, request_object, client_certificate, redirect_uri
+	Name   string `json:"name"`   // discovery, jwks, scopes, pkce, token_endpoint_auth, signing_algorithms, pushed_authorization, response_mode, request_object, client_certificate, redirect_uri
 	Status string `json:"status"` // ok, warn, fail or skip
 	Detail string `json:"detail"` // what was found, and what to do
 }
@@ -247,6 +247,13 @@ func (p *Provider) checkAuthorizationRequest(md *discovery.Metadata, add func(na
 			"in the browser's URL; the provider offers PAR (pushedAuthorization \"auto\" would use it)")
 	default:
 		add("pushed_authorization", CheckOK, "in the browser's URL")
+	}
+	if p.formPost() {
+		if err := p.checkResponseMode(md); err != nil {
+			add("response_mode", CheckFail, "%v", err)
+		} else {
+			add("response_mode", CheckOK, "form_post")
+		}
 	}
 	if p.cfg.RequestObject != requestObjectSigned {
 		return

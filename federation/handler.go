@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -249,7 +250,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rt == routeLinkStart {
 		want = http.MethodPost
 	}
-	if r.Method != want && (want != http.MethodGet || r.Method != http.MethodHead) {
+	formPost := r.Method == http.MethodPost && (rt == routeCallback || rt == routeLinkCallback)
+	if !formPost && r.Method != want && (want != http.MethodGet || r.Method != http.MethodHead) {
 		allow := want
 		if want == http.MethodGet {
 			allow = "GET, HEAD"
@@ -378,7 +380,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request, p *Provider, mod
 	f := &session.FlowState{Provider: p.key, State: randid.Short(), Nonce: randid.Short(),
 		Verifier: pkce.NewVerifier(), RedirectTo: redirectTo, Mode: mode, AccountID: accountID, Created: h.now(),
 		ProviderVersion: p.configVersion(), ACRValues: o.ACRValues, MaxAge: o.MaxAge,
-		FreshLogin: slices.Contains(strings.Fields(o.Prompt), "login")}
+		FreshLogin: slices.Contains(strings.Fields(o.Prompt), "login"), FormPost: p.formPost()}
 	authURL, err := p.authCodeURL(r.Context(), f, h.redirectURI(p, mode != session.SignIn), extra)
 	if err != nil {
 		h.log.Warn("federation: start failed", "provider", p.key, "error", err)
@@ -481,19 +483,26 @@ func (h *Handler) LogoutURL(ctx context.Context, key string, req LogoutRequest) 
 // provider_removed or provider_changed.
 func (h *Handler) callback(w http.ResponseWriter, r *http.Request, key string, link bool) {
 	began := time.Now()
-	q := r.URL.Query()
 	p, err := h.cfg.Registry.provider(r.Context(), key)
 	if err != nil && !errors.Is(err, ErrNoProvider) {
 		h.failLookup(w, r, key, err) // the flow stays: the user may retry
 		return
 	}
 	known := err == nil
+	q, ok := h.callbackParams(w, r, p)
+	if !ok {
+		return
+	}
 	f, err := h.cfg.Flows.Take(w, r, q.Get("state"))
 	if fw, ok := w.(*flowWriter); ok && f != nil {
 		fw.mode = f.Mode
 	}
 	switch {
 	case err != nil:
+	case f.FormPost != (r.Method == http.MethodPost):
+		// The provider answers a form_post flow with a POST only, and a
+		// query flow with a redirect only: anything else is not its answer.
+		err = fmt.Errorf("a form_post=%t flow completed by %s", f.FormPost, r.Method)
 	case f.Provider != key:
 		err = fmt.Errorf("flow of %s completed at %s", f.Provider, key)
 	case (f.Mode != session.SignIn) != link:
@@ -551,6 +560,35 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, key string, l
 		fw.outcome, fw.subject = dec.Outcome, res.User.Subject
 	}
 	http.Redirect(w, r, f.RedirectTo, http.StatusFound)
+}
+
+// maxCallbackForm bounds a form_post callback's body: a code, a state,
+// an iss and an error description fit many times over.
+const maxCallbackForm = 64 << 10
+
+// callbackParams are the authorization response: the query of a GET, or
+// the form of a POST, which only a form_post provider's callback takes
+// (405 otherwise, as before form_post).
+func (h *Handler) callbackParams(w http.ResponseWriter, r *http.Request, p *Provider) (url.Values, bool) {
+	if r.Method != http.MethodPost {
+		return r.URL.Query(), true
+	}
+	if p == nil || !p.formPost() {
+		w.Header().Set("Allow", "GET, HEAD")
+		h.fail(w, r, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use GET")
+		return nil, false
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		h.fail(w, r, http.StatusUnsupportedMediaType, CodeInvalidRequest,
+			"the authorization response must be form-encoded")
+		return nil, false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxCallbackForm)
+	if err := r.ParseForm(); err != nil {
+		h.fail(w, r, http.StatusBadRequest, CodeInvalidRequest, "the authorization response could not be read")
+		return nil, false
+	}
+	return r.PostForm, true
 }
 
 func (h *Handler) complete(r *http.Request, p *Provider, f *session.FlowState,

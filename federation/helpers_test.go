@@ -150,10 +150,30 @@ type browser struct {
 
 func newBrowser(t *testing.T) *browser {
 	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+	return &browser{t: t, client: &http.Client{Jar: loopbackJar{jar}, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}}
 }
+
+// loopbackJar treats http://127.0.0.1 and localhost as secure, as
+// browsers do: Secure cookies (a form_post flow's) are kept and sent
+// there. Go's jar sends them over https only.
+type loopbackJar struct{ jar *cookiejar.Jar }
+
+func secureLoopback(u *url.URL) *url.URL {
+	if h := u.Hostname(); u.Scheme == "http" && (h == "127.0.0.1" || h == "localhost" || h == "::1") {
+		c := *u
+		c.Scheme = "https"
+		return &c
+	}
+	return u
+}
+
+func (j loopbackJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
+	j.jar.SetCookies(secureLoopback(u), cookies)
+}
+
+func (j loopbackJar) Cookies(u *url.URL) []*http.Cookie { return j.jar.Cookies(secureLoopback(u)) }
 
 // get fetches u and follows redirects until stop reports true or a
 // non-redirect answer; it returns the last response.

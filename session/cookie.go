@@ -78,6 +78,8 @@ type sealedFlow struct {
 	ACR    []string `json:"acr,omitempty"`
 	MaxAge int64    `json:"ma,omitempty"`
 	Fresh  bool     `json:"fl,omitempty"`
+	// FormPost (FlowState.FormPost).
+	FormPost bool `json:"fp,omitempty"`
 }
 
 // Save seals f into its cookie, and expires the browser's oldest flow
@@ -89,11 +91,11 @@ func (s *CookieStore) Save(w http.ResponseWriter, r *http.Request, f *FlowState)
 	name := s.cookies.name(f.State)
 	b, err := json.Marshal(sealedFlow{Provider: f.Provider, Nonce: f.Nonce, Verifier: f.Verifier.Reveal(),
 		RedirectTo: f.RedirectTo, Mode: f.Mode, AccountID: f.AccountID, Created: f.Created.Unix(), Version: f.ProviderVersion,
-		ACR: f.ACRValues, MaxAge: int64(f.MaxAge / time.Second), Fresh: f.FreshLogin})
+		ACR: f.ACRValues, MaxAge: int64(f.MaxAge / time.Second), Fresh: f.FreshLogin, FormPost: f.FormPost})
 	if err != nil {
 		return err
 	}
-	c := s.cookies.cookie(name, s.codec.Seal(b, name), int(MaxAge/time.Second))
+	c := s.cookies.flowCookie(f, name, s.codec.Seal(b, name), int(MaxAge/time.Second))
 	if err := c.Valid(); err != nil {
 		return fmt.Errorf("session: flow cookie: %w", err)
 	}
@@ -133,7 +135,7 @@ func (s *CookieStore) Take(w http.ResponseWriter, r *http.Request, state string)
 	f := FlowState{Provider: sf.Provider, State: state, Nonce: sf.Nonce, Verifier: pkce.Verifier(sf.Verifier),
 		RedirectTo: sf.RedirectTo, Mode: sf.Mode, AccountID: sf.AccountID, Created: time.Unix(sf.Created, 0),
 		ProviderVersion: sf.Version, ACRValues: sf.ACR, MaxAge: time.Duration(sf.MaxAge) * time.Second,
-		FreshLogin: sf.Fresh}
+		FreshLogin: sf.Fresh, FormPost: sf.FormPost}
 	now := s.cfg.Now()
 	if now.Sub(f.Created) >= MaxAge || f.Created.After(now.Add(time.Minute)) {
 		return nil, ErrFlowExpired

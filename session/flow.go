@@ -58,6 +58,12 @@ type FlowState struct {
 	ACRValues  []string
 	MaxAge     time.Duration
 	FreshLogin bool
+	// FormPost: the provider answers with a cross-site POST
+	// (response_mode=form_post), so the flow cookie is SameSite=None and
+	// Secure (a browser sends no Lax cookie with a cross-site POST; on
+	// http://localhost and 127.0.0.1 it keeps Secure cookies too), and the
+	// callback takes only a POST for this flow.
+	FormPost bool
 }
 
 // String prints the flow without its secrets.

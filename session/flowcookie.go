@@ -90,6 +90,16 @@ func (c flowCookies) cookie(name, value string, maxAge int) *http.Cookie {
 		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteLaxMode}
 }
 
+// flowCookie is f's cookie: a form_post flow's is SameSite=None and
+// Secure, so that the provider's cross-site POST carries it.
+func (c flowCookies) flowCookie(f *FlowState, name, value string, maxAge int) *http.Cookie {
+	ck := c.cookie(name, value, maxAge)
+	if f.FormPost {
+		ck.SameSite, ck.Secure = http.SameSiteNoneMode, true
+	}
+	return ck
+}
+
 // take finds the flow cookie of state in r and deletes it from the
 // browser, whatever the flow turns out to be: a flow is tried once.
 func (c flowCookies) take(w http.ResponseWriter, r *http.Request, state string) (name, value string, err error) {
@@ -101,7 +111,11 @@ func (c flowCookies) take(w http.ResponseWriter, r *http.Request, state string) 
 	if err != nil {
 		return "", "", ErrNoFlow
 	}
-	http.SetCookie(w, c.cookie(name, "", -1))
+	del := c.cookie(name, "", -1)
+	if r.Method == http.MethodPost { // a form_post callback: its cookie is Secure
+		del.SameSite, del.Secure = http.SameSiteNoneMode, true
+	}
+	http.SetCookie(w, del)
 	return name, ck.Value, nil
 }
 

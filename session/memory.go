@@ -111,7 +111,7 @@ func (s *MemoryStore) Save(w http.ResponseWriter, r *http.Request, f *FlowState)
 			s.flows.Remove(state)
 		}
 	}
-	http.SetCookie(w, s.cookies.cookie(s.cookies.name(f.State), binding, int(MaxAge/time.Second)))
+	http.SetCookie(w, s.cookies.flowCookie(f, s.cookies.name(f.State), binding, int(MaxAge/time.Second)))
 	return nil
 }
 

@@ -291,3 +291,42 @@ func TestFlowStateIsRedacted(t *testing.T) {
 		}
 	}
 }
+
+// TestFormPostFlowCookies: a form_post flow's cookie is SameSite=None and
+// Secure, on http loopback too (a browser sends no Lax cookie with the
+// provider's cross-site POST, and drops a None cookie without Secure); a
+// query flow's stays Lax. Taking one with a POST deletes it as Secure.
+func TestFormPostFlowCookies(t *testing.T) {
+	cs, _ := NewCookieStore(CookieConfig{Keys: [][]byte{key1}})
+	for _, s := range []FlowStore{cs, NewMemoryStore(MemoryConfig{})} {
+		for _, formPost := range []bool{false, true} {
+			f := newFlow(time.Now(), "/")
+			f.FormPost = formPost
+			rec := httptest.NewRecorder()
+			if err := s.Save(rec, httptest.NewRequest("GET", "http://127.0.0.1/", nil), f); err != nil {
+				t.Fatal(err)
+			}
+			c := rec.Result().Cookies()[0]
+			wantSite := http.SameSiteLaxMode
+			if formPost {
+				wantSite = http.SameSiteNoneMode
+			}
+			if c.SameSite != wantSite || c.Secure != formPost || !c.HttpOnly || c.Path != "/" {
+				t.Fatalf("%T form_post=%v: cookie %+v", s, formPost, c)
+			}
+			if !formPost {
+				continue
+			}
+			r := httptest.NewRequest("POST", "http://127.0.0.1/cb", nil)
+			r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+			rec = httptest.NewRecorder()
+			got, err := s.Take(rec, r, f.State)
+			if err != nil || !got.FormPost {
+				t.Fatalf("%T: take %v, %v", s, got, err)
+			}
+			if del := rec.Result().Cookies()[0]; del.MaxAge >= 0 || !del.Secure || del.SameSite != http.SameSiteNoneMode {
+				t.Fatalf("%T: deletion %+v, want Secure SameSite=None", s, del)
+			}
+		}
+	}
+}

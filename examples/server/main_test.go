@@ -385,6 +385,9 @@ func TestContractStatusCodes(t *testing.T) {
 		{"POST", "/auth/oauth/link/oidc:nobody", nil, http.StatusNotFound, "unknown_provider"},
 		{"GET", "/auth/oauth/link/oidc:demo/callback?state=x", nil, http.StatusBadRequest, "invalid_state"},
 		{"POST", "/auth/oauth/oidc:demo/backchannel-logout", []string{"Sec-Fetch-Site", "cross-site"}, http.StatusBadRequest, "invalid_request"},
+		// Exempt from the cross-origin rule, and 405: the demo provider
+		// answers with a redirect, not form_post.
+		{"POST", "/auth/oauth/oidc:demo/callback", []string{"Sec-Fetch-Site", "cross-site"}, http.StatusMethodNotAllowed, "method_not_allowed"},
 		{"GET", "/api/whoami", nil, http.StatusUnauthorized, "unauthenticated"},
 		{"GET", "/api/whoami", []string{"Authorization", "Bearer a.b.c"}, http.StatusUnauthorized, "invalid_token"},
 		{"GET", "/auth/oauth/oidc:nobody", nil, http.StatusNotFound, "unknown_provider"},

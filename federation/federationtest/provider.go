@@ -411,6 +411,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"jwks_uri":                                         p.issuer + "/jwks",
 		"end_session_endpoint":                             p.issuer + "/end_session",
 		"response_types_supported":                         []string{"code"},
+		"response_modes_supported":                         []string{"query", "form_post"},
 		"device_authorization_endpoint":                    p.issuer + "/device_authorization",
 		"grant_types_supported":                            p.grantTypes(),
 		"backchannel_logout_supported":                     true,
@@ -535,7 +536,26 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	if bad.AuthorizationResponse != nil {
 		bad.AuthorizationResponse(resp)
 	}
+	if q.Get("response_mode") == "form_post" {
+		formPost(w, q.Get("redirect_uri"), resp)
+		return
+	}
 	http.Redirect(w, r, q.Get("redirect_uri")+"?"+resp.Encode(), http.StatusFound)
+}
+
+// formPostPage is the OAuth 2.0 Form Post Response Mode's answer: a form
+// of the response's parameters that submits itself to the redirect URI.
+var formPostPage = template.Must(template.New("form_post").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Signing in…</title></head>
+<body onload="document.forms[0].submit()"><form method="post" action="{{.Action}}">
+{{range $k, $v := .Params}}<input type="hidden" name="{{$k}}" value="{{index $v 0}}">
+{{end}}<noscript><button type="submit">Continue</button></noscript></form></body></html>`))
+
+// formPost answers with formPostPage.
+func formPost(w http.ResponseWriter, action string, params url.Values) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	formPostPage.Execute(w, map[string]any{"Action": action, "Params": params})
 }
 
 // redirectMatches compares a registered redirect URI with a requested

@@ -148,7 +148,8 @@ func FlowStore(t *testing.T, newStores NewFlowStores) {
 		}
 		if got.Nonce != f.Nonce || got.Verifier.Reveal() != f.Verifier.Reveal() || got.Provider != f.Provider ||
 			got.RedirectTo != f.RedirectTo || !got.Created.Equal(f.Created) ||
-			!slices.Equal(got.ACRValues, f.ACRValues) || got.MaxAge != f.MaxAge || got.FreshLogin != f.FreshLogin {
+			!slices.Equal(got.ACRValues, f.ACRValues) || got.MaxAge != f.MaxAge || got.FreshLogin != f.FreshLogin ||
+			got.FormPost != f.FormPost {
 			t.Fatalf("took %v, want %v", got, f)
 		}
 		if _, err := br.replay(a, f.State); !errors.Is(err, session.ErrReplayed) && !errors.Is(err, session.ErrNoFlow) {

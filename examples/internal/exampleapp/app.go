@@ -45,8 +45,13 @@ func (a *app) routes(ext Extensions) http.Handler {
 	mux.Handle("GET /api/whoami", federation.RequireBearer(a.reg, federation.BearerConfig{Realm: "oidcfed-example"})(http.HandlerFunc(whoami)))
 
 	// Every state-changing request from another origin is refused, but the
-	// back-channel logout, which the provider's server calls.
+	// back-channel logout, which the provider's server calls, and the
+	// callbacks, which a form_post provider's page posts to: the handler
+	// takes such a POST only for a form_post provider's flow, bound to the
+	// browser's flow cookie and used once.
 	a.cop.AddInsecureBypassPattern("POST /auth/oauth/{provider}/backchannel-logout")
+	a.cop.AddInsecureBypassPattern("POST /auth/oauth/{provider}/callback")
+	a.cop.AddInsecureBypassPattern("POST /auth/oauth/link/{provider}/callback")
 	a.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Referrer-Policy", "no-referrer")
