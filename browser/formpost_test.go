@@ -1,8 +1,8 @@
 package browser
 
 import (
-	"cmp"
 	"bytes"
+	"cmp"
 	"fmt"
 	"html"
 	"log/slog"
