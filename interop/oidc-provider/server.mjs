@@ -8,6 +8,7 @@
 //   "clients": [ client metadata ],  // RFC 7591 names
 //   "conformIdTokenClaims": true,    // true: profile/email claims only at userinfo
 //   "apiResource": "https://api.example", // resource for JWT access tokens
+//   "host": "localhost",                  // optional: the issuer's host name
 //   "mtls": { "key": PEM, "cert": PEM }   // optional: a TLS listener for
 //                                          // self_signed_tls_client_auth
 // }
@@ -54,7 +55,9 @@ const tlsServer = config.mtls && createTLSServer({
 await listen(server, config.port || 0);
 if (tlsServer) await listen(tlsServer, 0);
 {
-  const issuer = `http://127.0.0.1:${server.address().port}`;
+  // "host": "localhost" names the issuer http://localhost:PORT, another
+  // site than a relying party on 127.0.0.1 (it still listens on 127.0.0.1).
+  const issuer = `http://${config.host || '127.0.0.1'}:${server.address().port}`;
   const mtlsBase = tlsServer && `https://127.0.0.1:${tlsServer.address().port}`;
   const provider = new Provider(issuer, {
     clients: config.clients,
