@@ -147,7 +147,9 @@ func (p *Provider) push(ctx context.Context, st *resolved, params url.Values) (s
 	call := clientCall{name: "pushed authorization request endpoint", what: "the sign-in's start", aud: st.md.Issuer,
 		endpoint: st.viaTLS(st.md.PushedAuthorizationRequestEndpoint,
 			st.md.MTLSEndpointAliases.PushedAuthorizationRequestEndpoint)}
-	if err := p.post(ctx, st, call, form, &out); err != nil {
+	began := time.Now()
+	err := p.post(ctx, st, call, form, &out)
+	if p.step(ctx, StepPushedAuthorization, began, err); err != nil {
 		return "", err
 	}
 	n, err := out.ExpiresIn.Int64()

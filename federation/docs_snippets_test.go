@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/oidcfed/oidcfed/federation"
@@ -177,4 +178,23 @@ func docsClientCertificate() (federation.ProviderConfig, error) {
 	}
 	// clientCertificate:end
 	return pc, nil
+}
+
+func docsStepUp(h *federation.Handler) http.Handler {
+	mux := http.NewServeMux()
+	// stepUp:begin
+	// Before a payment, ask for a second factor, and a sign-in of at most
+	// five minutes ago. OnLogin sees Login.Result.Authentication (acr,
+	// amr, auth_time); the callback has already refused an ID token
+	// without the acr asked for (access_denied) or an older auth_time
+	// (login_required).
+	mux.HandleFunc("GET /pay/confirm", func(w http.ResponseWriter, r *http.Request) {
+		h.Start(w, r, "oidc:acme", federation.StartOptions{
+			RedirectTo: "/pay",
+			ACRValues:  []string{"urn:okta:loa:2fa:any"},
+			MaxAge:     5 * time.Minute,
+		})
+	})
+	// stepUp:end
+	return mux
 }

@@ -61,20 +61,22 @@ type FlowEvent struct {
 	Subject  string        // with Observer.Subjects, at a successful callback
 }
 
-// Steps of a callback, in order.
+// Steps of a callback, in order; StepPushedAuthorization is a start's
+// request to the PAR endpoint.
 const (
-	StepDiscovery = "discovery"
-	StepToken     = "token"
-	StepIDToken   = "id_token"
-	StepUserinfo  = "userinfo"
-	StepAccounts  = "accounts"
-	StepOnLogin   = "on_login"
+	StepPushedAuthorization = "pushed_authorization"
+	StepDiscovery           = "discovery"
+	StepToken               = "token"
+	StepIDToken             = "id_token"
+	StepUserinfo            = "userinfo"
+	StepAccounts            = "accounts"
+	StepOnLogin             = "on_login"
 )
 
 // StepEvent is one step of a callback.
 type StepEvent struct {
 	Provider string        // registry key
-	Step     string        // StepDiscovery … StepOnLogin
+	Step     string        // StepPushedAuthorization, StepDiscovery … StepOnLogin
 	Duration time.Duration // the step's time
 	Code     Code          // "" when the step succeeded
 }
