@@ -50,6 +50,10 @@ type Metadata struct {
 	AuthorizationResponseISSParameterSupported bool `json:"authorization_response_iss_parameter_supported,omitempty"`
 	// BackchannelLogoutSupported: the provider sends logout tokens.
 	BackchannelLogoutSupported bool `json:"backchannel_logout_supported,omitempty"`
+	// RevocationEndpoint revokes tokens (RFC 7009).
+	RevocationEndpoint string `json:"revocation_endpoint,omitempty"`
+	// IntrospectionEndpoint says whether a token is active (RFC 7662).
+	IntrospectionEndpoint string `json:"introspection_endpoint,omitempty"`
 	// PushedAuthorizationRequestEndpoint takes pushed authorization
 	// requests (RFC 9126 §5).
 	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint,omitempty"`
@@ -161,6 +165,8 @@ func (m *Metadata) validateEndpoints(docURL string, loopbackIssuer bool) error {
 		{"device_authorization_endpoint", m.DeviceAuthorizationEndpoint, false},
 		{"pushed_authorization_request_endpoint", m.PushedAuthorizationRequestEndpoint,
 			m.RequirePushedAuthorizationRequests},
+		{"revocation_endpoint", m.RevocationEndpoint, false},
+		{"introspection_endpoint", m.IntrospectionEndpoint, false},
 	}
 	for _, e := range endpoints {
 		if e.value == "" {

@@ -193,7 +193,8 @@ type clientCall struct {
 }
 
 // post is postForm for any endpoint that authenticates the client as the
-// token endpoint does (RFC 9126 §2: PAR). A 201 answer is a success too.
+// token endpoint does (RFC 9126 §2: PAR). A 201 answer is a success too;
+// with out nil, any 200 or 201 is, whatever its body.
 func (p *Provider) post(ctx context.Context, st *resolved, call clientCall, form url.Values, out any) error {
 	endpoint, what := call.endpoint, call.what
 	if st.authErr != nil {
@@ -242,6 +243,9 @@ func (p *Provider) post(ctx context.Context, st *resolved, call clientCall, form
 		}
 		return newError(code, "the identity provider refused "+what,
 			fmt.Errorf("%s: HTTP %d %s", call.name, resp.StatusCode, code))
+	}
+	if out == nil { // the status is the answer (revocation)
+		return nil
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
 		return newError(CodeProviderUnavailable, "the identity provider's answer is not JSON",

@@ -453,6 +453,10 @@ func TestConfigFileMode(t *testing.T) {
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, op.Issuer()+"/end_session?") {
 		t.Fatalf("/logout: %d to %q", resp.StatusCode, loc)
 	}
+	// The sign-out revoked the session's refresh token at the provider.
+	if revoked := op.Revoked(); len(revoked) != 1 || len(revoked[0]) < 20 {
+		t.Fatalf("the provider revoked %d tokens at sign-out, want the refresh token\n%s", len(revoked), s.logs())
+	}
 	testWhoami(t, s, op)
 }
 

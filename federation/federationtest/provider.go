@@ -182,6 +182,7 @@ type Provider struct {
 	bound     map[string]string         // access token → x5t#S256 of the certificate it is bound to
 	pushed    map[string]*pushedRequest // by request_uri
 	authzSeen []string                  // how each authorization request came, in order
+	revoked   []string                  // tokens sent to the revocation endpoint
 	bad       Misbehavior
 	now       func() time.Time
 }
@@ -366,6 +367,7 @@ func (p *Provider) routes() http.Handler {
 		p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.UserinfoEndpoint }, p.userinfo))
 	mux.HandleFunc("GET /end_session", p.endSession)
 	mux.HandleFunc("POST /device_authorization", p.deviceAuthorization)
+	mux.HandleFunc("POST /revoke", p.revoke)
 	mux.HandleFunc("POST /par",
 		p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.PAREndpoint }, p.pushAuthorization))
 	mux.HandleFunc("GET /device", p.device)
@@ -412,6 +414,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"end_session_endpoint":                             p.issuer + "/end_session",
 		"response_types_supported":                         []string{"code"},
 		"response_modes_supported":                         []string{"query", "form_post"},
+		"revocation_endpoint":                              p.issuer + "/revoke",
 		"device_authorization_endpoint":                    p.issuer + "/device_authorization",
 		"grant_types_supported":                            p.grantTypes(),
 		"backchannel_logout_supported":                     true,
@@ -689,6 +692,45 @@ func (p *Provider) authenticate(r *http.Request) (clientID string, ok bool) {
 	p.authSeen = append(p.authSeen, method)
 	client, known := p.clients[id]
 	return id, known && client.Secret == secret && slices.Contains(p.opts.TokenAuthMethods, method)
+}
+
+// revoke serves the revocation endpoint (RFC 7009): the client
+// authenticates as at the token endpoint; a refresh token ends with its
+// grant's access tokens, an access token alone; 200 whether or not the
+// token was known.
+func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
+		return
+	}
+	id, ok := p.authenticate(r)
+	if !ok {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
+		return
+	}
+	tok := r.PostForm.Get("token")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if g := p.refresh[tok]; g != nil && g.client == id {
+		delete(p.refresh, tok)
+		for access, ag := range p.tokens {
+			if ag == g {
+				delete(p.tokens, access)
+			}
+		}
+	}
+	if g := p.tokens[tok]; g != nil && g.client == id {
+		delete(p.tokens, tok)
+	}
+	p.revoked = append(p.revoked, tok)
+	w.WriteHeader(http.StatusOK)
+}
+
+// Revoked are the tokens sent to the revocation endpoint, in order.
+func (p *Provider) Revoked() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.revoked)
 }
 
 // usesCertificate reports whether the client authenticates with mutual TLS.

@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/oidcfed/oidcfed/claims"
 	"github.com/oidcfed/oidcfed/federation"
@@ -96,7 +97,8 @@ func (a *app) onLogin(w http.ResponseWriter, r *http.Request, l *federation.Logi
 		}
 	}
 	return a.sessions.start(w, r, hostSession{AccountID: l.Decision.Account.ID, Provider: l.Provider,
-		User: l.Result.User, IDToken: l.Result.Tokens.IDToken, SID: l.Result.SID})
+		User: l.Result.User, IDToken: l.Result.Tokens.IDToken, SID: l.Result.SID,
+		RefreshToken: l.Result.Tokens.RefreshToken})
 }
 
 // onLogout is the library's OnLogout hook for back-channel logout: the
@@ -179,6 +181,7 @@ func (a *app) me(w http.ResponseWriter, r *http.Request) {
 func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 	to := "/"
 	if s := a.sessions.end(w, r); s != nil {
+		a.revoke(r.Context(), s)
 		u, err := a.auth.LogoutURL(r.Context(), s.Provider, federation.LogoutRequest{IDTokenHint: s.IDToken.Reveal(), PostLogoutRedirectURI: "/"})
 		switch {
 		case err == nil:
@@ -188,6 +191,23 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// revoke revokes the session's refresh token at its provider, when both
+// exist: a sign-out should not leave a grant behind. A provider without a
+// revocation endpoint is fine; a failure is logged and the sign-out goes
+// on.
+func (a *app) revoke(ctx context.Context, s *hostSession) {
+	p, ok := a.reg.Lookup(s.Provider)
+	if !ok || s.RefreshToken == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := p.Revoke(ctx, s.RefreshToken, federation.HintRefreshToken); err != nil &&
+		!errors.Is(err, federation.ErrNoRevocation) {
+		a.log.Warn("logout: the refresh token could not be revoked", "provider", s.Provider, "error", err)
+	}
 }
 
 var homePage = template.Must(template.New("home").Parse(`<!doctype html>

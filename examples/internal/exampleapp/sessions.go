@@ -14,13 +14,16 @@ import (
 
 // hostSession is what the example's pages need from a session: the
 // account, and the identity and provider session it signed in with. The
-// ID token is kept only as the logout hint.
+// ID token is kept only as the logout hint, the refresh token only to be
+// revoked at sign-out.
 type hostSession struct {
 	AccountID string
 	Provider  string
 	User      claims.User
 	IDToken   federation.Secret
 	SID       string
+	// RefreshToken is revoked at sign-out where the provider allows it.
+	RefreshToken federation.Secret
 }
 
 // sessions adapts session.Sessions (a random ID in an HttpOnly, SameSite=Lax
@@ -43,7 +46,7 @@ func newSessions(key []byte, secure bool, store session.HostStore, log *slog.Log
 // so a session ID planted before sign-in is never promoted.
 func (s *sessions) start(w http.ResponseWriter, r *http.Request, hs hostSession) error {
 	h := session.Host{AccountID: hs.AccountID, Provider: hs.Provider, Subject: hs.User.Subject, SID: hs.SID,
-		IDToken: hs.IDToken.Reveal()}
+		IDToken: hs.IDToken.Reveal(), RefreshToken: hs.RefreshToken.Reveal()}
 	if hs.User.Subject != "" {
 		user, err := json.Marshal(hs.User)
 		if err != nil {
@@ -63,7 +66,8 @@ func (s *sessions) get(r *http.Request) *hostSession {
 		}
 		return nil
 	}
-	hs := &hostSession{AccountID: h.AccountID, Provider: h.Provider, IDToken: federation.Secret(h.IDToken), SID: h.SID}
+	hs := &hostSession{AccountID: h.AccountID, Provider: h.Provider, IDToken: federation.Secret(h.IDToken), SID: h.SID,
+		RefreshToken: federation.Secret(h.RefreshToken)}
 	if u := h.Values["user"]; u != "" {
 		json.Unmarshal([]byte(u), &hs.User)
 	}
