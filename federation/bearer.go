@@ -95,6 +95,18 @@ type BearerConfig struct {
 	// Providers restricts the accepted providers to these registry keys.
 	// Default: every provider of the registry.
 	Providers []string
+	// Introspection is the provider (registry key) whose introspection
+	// endpoint checks tokens that are not JWTs (opaque tokens, RFC 7662);
+	// it must have introspectOpaqueTokens. Default: the one provider with
+	// introspectOpaqueTokens, if there is exactly one; with none, an
+	// opaque token is refused (invalid_token).
+	Introspection string
+	// IntrospectAnyProvider sends an opaque token to every provider with
+	// introspectOpaqueTokens in turn until one says it is active. An
+	// opaque token names no issuer, so this hands every bearer token
+	// presented to the API to each of those providers, who may log or use
+	// it: only for providers that trust each other.
+	IntrospectAnyProvider bool
 }
 
 // Bearer verifies bearer tokens (RFC 6750) of a registry's providers and
@@ -130,6 +142,22 @@ func NewBearer(reg *Registry, cfg BearerConfig) (*Bearer, error) {
 	for _, k := range cfg.Providers {
 		if reg != nil && !slices.Contains(reg.Keys(), k) {
 			errs = append(errs, fmt.Errorf("federation: bearer: Providers: %q is not registered", k))
+		}
+	}
+	if reg != nil {
+		var introspecting []string
+		for _, k := range reg.Keys() {
+			if p, ok := reg.Lookup(k); ok && p.intro != nil {
+				introspecting = append(introspecting, k)
+			}
+		}
+		switch {
+		case cfg.Introspection != "" && !slices.Contains(introspecting, cfg.Introspection):
+			errs = append(errs, fmt.Errorf("federation: bearer: Introspection: %q is not a provider with introspectOpaqueTokens (those are %q)",
+				cfg.Introspection, introspecting))
+		case cfg.Introspection == "" && len(introspecting) > 1 && !cfg.IntrospectAnyProvider:
+			errs = append(errs, fmt.Errorf("federation: bearer: providers %q introspect opaque tokens: name one in Introspection, or set IntrospectAnyProvider (which sends every opaque token to each)",
+				introspecting))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -189,11 +217,23 @@ type bearerCheck struct {
 }
 
 func (b *Bearer) verify(ctx context.Context, raw string, check *bearerCheck) (*Principal, error) {
-	p, err := b.reg.verifyBearer(ctx, raw, check)
+	var provs []*Provider
+	if !looksLikeJWS(raw) {
+		provs = b.introspectionProviders()
+	}
+	opaque := len(provs) > 0 // else refused below as a malformed JWT
+	var p *Principal
+	var err error
+	if opaque {
+		p, err = b.verifyOpaque(ctx, raw, provs, check)
+	} else {
+		p, err = b.reg.verifyBearer(ctx, raw, check)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if b.cfg.RequireAccessTokenType && normalizeTyp(p.TokenType) != "at+jwt" {
+	// An introspected token has no typ: the provider said it is an access token.
+	if b.cfg.RequireAccessTokenType && !opaque && normalizeTyp(p.TokenType) != "at+jwt" {
 		return nil, invalidToken(fmt.Errorf("%w: typ %q, want at+jwt", ErrTokenType, p.TokenType))
 	}
 	if len(b.cfg.Providers) > 0 && !slices.Contains(b.cfg.Providers, p.Provider) {
@@ -303,6 +343,7 @@ var tokenDescriptions = []struct {
 	{discovery.ErrMalformedToken, "the token is not a signed JWT"},
 	{ErrTokenType, "the token is not an access token of an accepted type"},
 	{ErrSenderConstrained, "the token is sender-constrained and cannot be used as a bearer token"},
+	{ErrTokenInactive, "the token is not active"},
 }
 
 func tokenDescription(cause error) string {

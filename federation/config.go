@@ -118,6 +118,11 @@ type ProviderConfig struct {
 	// SameSite=Lax cannot complete through form_post: the POST does not
 	// carry it.
 	ResponseMode string `json:"responseMode,omitempty"`
+	// IntrospectOpaqueTokens sends bearer tokens that are not JWTs to this
+	// provider's introspection_endpoint (RFC 7662), authenticated as at
+	// the token endpoint; see [BearerConfig.Introspection] and
+	// docs/bearer.md for what that discloses and how it is bounded.
+	IntrospectOpaqueTokens bool `json:"introspectOpaqueTokens,omitempty"`
 	// ClientAssertionAudience is the aud of client assertions:
 	// "tokenEndpoint" (default: the URL the assertion is sent to) or
 	// "issuer", which some providers want.

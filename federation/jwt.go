@@ -34,6 +34,14 @@ func splitJWS(raw string) (header, payload, signature string, ok bool) {
 	return header, payload, signature, true
 }
 
+// looksLikeJWS reports whether raw has the shape of a compact JWS or JWE
+// (two or four dots): a JWT, or one refused as such (an encrypted one).
+// Anything else is opaque (Google's access tokens have one dot).
+func looksLikeJWS(raw string) bool {
+	n := strings.Count(raw, ".")
+	return n == 2 || n == 4
+}
+
 // decodeSegment decodes one base64url segment's JSON into v.
 func decodeSegment(seg string, v any) error {
 	b, err := base64.RawURLEncoding.DecodeString(seg)

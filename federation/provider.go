@@ -50,6 +50,8 @@ type Provider struct {
 	// TLS methods only); tlsErr says why they could not be built.
 	tlsClient, tlsExchange *http.Client
 	tlsErr                 error
+	// intro introspects opaque bearer tokens (introspectOpaqueTokens).
+	intro *introspector
 	scopes                 []string
 
 	removed atomic.Bool // set when removed or replaced, before its key set is released

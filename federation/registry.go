@@ -169,6 +169,9 @@ func (r *Registry) newProvider(name string, given, pc ProviderConfig) *Provider 
 		p.tlsClient, p.tlsExchange, p.tlsErr = mutualTLSClients(r.opts.client, r.exchange,
 			p.clientKey().tlsCertificate())
 	}
+	if pc.IntrospectOpaqueTokens {
+		p.intro = newIntrospector()
+	}
 	if k := p.clientKey(); k != nil && k.Certificate() != nil {
 		if problem := certificateStatus(k.Certificate(), r.opts.now()); problem != "" {
 			// Not refused: the provider decides, and a certificate

@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"crypto/sha256"
 	"context"
 	"errors"
 	"fmt"
@@ -54,6 +55,9 @@ func (p *Provider) Revoke(ctx context.Context, token Secret, hint string) error 
 			"duration", time.Since(began), "error", err)
 		return err
 	}
+	// This registry stops accepting it at once (a cached JWT or
+	// introspection answer would otherwise live until its exp).
+	p.reg.tokens.remove(sha256.Sum256([]byte(token.Reveal())))
 	p.reg.opts.logger.DebugContext(ctx, "federation: revoked", "provider", p.key, "hint", hint,
 		"duration", time.Since(began))
 	return nil

@@ -100,3 +100,10 @@ func (c *tokenCache) len() int {
 	}
 	return c.lru.Len()
 }
+
+// remove drops one token (revoked through this registry).
+func (c *tokenCache) remove(sum [sha256.Size]byte) {
+	if c.lru != nil {
+		c.lru.Remove(sum)
+	}
+}

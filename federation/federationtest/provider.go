@@ -96,6 +96,11 @@ type Misbehavior struct {
 	// PAREndpoint, when set, answers pushed authorization requests
 	// instead of the provider.
 	PAREndpoint http.HandlerFunc
+	// IntrospectionEndpoint, when set, answers introspection requests
+	// instead of the provider.
+	IntrospectionEndpoint http.HandlerFunc
+	// Introspection edits an introspection answer before it is sent.
+	Introspection func(answer map[string]any)
 }
 
 // Options configure [New].
@@ -127,6 +132,9 @@ type Options struct {
 	// §4.3) for users with a Password. Client credentials (§4.4) are
 	// always enabled for confidential clients.
 	PasswordGrant bool
+	// OpaqueAccessTokens issues random access tokens instead of JWTs:
+	// an API checks them at the introspection endpoint (RFC 7662).
+	OpaqueAccessTokens bool
 	// PushedAuthorization "supported" adds a PAR endpoint (RFC 9126);
 	// "required" also advertises require_pushed_authorization_requests
 	// and refuses authorization requests that were not pushed. Signed
@@ -183,6 +191,8 @@ type Provider struct {
 	pushed    map[string]*pushedRequest // by request_uri
 	authzSeen []string                  // how each authorization request came, in order
 	revoked   []string                  // tokens sent to the revocation endpoint
+	issued    map[string]issuedToken    // access token → to whom, until when
+	inspected int                       // introspection requests answered
 	bad       Misbehavior
 	now       func() time.Time
 }
@@ -247,7 +257,7 @@ func Start(opts Options) (*Provider, error) {
 		issuer = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	}
 	p := &Provider{opts: opts, ln: ln, issuer: issuer, clients: map[string]Client{},
-		codes: map[string]*grant{}, tokens: map[string]*grant{}, bound: map[string]string{}, pushed: map[string]*pushedRequest{}, refresh: map[string]*grant{}, devices: map[string]*deviceAuth{}, now: time.Now}
+		codes: map[string]*grant{}, tokens: map[string]*grant{}, bound: map[string]string{}, pushed: map[string]*pushedRequest{}, issued: map[string]issuedToken{}, refresh: map[string]*grant{}, devices: map[string]*deviceAuth{}, now: time.Now}
 	if p.key, err = newSigningKey(opts.Algorithm); err != nil {
 		return nil, err
 	}
@@ -368,6 +378,8 @@ func (p *Provider) routes() http.Handler {
 	mux.HandleFunc("GET /end_session", p.endSession)
 	mux.HandleFunc("POST /device_authorization", p.deviceAuthorization)
 	mux.HandleFunc("POST /revoke", p.revoke)
+	mux.HandleFunc("POST /introspect",
+		p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.IntrospectionEndpoint }, p.introspect))
 	mux.HandleFunc("POST /par",
 		p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.PAREndpoint }, p.pushAuthorization))
 	mux.HandleFunc("GET /device", p.device)
@@ -379,12 +391,12 @@ func (p *Provider) routes() http.Handler {
 func (p *Provider) replaceable(replacement func(Misbehavior) http.HandlerFunc, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
-		alt := replacement(p.bad)
+		serve := replacement(p.bad)
 		p.mu.Unlock()
-		if alt != nil {
-			h = alt
+		if serve == nil {
+			serve = h
 		}
-		h(w, r)
+		serve(w, r)
 	}
 }
 
@@ -415,6 +427,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"response_types_supported":                         []string{"code"},
 		"response_modes_supported":                         []string{"query", "form_post"},
 		"revocation_endpoint":                              p.issuer + "/revoke",
+		"introspection_endpoint":                           p.issuer + "/introspect",
 		"device_authorization_endpoint":                    p.issuer + "/device_authorization",
 		"grant_types_supported":                            p.grantTypes(),
 		"backchannel_logout_supported":                     true,
@@ -726,6 +739,51 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// issuedToken is an access token's client and lifetime.
+type issuedToken struct {
+	client            string
+	issuedAt, expires time.Time
+}
+
+// introspect serves the introspection endpoint (RFC 7662): any
+// registered client authenticates as at the token endpoint; an access
+// token issued and not revoked nor expired is active.
+func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
+		return
+	}
+	if _, ok := p.authenticate(r); !ok {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
+		return
+	}
+	tok := r.PostForm.Get("token")
+	p.mu.Lock()
+	p.inspected++
+	g, info, edit, now := p.tokens[tok], p.issued[tok], p.bad.Introspection, p.now()
+	p.mu.Unlock()
+	answer := map[string]any{"active": false}
+	if g != nil && now.Before(info.expires) {
+		answer = map[string]any{"active": true, "sub": g.user.Subject, "client_id": info.client,
+			"scope": strings.Join(g.scopes, " "), "token_type": "Bearer", "iss": p.issuer,
+			"exp": info.expires.Unix(), "iat": info.issuedAt.Unix()}
+		if p.opts.AccessTokenAudience != "" {
+			answer["aud"] = p.opts.AccessTokenAudience
+		}
+	}
+	if edit != nil {
+		edit(answer)
+	}
+	writeJSON(w, http.StatusOK, answer)
+}
+
+// Introspections is how many introspection requests were answered.
+func (p *Provider) Introspections() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.inspected
+}
+
 // Revoked are the tokens sent to the revocation endpoint, in order.
 func (p *Provider) Revoked() []string {
 	p.mu.Lock()
@@ -764,8 +822,12 @@ func (p *Provider) issueTokens(w http.ResponseWriter, r *http.Request, clientID 
 	p.mu.Unlock()
 	bound := p.boundTo(r)
 	access := p.accessToken(clientID, g, now, key, bad, bound)
+	if p.opts.OpaqueAccessTokens {
+		access = randomString()
+	}
 	p.mu.Lock()
 	p.tokens[access] = g
+	p.issued[access] = issuedToken{client: clientID, expires: now.Add(5 * time.Minute), issuedAt: now}
 	if bound != "" {
 		p.bound[access] = bound
 	}

@@ -101,6 +101,8 @@ if (tlsServer) await listen(tlsServer, 0);
       devInteractions: { enabled: true },
       deviceFlow: { enabled: true },
       requestObjects: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
       mTLS: {
         enabled: true,
         selfSignedTlsClientAuth: true,
