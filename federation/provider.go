@@ -51,8 +51,8 @@ type Provider struct {
 	tlsClient, tlsExchange *http.Client
 	tlsErr                 error
 	// intro introspects opaque bearer tokens (introspectOpaqueTokens).
-	intro *introspector
-	scopes                 []string
+	intro  *introspector
+	scopes []string
 
 	removed atomic.Bool // set when removed or replaced, before its key set is released
 
