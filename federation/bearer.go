@@ -218,15 +218,21 @@ type bearerCheck struct {
 
 func (b *Bearer) verify(ctx context.Context, raw string, check *bearerCheck) (*Principal, error) {
 	var provs []*Provider
-	if !looksLikeJWS(raw) {
-		provs = b.introspectionProviders()
-	}
-	opaque := len(provs) > 0 // else refused below as a malformed JWT
 	var p *Principal
 	var err error
-	if opaque {
+	if !looksLikeJWS(raw) {
+		// An answer cached for a provider this Bearer asks is used as is;
+		// only a miss looks for the providers that introspect.
+		if p, err = b.cachedOpaque(raw, check); p == nil {
+			provs = b.introspectionProviders()
+		}
+	}
+	opaque := p != nil || len(provs) > 0 // else refused below as a malformed JWT
+	switch {
+	case p != nil:
+	case opaque:
 		p, err = b.verifyOpaque(ctx, raw, provs, check)
-	} else {
+	default:
 		p, err = b.reg.verifyBearer(ctx, raw, check)
 	}
 	if err != nil {

@@ -76,3 +76,38 @@ var noopObserver = federation.Observer{
 	Refresh:    func(context.Context, federation.RefreshEvent) {},
 	DevicePoll: func(context.Context, federation.DevicePollEvent) {},
 }
+
+// BenchmarkBearerIntrospection compares a cached introspection answer
+// (an opaque token seen before) with a cached JWT, and shows what a miss
+// costs: a round trip to the introspection endpoint over loopback.
+func BenchmarkBearerIntrospection(b *testing.B) {
+	op := federationtest.New(b, federationtest.Options{OpaqueAccessTokens: true})
+	op.AddUser(alice)
+	op.AddClient(federationtest.Client{ID: "web-1", Secret: "s3cret-value"})
+	now := time.Now()
+	jwt := op.SignJWT("at+jwt", map[string]any{"iss": op.Issuer(), "sub": "alice", "aud": "web-1", "client_id": "web-1",
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "scope": "read write"})
+	tok := op.IssueAccessToken("web-1", "alice", "read", "write")
+	ctx := context.Background()
+	bearer := func(b *testing.B, opts ...federation.Option) *federation.Bearer {
+		reg, err := federation.NewRegistry(federation.Config{Providers: map[string]federation.ProviderConfig{
+			"acme": {Issuer: op.Issuer(), ClientID: "web-1", ClientSecret: "s3cret-value", IntrospectOpaqueTokens: true}}},
+			opts...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return mustBearer(b, reg, federation.BearerConfig{Scopes: []string{"read"}})
+	}
+	b.Run("jwt-cached", func(b *testing.B) {
+		v := bearer(b)
+		benchVerify(b, func() error { _, err := v.Verify(ctx, jwt); return err })
+	})
+	b.Run("introspection-cached", func(b *testing.B) {
+		v := bearer(b)
+		benchVerify(b, func() error { _, err := v.Verify(ctx, tok); return err })
+	})
+	b.Run("introspection-uncached", func(b *testing.B) {
+		v := bearer(b, federation.WithBearerCacheSize(0))
+		benchVerify(b, func() error { _, err := v.Verify(ctx, tok); return err })
+	})
+}

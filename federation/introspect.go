@@ -107,10 +107,6 @@ func (b *Bearer) verifyOpaque(ctx context.Context, raw string, provs []*Provider
 			maxTokenLength))
 	}
 	sum := sha256.Sum256([]byte(raw))
-	if p, ok := b.reg.tokens.get(sum); ok {
-		check.provider, check.hit = p.Provider, true
-		return p, nil
-	}
 	var err error
 	for _, prov := range provs {
 		check.provider = prov.key
@@ -123,6 +119,17 @@ func (b *Bearer) verifyOpaque(ctx context.Context, raw string, provs []*Provider
 		}
 	}
 	return nil, err
+}
+
+// cachedOpaque is the cached introspection answer for raw, from the
+// provider this Bearer names when it names one; nil when there is none.
+func (b *Bearer) cachedOpaque(raw string, check *bearerCheck) (*Principal, error) {
+	p, ok := b.reg.tokens.get(sha256.Sum256([]byte(raw)))
+	if !ok || b.cfg.Introspection != "" && p.Provider != b.cfg.Introspection {
+		return nil, nil
+	}
+	check.provider, check.hit = p.Provider, true
+	return p, nil
 }
 
 // introspect asks the provider about raw, through the negative cache and

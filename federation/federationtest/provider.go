@@ -672,9 +672,8 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 			fail(http.StatusBadRequest, "unauthorized_client", "public clients cannot use client credentials")
 			return
 		}
-		access := p.accessToken(id,
-			&grant{client: id, user: User{Subject: id},
-				scopes: strings.Fields(r.PostForm.Get("scope"))}, now, key, Misbehavior{}, p.boundTo(r))
+		access := p.mint(id, &grant{client: id, user: User{Subject: id}, scopes: strings.Fields(r.PostForm.Get("scope"))},
+			now, key, Misbehavior{}, p.boundTo(r))
 		writeJSON(w, http.StatusOK, map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": 300,
 			"scope": r.PostForm.Get("scope")})
 	default:
@@ -821,17 +820,7 @@ func (p *Provider) issueTokens(w http.ResponseWriter, r *http.Request, clientID 
 	key, bad := p.key, p.bad
 	p.mu.Unlock()
 	bound := p.boundTo(r)
-	access := p.accessToken(clientID, g, now, key, bad, bound)
-	if p.opts.OpaqueAccessTokens {
-		access = randomString()
-	}
-	p.mu.Lock()
-	p.tokens[access] = g
-	p.issued[access] = issuedToken{client: clientID, expires: now.Add(5 * time.Minute), issuedAt: now}
-	if bound != "" {
-		p.bound[access] = bound
-	}
-	p.mu.Unlock()
+	access := p.mint(clientID, g, now, key, bad, bound)
 
 	claims := map[string]any{
 		"iss": p.issuer, "sub": g.user.Subject, "aud": clientID, "azp": clientID,
@@ -869,6 +858,34 @@ func (p *Provider) issueTokens(w http.ResponseWriter, r *http.Request, clientID 
 		bad.TokenResponse(body)
 	}
 	writeJSON(w, http.StatusOK, body)
+}
+
+// mint issues an access token of g to clientID, valid five minutes: a JWT
+// (accessToken), or a random string with Options.OpaqueAccessTokens; and
+// registers it for userinfo, introspection and revocation.
+func (p *Provider) mint(clientID string, g *grant, now time.Time, key *signingKey, bad Misbehavior, bound string) string {
+	access := p.accessToken(clientID, g, now, key, bad, bound)
+	if p.opts.OpaqueAccessTokens {
+		access = randomString()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.tokens[access] = g
+	p.issued[access] = issuedToken{client: clientID, expires: now.Add(5 * time.Minute), issuedAt: now}
+	if bound != "" {
+		p.bound[access] = bound
+	}
+	return access
+}
+
+// IssueAccessToken mints an access token for clientID on behalf of
+// subject with scopes, as the token endpoint would: for tests of an API.
+func (p *Provider) IssueAccessToken(clientID, subject string, scopes ...string) string {
+	p.mu.Lock()
+	key, now := p.key, p.now()
+	p.mu.Unlock()
+	return p.mint(clientID, &grant{client: clientID, user: User{Subject: subject}, scopes: scopes}, now, key,
+		Misbehavior{}, "")
 }
 
 // accessToken is a JWT access token as RFC 9068 profiles it: typ at+jwt,
