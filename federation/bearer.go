@@ -3,9 +3,12 @@ package federation
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
+	"github.com/oidcfed/oidcfed/internal/urlcheck"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -37,6 +40,9 @@ type Principal struct {
 	TokenType string
 	// Expiry and IssuedAt are exp and iat.
 	Expiry, IssuedAt time.Time
+	// KeyThumbprint is the cnf.jkt of a DPoP-bound token (RFC 9449 §6):
+	// the middleware accepted it with a proof signed by that key.
+	KeyThumbprint string
 }
 
 // HasScope reports whether s was granted.
@@ -70,7 +76,7 @@ func ContextWithPrincipal(ctx context.Context, p *Principal) context.Context {
 var (
 	ErrUnknownIssuer     = errors.New("federation: the token's iss is not a configured provider")
 	ErrTokenType         = errors.New("federation: the token's typ is not an accepted access-token type")
-	ErrSenderConstrained = errors.New("federation: the token is sender-constrained (cnf) and needs a proof of possession this middleware does not check")
+	ErrSenderConstrained = errors.New("federation: the token is sender-constrained (cnf) and needs a proof of possession: a DPoP proof (BearerConfig.DPoP) or a certificate binding, which this middleware does not check")
 	ErrProviderRefused   = errors.New("federation: the token's provider is not accepted here")
 	ErrInsufficientScope = errors.New("federation: the token lacks a required scope")
 	// ErrTokenInQuery: RFC 6750 §2.3 URI query tokens end up in logs and
@@ -107,6 +113,15 @@ type BearerConfig struct {
 	// presented to the API to each of those providers, who may log or use
 	// it: only for providers that trust each other.
 	IntrospectAnyProvider bool
+	// DPoP is whether DPoP-bound tokens (RFC 9449) are accepted, with the
+	// proof of possession the DPoP header carries: "off" (default: they
+	// are refused, as sender-constrained), "allowed" (Bearer tokens too)
+	// or "required". See docs/bearer.md.
+	DPoP string
+	// BaseURL is the API's public origin (https://api.example.com), to
+	// check a proof's htu behind a proxy. Default: the request's scheme
+	// and Host.
+	BaseURL string
 }
 
 // Bearer verifies bearer tokens (RFC 6750) of a registry's providers and
@@ -117,6 +132,8 @@ type Bearer struct {
 	cfg BearerConfig
 	// challenge is the WWW-Authenticate value without error parameters.
 	challenge string
+	// base is BaseURL parsed (nil: from each request).
+	base *url.URL
 }
 
 // NewBearer checks cfg and returns a Bearer, or every problem with cfg at
@@ -144,6 +161,22 @@ func NewBearer(reg *Registry, cfg BearerConfig) (*Bearer, error) {
 			errs = append(errs, fmt.Errorf("federation: bearer: Providers: %q is not registered", k))
 		}
 	}
+	switch cfg.DPoP {
+	case "", DPoPOff, DPoPAllowed, DPoPRequired:
+	default:
+		errs = append(errs, fmt.Errorf("federation: bearer: DPoP %q: want %q, %q or %q", cfg.DPoP, DPoPOff, DPoPAllowed,
+			DPoPRequired))
+	}
+	var base *url.URL
+	if cfg.BaseURL != "" {
+		u, err := urlcheck.Endpoint(cfg.BaseURL)
+		if err != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			errs = append(errs, fmt.Errorf("federation: bearer: BaseURL must be an origin such as https://api.example.com: %q",
+				cfg.BaseURL))
+		} else {
+			base = u
+		}
+	}
 	if reg != nil {
 		var introspecting []string
 		for _, k := range reg.Keys() {
@@ -164,7 +197,7 @@ func NewBearer(reg *Registry, cfg BearerConfig) (*Bearer, error) {
 		return nil, err
 	}
 	cfg.Scopes, cfg.Providers = slices.Clone(cfg.Scopes), slices.Clone(cfg.Providers)
-	return &Bearer{reg: reg, cfg: cfg, challenge: `Bearer realm="` + cfg.Realm + `"`}, nil
+	return &Bearer{reg: reg, cfg: cfg, challenge: `Bearer realm="` + cfg.Realm + `"`, base: base}, nil
 }
 
 // RequireBearer is [NewBearer] followed by [Bearer.Middleware]; it panics
@@ -192,6 +225,18 @@ func isScopeToken(s string) bool {
 // package's), a missing scope one with [CodeInsufficientScope], and
 // unreachable provider keys one with [CodeProviderUnavailable].
 func (b *Bearer) Verify(ctx context.Context, raw string) (*Principal, error) {
+	p, err := b.verifyObserved(ctx, raw)
+	if err == nil && p.KeyThumbprint != "" {
+		// Bound to a key: only a proof of possession makes it usable
+		// (the middleware, with BearerConfig.DPoP).
+		return nil, invalidToken(ErrSenderConstrained)
+	}
+	return p, err
+}
+
+// verifyObserved is Verify, DPoP-bound tokens included, reported to the
+// observer.
+func (b *Bearer) verifyObserved(ctx context.Context, raw string) (*Principal, error) {
 	obs := b.reg.opts.observer
 	if obs == nil || obs.Bearer == nil {
 		return b.verify(ctx, raw, &bearerCheck{})
@@ -267,19 +312,25 @@ func (b *Bearer) Middleware(next http.Handler) http.Handler {
 		if r.URL.Query().Has("access_token") {
 			b.fail(w, r,
 				newError(CodeInvalidRequest, "send the token in the Authorization header, not the URL",
-					ErrTokenInQuery))
+					ErrTokenInQuery), "Bearer")
 			return
 		}
+		dpop := b.cfg.DPoP == DPoPAllowed || b.cfg.DPoP == DPoPRequired
 		raw, ok := bearerToken(r.Header)
+		scheme := "Bearer"
+		if !ok && dpop {
+			raw, ok = dpopToken(r.Header)
+			scheme = "DPoP"
+		}
 		if !ok {
-			w.Header().Set("WWW-Authenticate", b.challenge)
+			b.challenges(w, "", "")
 			writeBearerError(w, http.StatusUnauthorized, CodeUnauthenticated,
-				"an Authorization: Bearer token is required")
+				"an Authorization: "+b.schemes()+" token is required")
 			return
 		}
-		p, err := b.Verify(r.Context(), raw)
+		p, err := b.verifyRequest(r, raw, scheme)
 		if err != nil {
-			b.fail(w, r, err)
+			b.fail(w, r, err, scheme)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(ContextWithPrincipal(r.Context(), p)))
@@ -297,28 +348,96 @@ func bearerToken(h http.Header) (string, bool) {
 	return strings.TrimLeft(v[0][len("Bearer "):], " "), true
 }
 
-func (b *Bearer) fail(w http.ResponseWriter, r *http.Request, err error) {
+func (b *Bearer) fail(w http.ResponseWriter, r *http.Request, err error, scheme string) {
 	var e *Error
 	if !errors.As(err, &e) {
 		e = newError(CodeServerError, "the token could not be checked", err)
 	}
 	status := http.StatusUnauthorized
-	challenge := b.challenge + `, error="` + string(e.Code) + `", error_description="` + e.Description + `"`
+	params := `error="` + string(e.Code) + `", error_description="` + e.Description + `"`
 	switch e.Code {
-	case CodeInvalidToken:
+	case CodeInvalidToken, CodeInvalidDPoPProof:
 	case CodeInsufficientScope:
 		status = http.StatusForbidden
-		challenge += `, scope="` + strings.Join(b.cfg.Scopes, " ") + `"`
+		params += `, scope="` + strings.Join(b.cfg.Scopes, " ") + `"`
 	case CodeInvalidRequest:
 		status = http.StatusBadRequest
 	default:
-		status, challenge = http.StatusServiceUnavailable, ""
+		status, params = http.StatusServiceUnavailable, ""
 	}
-	b.reg.opts.logger.Info("federation: bearer token refused", "path", r.URL.Path, "code", e.Code, "error", e.Err)
-	if challenge != "" {
-		w.Header().Set("WWW-Authenticate", challenge)
+	b.reg.opts.logger.Info("federation: bearer token refused", "path", r.URL.Path, "scheme", scheme, "code", e.Code,
+		"error", e.Err)
+	if params != "" {
+		if errors.Is(e, ErrDPoPRequired) {
+			scheme = "DPoP" // the error is about the scheme to use
+		}
+		b.challenges(w, scheme, params)
 	}
 	writeBearerError(w, status, e.Code, e.Description)
+}
+
+// challenges sets WWW-Authenticate: a challenge per accepted scheme,
+// Bearer first (RFC 9449 §7.1), params (the error) on the one of scheme.
+func (b *Bearer) challenges(w http.ResponseWriter, scheme, params string) {
+	with := func(c string) string {
+		if params == "" {
+			return c
+		}
+		return c + ", " + params
+	}
+	dpop := `DPoP algs="` + dpopAlgsChallenge + `"`
+	if b.cfg.DPoP != DPoPRequired {
+		if scheme == "Bearer" {
+			w.Header().Add("WWW-Authenticate", with(b.challenge))
+		} else {
+			w.Header().Add("WWW-Authenticate", b.challenge)
+		}
+	}
+	if b.cfg.DPoP == DPoPAllowed || b.cfg.DPoP == DPoPRequired {
+		if scheme == "DPoP" {
+			w.Header().Add("WWW-Authenticate", with(dpop))
+		} else {
+			w.Header().Add("WWW-Authenticate", dpop)
+		}
+	}
+}
+
+// schemes names the accepted authorization schemes, for a message.
+func (b *Bearer) schemes() string {
+	switch b.cfg.DPoP {
+	case DPoPAllowed:
+		return "Bearer or DPoP"
+	case DPoPRequired:
+		return "DPoP"
+	}
+	return "Bearer"
+}
+
+// verifyRequest verifies the token r presents under scheme: a Bearer
+// token must not be DPoP-bound (and Bearer must be allowed); a DPoP one
+// must be bound to the key of a valid proof of r.
+func (b *Bearer) verifyRequest(r *http.Request, raw, scheme string) (*Principal, error) {
+	ctx := r.Context()
+	if scheme == "Bearer" {
+		if b.cfg.DPoP == DPoPRequired {
+			return nil, invalidToken(ErrDPoPRequired)
+		}
+		return b.Verify(ctx, raw)
+	}
+	jkt, err := b.verifyProof(ctx, r, raw)
+	if err != nil {
+		return nil, err
+	}
+	p, err := b.verifyObserved(ctx, raw)
+	switch {
+	case err != nil:
+		return nil, err
+	case p.KeyThumbprint == "":
+		return nil, invalidToken(ErrDPoPNotBound)
+	case subtle.ConstantTimeCompare([]byte(p.KeyThumbprint), []byte(jkt)) != 1:
+		return nil, newError(CodeInvalidDPoPProof, "the DPoP proof is not signed by the token's key", ErrDPoPKey)
+	}
+	return p, nil
 }
 
 func writeBearerError(w http.ResponseWriter, status int, code Code, desc string) {
@@ -350,6 +469,8 @@ var tokenDescriptions = []struct {
 	{ErrTokenType, "the token is not an access token of an accepted type"},
 	{ErrSenderConstrained, "the token is sender-constrained and cannot be used as a bearer token"},
 	{ErrTokenInactive, "the token is not active"},
+	{ErrDPoPRequired, "this API takes DPoP-bound tokens only"},
+	{ErrDPoPNotBound, "the token is not bound to a DPoP key"},
 }
 
 func tokenDescription(cause error) string {
@@ -427,8 +548,9 @@ func (r *Registry) verifyBearer(ctx context.Context, raw string, check *bearerCh
 		}
 		return nil, invalidToken(err)
 	}
-	if _, bound := tok.Claims["cnf"]; bound {
-		return nil, invalidToken(ErrSenderConstrained)
+	jkt, err := dpopBinding(tok.Claims["cnf"])
+	if err != nil {
+		return nil, invalidToken(err)
 	}
 	if err := prov.checkTenant(tok.Claims); err != nil {
 		return nil, invalidToken(err.Err)
@@ -437,8 +559,24 @@ func (r *Registry) verifyBearer(ctx context.Context, raw string, check *bearerCh
 	if err != nil {
 		return nil, invalidToken(err)
 	}
+	p.KeyThumbprint = jkt
 	r.tokens.add(sum, &cachedToken{principal: p, provider: prov.key, kid: tok.KeyID}, gen)
 	return p, nil
+}
+
+// dpopBinding reads a token's cnf: "" when it has none, the jkt of a
+// DPoP-bound token, else ErrSenderConstrained (a certificate binding,
+// x5t#S256, which this middleware cannot check).
+func dpopBinding(cnf any) (string, error) {
+	if cnf == nil {
+		return "", nil
+	}
+	m, ok := cnf.(map[string]any)
+	jkt, _ := m["jkt"].(string)
+	if !ok || len(m) != 1 || jkt == "" {
+		return "", ErrSenderConstrained
+	}
+	return jkt, nil
 }
 
 // providerForIssuer selects the provider whose issuer (or one of whose

@@ -77,7 +77,7 @@ type introspectionResponse struct {
 	Sub       string             `json:"sub"`
 	Aud       discovery.Audience `json:"aud"`
 	Iss       string             `json:"iss"`
-	Cnf       json.RawMessage    `json:"cnf"`
+	Cnf       any                `json:"cnf"`
 }
 
 // introspectionProviders are the providers b sends opaque tokens to.
@@ -210,6 +210,7 @@ func (p *Provider) introspectedPrincipal(st *resolved, ir *introspectionResponse
 	exp, hasExp := unix(ir.Exp)
 	nbf, hasNbf := unix(ir.Nbf)
 	auds := p.bearerAudiences()
+	jkt, bindErr := dpopBinding(ir.Cnf)
 	switch {
 	case !ir.Active:
 		return nil, invalidToken(ErrTokenInactive)
@@ -224,9 +225,12 @@ func (p *Provider) introspectedPrincipal(st *resolved, ir *introspectionResponse
 		len(ir.Aud) == 0 && !slices.Contains(auds, ir.ClientID):
 		return nil, invalidToken(&discovery.TokenError{Err: discovery.ErrTokenAudience,
 			Detail: fmt.Sprintf("introspection: aud %q, client_id %q, want one of %q", []string(ir.Aud), ir.ClientID, auds)})
-	case len(ir.Cnf) > 0 && string(ir.Cnf) != "null", strings.EqualFold(ir.TokenType, "DPoP"):
-		return nil, invalidToken(ErrSenderConstrained)
-	case ir.TokenType != "" && !strings.EqualFold(ir.TokenType, "Bearer") && ir.TokenType != "access_token":
+	case bindErr != nil:
+		return nil, invalidToken(bindErr)
+	case strings.EqualFold(ir.TokenType, "DPoP") && jkt == "":
+		return nil, invalidToken(fmt.Errorf("%w: a DPoP token without cnf.jkt", ErrSenderConstrained))
+	case ir.TokenType != "" && !strings.EqualFold(ir.TokenType, "Bearer") && !strings.EqualFold(ir.TokenType, "DPoP") &&
+		ir.TokenType != "access_token":
 		return nil, invalidToken(fmt.Errorf("%w: introspection token_type %q", ErrTokenType, ir.TokenType))
 	case ir.Sub == "":
 		return nil, invalidToken(&discovery.TokenError{Err: discovery.ErrMissingClaim, Detail: "introspection: no sub"})
@@ -245,5 +249,6 @@ func (p *Provider) introspectedPrincipal(st *resolved, ir *introspectionResponse
 	if err != nil {
 		return nil, invalidToken(err)
 	}
+	pr.KeyThumbprint = jkt
 	return pr, nil
 }

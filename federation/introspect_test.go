@@ -82,8 +82,9 @@ func TestIntrospectionRejections(t *testing.T) {
 		{"expired", func(a map[string]any) { a["exp"] = time.Now().Add(-time.Hour).Unix() }, discovery.ErrTokenExpired},
 		{"not yet valid", func(a map[string]any) { a["nbf"] = time.Now().Add(time.Hour).Unix() }, discovery.ErrTokenNotYetValid},
 		{"another issuer", func(a map[string]any) { a["iss"] = "https://evil.example" }, discovery.ErrTokenIssuer},
-		{"sender-constrained", func(a map[string]any) { a["cnf"] = map[string]string{"jkt": "x"} }, federation.ErrSenderConstrained},
-		{"a DPoP token", func(a map[string]any) { a["token_type"] = "DPoP" }, federation.ErrSenderConstrained},
+		{"DPoP-bound, as a Bearer token", func(a map[string]any) { a["cnf"] = map[string]string{"jkt": "x"} }, federation.ErrSenderConstrained},
+		{"certificate-bound", func(a map[string]any) { a["cnf"] = map[string]string{"x5t#S256": "x"} }, federation.ErrSenderConstrained},
+		{"a DPoP token without cnf", func(a map[string]any) { a["token_type"] = "DPoP" }, federation.ErrSenderConstrained},
 		{"an ID token", func(a map[string]any) { a["token_type"] = "id_token" }, federation.ErrTokenType},
 		{"no subject", func(a map[string]any) { delete(a, "sub") }, discovery.ErrMissingClaim},
 	} {
