@@ -240,3 +240,49 @@ func TestDPoPChallenges(t *testing.T) {
 		t.Fatal("DPoP \"yes\" accepted")
 	}
 }
+
+// TestDPoPProofKeys: the ES256 fast path and the other algorithms agree
+// on thumbprints; a jwk with its private part, a tampered signature and a
+// point off the curve are refused.
+func TestDPoPProofKeys(t *testing.T) {
+	a := newDPoPAPI(t, federation.BearerConfig{DPoP: federation.DPoPRequired})
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	thumb, _ := (&jose.JSONWebKey{Key: p384.Public()}).Thumbprint(crypto.SHA256)
+	tok := a.token(base64.RawURLEncoding.EncodeToString(thumb))
+	if status, _, body := a.call(t, "DPoP "+tok, proof(t, p384, jose.ES384, "GET", a.srv.URL+"/me", tok, nil)); status != http.StatusOK {
+		t.Fatalf("an ES384 proof: %d %s", status, body)
+	}
+	tok = a.token(a.jkt)
+	good := proof(t, a.key, jose.ES256, "GET", a.srv.URL+"/me", tok, nil)
+	h64, rest, _ := strings.Cut(good, ".")
+	hdr, _ := base64.RawURLEncoding.DecodeString(h64)
+	var m map[string]any
+	json.Unmarshal(hdr, &m)
+	withJWK := func(edit func(jwk map[string]any)) string {
+		c := map[string]any{}
+		for k, v := range m {
+			c[k] = v
+		}
+		jwk := map[string]any{}
+		for k, v := range m["jwk"].(map[string]any) {
+			jwk[k] = v
+		}
+		edit(jwk)
+		c["jwk"] = jwk
+		b, _ := json.Marshal(c)
+		return base64.RawURLEncoding.EncodeToString(b) + "." + rest
+	}
+	sig := good[strings.LastIndex(good, ".")+1:]
+	flipped := []byte(sig)
+	flipped[5] ^= 1
+	for name, p := range map[string]string{
+		"a private jwk":        withJWK(func(j map[string]any) { j["d"] = base64.RawURLEncoding.EncodeToString(a.key.D.Bytes()) }),
+		"a point off P-256":    withJWK(func(j map[string]any) { j["y"] = j["x"] }),
+		"a tampered signature": good[:strings.LastIndex(good, ".")+1] + string(flipped),
+	} {
+		status, _, body := a.call(t, "DPoP "+tok, p)
+		if status != http.StatusUnauthorized || !strings.Contains(body, "invalid_dpop_proof") {
+			t.Errorf("%s: %d %s", name, status, body)
+		}
+	}
+}
