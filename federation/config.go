@@ -118,6 +118,11 @@ type ProviderConfig struct {
 	// SameSite=Lax cannot complete through form_post: the POST does not
 	// carry it.
 	ResponseMode string `json:"responseMode,omitempty"`
+	// DPoP binds this provider's tokens to a key (RFC 9449): each sign-in
+	// gets a fresh ES256 key, sealed in the flow, the code is bound to it
+	// (dpop_jkt), and token requests, userinfo and refreshes prove it.
+	// Tokens.DPoP carries the key; DPoPClient calls APIs with it.
+	DPoP bool `json:"dpop,omitempty"`
 	// IntrospectOpaqueTokens sends bearer tokens that are not JWTs to this
 	// provider's introspection_endpoint (RFC 7662), authenticated as at
 	// the token endpoint; see [BearerConfig.Introspection] and

@@ -16,7 +16,7 @@ import (
 
 // reservedParams are set by oidcfed on every authorization request.
 var reservedParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
-	"code_challenge", "code_challenge_method", "response_mode", "request", "request_uri", "max_age"}
+	"code_challenge", "code_challenge_method", "response_mode", "request", "request_uri", "max_age", "dpop_jkt"}
 
 var (
 	paramName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)

@@ -51,7 +51,9 @@ type Provider struct {
 	tlsClient, tlsExchange *http.Client
 	tlsErr                 error
 	// intro introspects opaque bearer tokens (introspectOpaqueTokens).
-	intro  *introspector
+	intro *introspector
+	// nonce is the authorization server's last DPoP-Nonce.
+	nonce  atomic.Pointer[string]
 	scopes []string
 
 	removed atomic.Bool // set when removed or replaced, before its key set is released
@@ -112,6 +114,10 @@ type Tokens struct {
 	RefreshToken Secret    // for Refresh; empty when none was issued
 	IDToken      Secret    // the ID token from sign-in: Refresh and LogoutURL need it
 	Expiry       time.Time // from expires_in on the injected clock; zero when not given
+	// DPoP is the key the tokens are bound to (provider dpop: true):
+	// Refresh and DPoPClient prove possession of it. A secret: store it
+	// only sealed ([DPoPKey.MarshalBinary]).
+	DPoP *DPoPKey
 }
 
 // Result is a verified sign-in at a provider.
@@ -159,8 +165,12 @@ func authentication(c map[string]any) Authentication {
 
 // String prints which tokens are present and the expiry, never a token.
 func (t Tokens) String() string {
-	return fmt.Sprintf("federation.Tokens{AccessToken:%s RefreshToken:%s IDToken:%s Expiry:%s}",
-		t.AccessToken.mask(), t.RefreshToken.mask(), t.IDToken.mask(), t.Expiry.Format(time.RFC3339))
+	dpop := "none"
+	if t.DPoP != nil {
+		dpop = t.DPoP.String()
+	}
+	return fmt.Sprintf("federation.Tokens{AccessToken:%s RefreshToken:%s IDToken:%s Expiry:%s DPoP:%s}",
+		t.AccessToken.mask(), t.RefreshToken.mask(), t.IDToken.mask(), t.Expiry.Format(time.RFC3339), dpop)
 }
 
 // GoString is String.
@@ -453,8 +463,14 @@ func (p *Provider) complete(ctx context.Context, f *session.FlowState, code, red
 		return nil, err
 	}
 	began = time.Now()
-	tr, start, err := p.tokenRequest(ctx, st, url.Values{"grant_type": {"authorization_code"}, "code": {code},
-		"redirect_uri": {redirectURI}, "code_verifier": {f.Verifier.Reveal()}}, "the sign-in")
+	var key *DPoPKey
+	if len(f.DPoPKey) > 0 {
+		if key, err = ParseDPoPKey(f.DPoPKey); err != nil {
+			return nil, newError(CodeServerError, "the sign-in's DPoP key could not be read", err)
+		}
+	}
+	tr, start, err := p.tokenRequestDPoP(ctx, st, url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {redirectURI}, "code_verifier": {f.Verifier.Reveal()}}, "the sign-in", key)
 	if p.step(ctx, StepToken, began, err); err != nil {
 		return nil, err
 	}
@@ -501,7 +517,7 @@ func (p *Provider) result(ctx context.Context, st *resolved, tr *tokenResponse, 
 	all := vt.Claims
 	if st.md.UserinfoEndpoint != "" && p.needsUserinfo(all) {
 		began := time.Now()
-		ui, err := p.userinfo(ctx, st, tr.AccessToken)
+		ui, err := p.userinfo(ctx, st, tr.AccessToken, tr.dpop)
 		if p.step(ctx, StepUserinfo, began, err); err != nil {
 			return nil, err
 		}
@@ -529,9 +545,11 @@ func (p *Provider) result(ctx context.Context, st *resolved, tr *tokenResponse, 
 // at_hash. It returns nil when there is no ID token.
 func (p *Provider) verifyTokenResponse(ctx context.Context, st *resolved, tr *tokenResponse,
 	needID bool) (*discovery.Token, error) {
-	if !strings.EqualFold(tr.TokenType, "bearer") {
+	if want := map[bool]string{false: "Bearer", true: "DPoP"}[tr.dpop != nil]; !strings.EqualFold(tr.TokenType, want) {
+		// A DPoP request answered with a Bearer token would leave the
+		// token unbound (RFC 9449 §5): refused as any other type.
 		return nil, newError(CodeInvalidToken, "the identity provider sent an unusable token",
-			fmt.Errorf("token_type %q, want Bearer", tr.TokenType))
+			fmt.Errorf("token_type %q, want %s", tr.TokenType, want))
 	}
 	if tr.IDToken == "" {
 		if !needID {
@@ -589,7 +607,8 @@ func (p *Provider) needsUserinfo(c map[string]any) bool {
 // userinfo fetches the userinfo claims with the access token in the
 // Authorization header (never the query). A signed (JWT) response is
 // refused rather than trusted unverified.
-func (p *Provider) userinfo(ctx context.Context, st *resolved, accessToken string) (map[string]any, error) {
+func (p *Provider) userinfo(ctx context.Context, st *resolved, accessToken string, key *DPoPKey) (map[string]any,
+	error) {
 	fail := func(err error) error {
 		return newError(CodeProviderUnavailable, "the identity provider's user information could not be read", err)
 	}
@@ -599,13 +618,7 @@ func (p *Provider) userinfo(ctx context.Context, st *resolved, accessToken strin
 		// certificate (RFC 8705 §3): present it at the alias too.
 		endpoint, client = cmp.Or(st.md.MTLSEndpointAliases.UserinfoEndpoint, endpoint), p.tlsClient
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
-	if err != nil {
-		return nil, fail(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+accessToken)
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
+	resp, err := p.resourceRequest(ctx, client, http.MethodGet, endpoint, Secret(accessToken), key)
 	if err != nil {
 		return nil, fail(redactURLError(err))
 	}

@@ -64,8 +64,9 @@ func (p *Provider) refresh(ctx context.Context, t Tokens) (Tokens, error) {
 		return Tokens{}, err
 	}
 	// RFC 6749 §6; the scope is left out, so it stays as granted.
-	tr, start, err := p.tokenRequest(ctx, st, url.Values{"grant_type": {"refresh_token"},
-		"refresh_token": {t.RefreshToken.Reveal()}}, "the refresh")
+	// A DPoP-bound grant is refreshed with the same key (RFC 9449 §5).
+	tr, start, err := p.tokenRequestDPoP(ctx, st, url.Values{"grant_type": {"refresh_token"},
+		"refresh_token": {t.RefreshToken.Reveal()}}, "the refresh", t.DPoP)
 	if fe, ok := errors.AsType[*Error](err); ok && fe.Code == CodeInvalidGrant {
 		return Tokens{}, newError(CodeLoginRequired, "the session at the identity provider has ended; sign in again",
 			fe.Err)

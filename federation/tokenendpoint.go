@@ -140,6 +140,8 @@ type tokenResponse struct {
 	ExpiresIn json.Number `json:"expires_in"`
 	IDToken   string      `json:"id_token"`
 	Scope     string      `json:"scope"`
+	// dpop is the key the request proved: the tokens are bound to it.
+	dpop *DPoPKey
 }
 
 // expiry is when the access token expires, requested at start; zero when
@@ -155,7 +157,7 @@ func (t *tokenResponse) expiry(start time.Time) time.Time {
 // tokens are the response's tokens as a Result carries them.
 func (t *tokenResponse) tokens(start time.Time) Tokens {
 	return Tokens{AccessToken: Secret(t.AccessToken), RefreshToken: Secret(t.RefreshToken), IDToken: Secret(t.IDToken),
-		Expiry: t.expiry(start)}
+		Expiry: t.expiry(start), DPoP: t.dpop}
 }
 
 // tokenRequest sends form to the token endpoint and returns its answer
@@ -163,12 +165,21 @@ func (t *tokenResponse) tokens(start time.Time) Tokens {
 // what names the request in errors: "the sign-in", "the refresh"…
 func (p *Provider) tokenRequest(ctx context.Context, st *resolved, form url.Values, what string) (*tokenResponse,
 	time.Time, error) {
+	return p.tokenRequestDPoP(ctx, st, form, what, nil)
+}
+
+// tokenRequestDPoP is tokenRequest proving possession of key (nil: none):
+// the answer must then be a DPoP token (token_type DPoP).
+func (p *Provider) tokenRequestDPoP(ctx context.Context, st *resolved, form url.Values, what string,
+	key *DPoPKey) (*tokenResponse, time.Time, error) {
 	start := p.reg.opts.now()
 	var tr tokenResponse
-	endpoint := st.viaTLS(st.md.TokenEndpoint, st.md.MTLSEndpointAliases.TokenEndpoint)
-	if err := p.postForm(ctx, st, endpoint, form, &tr, what); err != nil {
+	call := clientCall{endpoint: st.viaTLS(st.md.TokenEndpoint, st.md.MTLSEndpointAliases.TokenEndpoint),
+		name: "token endpoint", what: what, dpop: key}
+	if err := p.post(ctx, st, call, form, &tr); err != nil {
 		return nil, start, err
 	}
+	tr.dpop = key
 	return &tr, start, nil
 }
 
@@ -187,15 +198,29 @@ func (p *Provider) postForm(ctx context.Context, st *resolved, endpoint string, 
 // clientCall is a request that authenticates the client.
 type clientCall struct {
 	endpoint string
-	name     string // the endpoint, in errors: "token endpoint"
-	what     string // the request, in errors: "the sign-in"
-	aud      string // a client assertion's aud ("": clientAssertionAudience's)
+	name     string   // the endpoint, in errors: "token endpoint"
+	what     string   // the request, in errors: "the sign-in"
+	aud      string   // a client assertion's aud ("": clientAssertionAudience's)
+	dpop     *DPoPKey // proves possession with a DPoP header (RFC 9449), nil for none
 }
 
 // post is postForm for any endpoint that authenticates the client as the
 // token endpoint does (RFC 9126 §2: PAR). A 201 answer is a success too;
 // with out nil, any 200 or 201 is, whatever its body.
 func (p *Provider) post(ctx context.Context, st *resolved, call clientCall, form url.Values, out any) error {
+	err := p.postOnce(ctx, st, call, form, out)
+	if call.dpop != nil && errors.Is(err, errUseDPoPNonce) {
+		// RFC 9449 §8: the server wants a nonce, now known; one retry,
+		// with a fresh assertion and proof.
+		err = p.postOnce(ctx, st, call, form, out)
+	}
+	return err
+}
+
+// errUseDPoPNonce: the server answered use_dpop_nonce with a new nonce.
+var errUseDPoPNonce = errors.New("the server asks for a DPoP nonce")
+
+func (p *Provider) postOnce(ctx context.Context, st *resolved, call clientCall, form url.Values, out any) error {
 	endpoint, what := call.endpoint, call.what
 	if st.authErr != nil {
 		return st.authErr
@@ -203,6 +228,13 @@ func (p *Provider) post(ctx context.Context, st *resolved, call clientCall, form
 	header := http.Header{}
 	if err := p.authenticate(st, form, header, call.aud); err != nil {
 		return newError(CodeInvalidClient, "the client could not authenticate to the identity provider", err)
+	}
+	if call.dpop != nil {
+		proof, err := call.dpop.Proof(http.MethodPost, endpoint, "", p.dpopNonce())
+		if err != nil {
+			return newError(CodeServerError, "the DPoP proof could not be signed", err)
+		}
+		header.Set("DPoP", proof)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -227,6 +259,7 @@ func (p *Provider) post(ctx context.Context, st *resolved, call clientCall, form
 	if err != nil {
 		return newError(CodeProviderUnavailable, "the identity provider's answer could not be read", err)
 	}
+	nonceChanged := call.dpop != nil && p.keepDPoPNonce(resp.Header)
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
 		var e struct {
 			Error string `json:"error"`
@@ -236,6 +269,9 @@ func (p *Provider) post(ctx context.Context, st *resolved, call clientCall, form
 				fmt.Errorf("%s: HTTP %d without an OAuth error", call.name, resp.StatusCode))
 		}
 		code := safeCode(e.Error)
+		if code == "use_dpop_nonce" && nonceChanged {
+			return errUseDPoPNonce
+		}
 		if code == CodeInvalidClient {
 			return newError(code, "the identity provider did not accept the client's credentials for "+what+
 				": check tokenEndpointAuthMethod and the secret, keys or certificate registered there",

@@ -80,6 +80,8 @@ type sealedFlow struct {
 	Fresh  bool     `json:"fl,omitempty"`
 	// FormPost (FlowState.FormPost).
 	FormPost bool `json:"fp,omitempty"`
+	// DPoPKey (FlowState.DPoPKey).
+	DPoPKey []byte `json:"dk,omitempty"`
 }
 
 // Save seals f into its cookie, and expires the browser's oldest flow
@@ -91,7 +93,8 @@ func (s *CookieStore) Save(w http.ResponseWriter, r *http.Request, f *FlowState)
 	name := s.cookies.name(f.State)
 	b, err := json.Marshal(sealedFlow{Provider: f.Provider, Nonce: f.Nonce, Verifier: f.Verifier.Reveal(),
 		RedirectTo: f.RedirectTo, Mode: f.Mode, AccountID: f.AccountID, Created: f.Created.Unix(), Version: f.ProviderVersion,
-		ACR: f.ACRValues, MaxAge: int64(f.MaxAge / time.Second), Fresh: f.FreshLogin, FormPost: f.FormPost})
+		ACR: f.ACRValues, MaxAge: int64(f.MaxAge / time.Second), Fresh: f.FreshLogin, FormPost: f.FormPost,
+		DPoPKey: f.DPoPKey})
 	if err != nil {
 		return err
 	}
@@ -135,7 +138,7 @@ func (s *CookieStore) Take(w http.ResponseWriter, r *http.Request, state string)
 	f := FlowState{Provider: sf.Provider, State: state, Nonce: sf.Nonce, Verifier: pkce.Verifier(sf.Verifier),
 		RedirectTo: sf.RedirectTo, Mode: sf.Mode, AccountID: sf.AccountID, Created: time.Unix(sf.Created, 0),
 		ProviderVersion: sf.Version, ACRValues: sf.ACR, MaxAge: time.Duration(sf.MaxAge) * time.Second,
-		FreshLogin: sf.Fresh, FormPost: sf.FormPost}
+		FreshLogin: sf.Fresh, FormPost: sf.FormPost, DPoPKey: sf.DPoPKey}
 	now := s.cfg.Now()
 	if now.Sub(f.Created) >= MaxAge || f.Created.After(now.Add(time.Minute)) {
 		return nil, ErrFlowExpired

@@ -64,6 +64,9 @@ type FlowState struct {
 	// http://localhost and 127.0.0.1 it keeps Secure cookies too), and the
 	// callback takes only a POST for this flow.
 	FormPost bool
+	// DPoPKey is the sign-in's DPoP private key (PKCS#8), sealed with the
+	// flow: the code is bound to it, and the token request proves it.
+	DPoPKey []byte
 }
 
 // String prints the flow without its secrets.

@@ -132,6 +132,9 @@ type Options struct {
 	// §4.3) for users with a Password. Client credentials (§4.4) are
 	// always enabled for confidential clients.
 	PasswordGrant bool
+	// DPoP takes DPoP proofs (RFC 9449) and binds tokens to their key;
+	// DPoPNonce also asks for a nonce first. See dpop.go.
+	DPoP, DPoPNonce bool
 	// OpaqueAccessTokens issues random access tokens instead of JWTs:
 	// an API checks them at the introspection endpoint (RFC 7662).
 	OpaqueAccessTokens bool
@@ -193,6 +196,7 @@ type Provider struct {
 	revoked   []string                  // tokens sent to the revocation endpoint
 	issued    map[string]issuedToken    // access token → to whom, until when
 	inspected int                       // introspection requests answered
+	dpopJTIs  map[string]bool           // DPoP proof jtis seen
 	bad       Misbehavior
 	now       func() time.Time
 }
@@ -213,6 +217,7 @@ type grant struct {
 	expires     time.Time
 	authTime    time.Time
 	sid         string // the provider session, sent as the ID token's sid
+	dpopJKT     string // the key the code (dpop_jkt) or the grant's tokens are bound to
 }
 
 // New starts a provider on a loopback port. With a non-nil t it is closed
@@ -257,7 +262,7 @@ func Start(opts Options) (*Provider, error) {
 		issuer = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	}
 	p := &Provider{opts: opts, ln: ln, issuer: issuer, clients: map[string]Client{},
-		codes: map[string]*grant{}, tokens: map[string]*grant{}, bound: map[string]string{}, pushed: map[string]*pushedRequest{}, issued: map[string]issuedToken{}, refresh: map[string]*grant{}, devices: map[string]*deviceAuth{}, now: time.Now}
+		codes: map[string]*grant{}, tokens: map[string]*grant{}, bound: map[string]string{}, pushed: map[string]*pushedRequest{}, issued: map[string]issuedToken{}, dpopJTIs: map[string]bool{}, refresh: map[string]*grant{}, devices: map[string]*deviceAuth{}, now: time.Now}
 	if p.key, err = newSigningKey(opts.Algorithm); err != nil {
 		return nil, err
 	}
@@ -444,6 +449,9 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	if p.tlsSrv != nil {
 		doc["mtls_endpoint_aliases"] = p.mutualTLSAliases()
 	}
+	if p.opts.DPoP {
+		doc["dpop_signing_alg_values_supported"] = []string{"ES256", "ES384", "RS256", "PS256", "EdDSA"}
+	}
 	p.mu.Lock()
 	edit := p.bad.Discovery
 	p.mu.Unlock()
@@ -541,6 +549,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		delete(p.pushed, r.URL.Query().Get("request_uri")) // used once
 		p.codes[code] = &grant{client: client.ID, redirectURI: q.Get("redirect_uri"), user: user, nonce: q.Get("nonce"),
 			challenge: q.Get("code_challenge"), scopes: strings.Fields(q.Get("scope")), expires: p.now().Add(time.Minute),
+			dpopJKT:  map[bool]string{true: q.Get("dpop_jkt")}[p.opts.DPoP],
 			authTime: p.now(), sid: randomString()}
 		p.mu.Unlock()
 		resp.Set("code", code)
@@ -616,9 +625,21 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	case deviceGrant:
 		p.deviceToken(w, r, id, r.PostForm.Get("device_code"), now)
 	case "authorization_code":
+		code := r.PostForm.Get("code")
 		p.mu.Lock()
-		g := p.codes[r.PostForm.Get("code")]
-		delete(p.codes, r.PostForm.Get("code")) // single use
+		g := p.codes[code]
+		p.mu.Unlock()
+		if g != nil { // the proof first: a use_dpop_nonce answer keeps the code
+			var ok bool
+			if r, ok = p.tokenDPoP(w, r, g.dpopJKT); !ok {
+				return
+			}
+		}
+		p.mu.Lock()
+		if p.codes[code] != g {
+			g = nil // redeemed meanwhile
+		}
+		delete(p.codes, code) // single use
 		p.mu.Unlock()
 		switch {
 		case g == nil || g.client != id || now.After(g.expires):
@@ -634,6 +655,17 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		rt := r.PostForm.Get("refresh_token")
 		p.mu.Lock()
 		g := p.refresh[rt]
+		p.mu.Unlock()
+		if g != nil && g.client == id { // a bound grant: the same key, before the token rotates
+			var ok bool
+			if r, ok = p.tokenDPoP(w, r, g.dpopJKT); !ok {
+				return
+			}
+		}
+		p.mu.Lock()
+		if p.refresh[rt] != g {
+			g = nil
+		}
 		if g != nil && g.client == id && !p.opts.KeepRefreshTokens {
 			delete(p.refresh, rt) // rotated: single use
 		}
@@ -819,7 +851,11 @@ func (p *Provider) issueTokens(w http.ResponseWriter, r *http.Request, clientID 
 	p.mu.Lock()
 	key, bad := p.key, p.bad
 	p.mu.Unlock()
-	bound := p.boundTo(r)
+	bound, tokenType := p.boundTo(r), "Bearer"
+	if jkt, _ := r.Context().Value(dpopJKT{}).(string); jkt != "" {
+		bound, tokenType = "jkt:"+jkt, "DPoP"
+		g.dpopJKT = jkt // its refresh tokens are bound too
+	}
 	access := p.mint(clientID, g, now, key, bad, bound)
 
 	claims := map[string]any{
@@ -845,7 +881,7 @@ func (p *Provider) issueTokens(w http.ResponseWriter, r *http.Request, clientID 
 	} else {
 		idToken = Sign(payload, key.priv, key.kid, key.alg)
 	}
-	body := map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": 300, "id_token": idToken,
+	body := map[string]any{"access_token": access, "token_type": tokenType, "expires_in": 300, "id_token": idToken,
 		"scope": strings.Join(g.scopes, " ")}
 	if !refresh || !p.opts.KeepRefreshTokens {
 		rt := randomString()
@@ -903,7 +939,9 @@ func (p *Provider) accessToken(clientID string, g *grant, now time.Time, key *si
 	if len(g.user.Groups) > 0 {
 		claims["groups"] = g.user.Groups
 	}
-	if bound != "" {
+	if jkt, ok := strings.CutPrefix(bound, "jkt:"); ok {
+		claims["cnf"] = map[string]string{"jkt": jkt}
+	} else if bound != "" {
 		claims["cnf"] = map[string]string{"x5t#S256": bound}
 	}
 	if bad.AccessTokenClaims != nil {
@@ -1048,12 +1086,24 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 				"error_description": "the access token belongs in the Authorization header"})
 		return
 	}
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	authz := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(authz, "Bearer ")
+	if dpop, isDPoP := strings.CutPrefix(authz, "DPoP "); isDPoP {
+		tok, ok = dpop, true
+	}
 	p.mu.Lock()
 	g := p.tokens[tok]
 	bad := p.bad
 	bound := p.bound[tok]
 	p.mu.Unlock()
+	if jkt, dpop := strings.CutPrefix(bound, "jkt:"); dpop && g != nil {
+		if !p.userinfoDPoP(w, r, tok, jkt) {
+			return
+		}
+		bound = ""
+	} else if strings.HasPrefix(authz, "DPoP ") {
+		ok = false // a Bearer token is not presented as DPoP
+	}
 	if !ok || g == nil || bound != "" && p.boundTo(r) != bound {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token"})

@@ -11,6 +11,7 @@
 package sessiontest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -149,7 +150,7 @@ func FlowStore(t *testing.T, newStores NewFlowStores) {
 		if got.Nonce != f.Nonce || got.Verifier.Reveal() != f.Verifier.Reveal() || got.Provider != f.Provider ||
 			got.RedirectTo != f.RedirectTo || !got.Created.Equal(f.Created) ||
 			!slices.Equal(got.ACRValues, f.ACRValues) || got.MaxAge != f.MaxAge || got.FreshLogin != f.FreshLogin ||
-			got.FormPost != f.FormPost {
+			got.FormPost != f.FormPost || !bytes.Equal(got.DPoPKey, f.DPoPKey) {
 			t.Fatalf("took %v, want %v", got, f)
 		}
 		if _, err := br.replay(a, f.State); !errors.Is(err, session.ErrReplayed) && !errors.Is(err, session.ErrNoFlow) {
@@ -204,7 +205,8 @@ func FlowStore(t *testing.T, newStores NewFlowStores) {
 func newFlow(now time.Time) *session.FlowState {
 	return &session.FlowState{Provider: "oidc:acme", State: rand.Text()[:22], Nonce: rand.Text()[:22],
 		Verifier: pkce.NewVerifier(), RedirectTo: "/next", Mode: session.SignIn, Created: now.Truncate(time.Second),
-		ACRValues: []string{"urn:mfa"}, MaxAge: 5 * time.Minute, FreshLogin: true}
+		ACRValues: []string{"urn:mfa"}, MaxAge: 5 * time.Minute, FreshLogin: true,
+		DPoPKey: []byte("a sealed key, for the round trip")}
 }
 
 // browser keeps cookies for one origin.

@@ -1,0 +1,108 @@
+package federation_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/oidcfed/oidcfed/federation"
+	"github.com/oidcfed/oidcfed/federation/federationtest"
+)
+
+// dpopRP signs in with DPoP at a provider with opts.
+func dpopRP(t *testing.T, opts federationtest.Options) (*rp, *http.Response) {
+	t.Helper()
+	r := newRPWith(t, rpOptions{op: opts, provider: func(pc *federation.ProviderConfig) { pc.DPoP = true }})
+	return r, r.signIn(newBrowser(t), "/next")
+}
+
+// claimsOf decodes a JWT's payload.
+func claimsOf(t *testing.T, jwt string) map[string]any {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	b, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var c map[string]any
+	json.Unmarshal(b, &c)
+	return c
+}
+
+// TestDPoPSignIn: the code, the tokens and userinfo are bound to a fresh
+// key, through the provider's nonce; a refresh proves the same key; the
+// tokens call a DPoP-protected API.
+func TestDPoPSignIn(t *testing.T) {
+	r, resp := dpopRP(t, federationtest.Options{DPoP: true, DPoPNonce: true, ProfileInUserinfoOnly: true})
+	if loc := resp.Header.Get("Location"); loc != "/next" || r.loginCount() != 1 {
+		t.Fatalf("sign-in ended at %q; logs:\n%s", loc, r.logs)
+	}
+	r.mu.Lock()
+	res := r.logins[0].Result
+	r.mu.Unlock()
+	key := res.Tokens.DPoP
+	if key == nil || res.User.Email != "alice@example.com" { // the email came from userinfo, over DPoP
+		t.Fatalf("tokens %v, user %+v", res.Tokens, res.User)
+	}
+	cnf, _ := claimsOf(t, res.Tokens.AccessToken.Reveal())["cnf"].(map[string]any)
+	if cnf["jkt"] != key.Thumbprint() {
+		t.Fatalf("access token cnf %v, want jkt %s", cnf, key.Thumbprint())
+	}
+	if s := fmt.Sprintf("%v %+v %#v", res.Tokens, res.Tokens, res.Tokens); !strings.Contains(s, "[dpop key "+key.Thumbprint()+"]") ||
+		strings.Contains(s, "D:") {
+		t.Fatalf("tokens print as %s", s)
+	}
+	p, _ := r.reg.Lookup("oidc:acme")
+	refreshed, err := p.Refresh(t.Context(), res.Tokens)
+	if err != nil || refreshed.DPoP != key {
+		t.Fatalf("refresh: %v %v", refreshed, err)
+	}
+	if cnf, _ := claimsOf(t, refreshed.AccessToken.Reveal())["cnf"].(map[string]any); cnf["jkt"] != key.Thumbprint() {
+		t.Fatalf("refreshed cnf %v", cnf)
+	}
+	// An API that requires DPoP, called with Tokens.Client.
+	api := httptest.NewServer(federation.RequireBearer(r.reg, federation.BearerConfig{DPoP: federation.DPoPRequired})(
+		http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			pr, _ := federation.PrincipalFrom(req.Context())
+			fmt.Fprint(w, pr.KeyThumbprint)
+		})))
+	defer api.Close()
+	got, err := refreshed.Client(nil).Get(api.URL + "/orders?page=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(got.Body)
+	got.Body.Close()
+	if got.StatusCode != http.StatusOK || string(body) != key.Thumbprint() {
+		t.Fatalf("the API answered %d %s", got.StatusCode, body)
+	}
+	// The bound key round-trips for a host that stores it sealed.
+	der, _ := key.MarshalBinary()
+	if back, err := federation.ParseDPoPKey(der); err != nil || back.Thumbprint() != key.Thumbprint() {
+		t.Fatalf("ParseDPoPKey: %v", err)
+	}
+}
+
+// TestDPoPStartBindsTheCode: the authorization request carries dpop_jkt.
+func TestDPoPStartBindsTheCode(t *testing.T) {
+	r := newRPWith(t, rpOptions{op: federationtest.Options{DPoP: true},
+		provider: func(pc *federation.ProviderConfig) { pc.DPoP = true }})
+	u := authURL(t, r, newBrowser(t))
+	if jkt := u.Query().Get("dpop_jkt"); len(jkt) != 43 {
+		t.Fatalf("authorization URL %s: dpop_jkt %q", u, jkt)
+	}
+}
+
+// TestDPoPProviderIgnoresProofs: a provider that answers a DPoP token
+// request with a Bearer token leaves it unbound: refused.
+func TestDPoPProviderIgnoresProofs(t *testing.T) {
+	r, resp := dpopRP(t, federationtest.Options{})
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if loc.Query().Get("error") != "invalid_token" || r.loginCount() != 0 ||
+		!strings.Contains(r.logs.String(), `token_type \"Bearer\", want DPoP`) {
+		t.Fatalf("ended at %s; logs:\n%s", loc, r.logs)
+	}
+}
