@@ -102,6 +102,9 @@ if (tlsServer) await listen(tlsServer, 0);
       deviceFlow: { enabled: true },
       requestObjects: { enabled: true },
       introspection: { enabled: true },
+      // DPoP (RFC 9449), with server nonces at the token endpoint and
+      // userinfo, so a client's one retry is exercised.
+      dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },
       revocation: { enabled: true },
       mTLS: {
         enabled: true,
