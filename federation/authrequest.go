@@ -86,7 +86,8 @@ func (p *Provider) pushes(md *discovery.Metadata) (bool, error) {
 // authorizationRequest turns params into the URL the browser is sent to:
 // params themselves, a request object, a request_uri from PAR, or a
 // request_uri for a pushed request object.
-func (p *Provider) authorizationRequest(ctx context.Context, st *resolved, params url.Values) (string, error) {
+func (p *Provider) authorizationRequest(ctx context.Context, st *resolved, params url.Values, key *DPoPKey) (string,
+	error) {
 	if err := p.checkResponseMode(st.md); err != nil {
 		return "", newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
 	}
@@ -113,7 +114,7 @@ func (p *Provider) authorizationRequest(ctx context.Context, st *resolved, param
 		}
 	}
 	if push {
-		uri, err := p.push(ctx, st, params)
+		uri, err := p.push(ctx, st, params, key)
 		if err != nil {
 			return "", err
 		}
@@ -130,12 +131,12 @@ func (p *Provider) authorizationRequest(ctx context.Context, st *resolved, param
 // browser's URL.
 const maxRequestURI = 1024
 
-// push sends params to the PAR endpoint (its mutual-TLS alias for a
+// push sends params (with key, a DPoP proof) to the PAR endpoint (its mutual-TLS alias for a
 // certificate client), authenticated as at the token endpoint with the
 // issuer as an assertion's aud (RFC 9126 §2), and returns the request_uri.
 // The browser is sent at once, well within the expires_in the answer must
 // carry.
-func (p *Provider) push(ctx context.Context, st *resolved, params url.Values) (string, error) {
+func (p *Provider) push(ctx context.Context, st *resolved, params url.Values, key *DPoPKey) (string, error) {
 	form := url.Values{}
 	for k, v := range params {
 		form[k] = slices.Clone(v)
@@ -145,6 +146,7 @@ func (p *Provider) push(ctx context.Context, st *resolved, params url.Values) (s
 		ExpiresIn  json.Number `json:"expires_in"`
 	}
 	call := clientCall{name: "pushed authorization request endpoint", what: "the sign-in's start", aud: st.md.Issuer,
+		dpop: key, // RFC 9449 §10.1: the push proves the key the code will be bound to
 		endpoint: st.viaTLS(st.md.PushedAuthorizationRequestEndpoint,
 			st.md.MTLSEndpointAliases.PushedAuthorizationRequestEndpoint)}
 	began := time.Now()

@@ -106,3 +106,33 @@ func TestDPoPProviderIgnoresProofs(t *testing.T) {
 		t.Fatalf("ended at %s; logs:\n%s", loc, r.logs)
 	}
 }
+
+// TestDPoPHostKeyAndPAR: a host's own key (StartOptions.DPoPKey) binds
+// the sign-in, and a pushed request proves it at the PAR endpoint too.
+func TestDPoPHostKeyAndPAR(t *testing.T) {
+	key, _ := federation.NewDPoPKey()
+	r := newRPWith(t, rpOptions{op: federationtest.Options{DPoP: true, DPoPNonce: true, PushedAuthorization: "supported"},
+		provider: func(pc *federation.ProviderConfig) { pc.PushedAuthorization = "required" },
+		routes: func(mux *http.ServeMux, h *federation.Handler) {
+			mux.HandleFunc("GET /bound", func(w http.ResponseWriter, req *http.Request) {
+				h.Start(w, req, "oidc:acme", federation.StartOptions{RedirectTo: "/next", DPoPKey: key})
+			})
+		}})
+	b := newBrowser(t)
+	resp := b.get(r.srv.URL+"/bound", func(next *url.URL) bool {
+		return next.Host == strings.TrimPrefix(r.srv.URL, "http://") && !strings.HasPrefix(next.Path, "/auth/oauth/") &&
+			next.Path != "/bound"
+	})
+	if resp.Header.Get("Location") != "/next" || r.loginCount() != 1 {
+		t.Fatalf("ended at %q; logs:\n%s", resp.Header.Get("Location"), r.logs)
+	}
+	r.mu.Lock()
+	got := r.logins[0].Result.Tokens.DPoP
+	r.mu.Unlock()
+	if got == nil || got.Thumbprint() != key.Thumbprint() {
+		t.Fatalf("tokens bound to %v, want the host's %v", got, key)
+	}
+	if seen := r.op.AuthorizationsSeen(); seen[len(seen)-1] != "par+dpop" {
+		t.Fatalf("the provider saw %v, want a pushed request with a DPoP proof", seen)
+	}
+}

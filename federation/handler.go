@@ -381,8 +381,13 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request, p *Provider, mod
 		Verifier: pkce.NewVerifier(), RedirectTo: redirectTo, Mode: mode, AccountID: accountID, Created: h.now(),
 		ProviderVersion: p.configVersion(), ACRValues: o.ACRValues, MaxAge: o.MaxAge,
 		FreshLogin: slices.Contains(strings.Fields(o.Prompt), "login"), FormPost: p.formPost()}
-	if p.cfg.DPoP {
-		key, err := NewDPoPKey()
+	if key := o.DPoPKey; key != nil || p.cfg.DPoP {
+		// RFC 9449 §10: the code is bound to the key (dpop_jkt, set with
+		// the request's parameters); the flow carries it to the callback.
+		var err error
+		if key == nil {
+			key, err = NewDPoPKey()
+		}
 		if err == nil {
 			f.DPoPKey, err = key.MarshalBinary()
 		}
@@ -391,8 +396,6 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request, p *Provider, mod
 			h.fail(w, r, http.StatusInternalServerError, CodeServerError, "the sign-in could not be started")
 			return
 		}
-		// RFC 9449 §10: the code is bound to the key.
-		extra.Set("dpop_jkt", key.Thumbprint())
 	}
 	authURL, err := p.authCodeURL(r.Context(), f, h.redirectURI(p, mode != session.SignIn), extra)
 	if err != nil {

@@ -315,7 +315,14 @@ func (p *Provider) authCodeURL(ctx context.Context, f *session.FlowState, redire
 			params[k] = v[:1]
 		}
 	}
-	return p.authorizationRequest(ctx, st, params)
+	var key *DPoPKey
+	if len(f.DPoPKey) > 0 {
+		if key, err = ParseDPoPKey(f.DPoPKey); err != nil {
+			return "", newError(CodeServerError, "the sign-in's DPoP key could not be read", err)
+		}
+		params.Set("dpop_jkt", key.Thumbprint())
+	}
+	return p.authorizationRequest(ctx, st, params, key)
 }
 
 // LogoutRequest is an RP-initiated logout (OpenID Connect RP-Initiated

@@ -46,6 +46,10 @@ type StartOptions struct {
 	// Claims is the claims request parameter (§5.5), a JSON object: for
 	// example {"id_token":{"acr":{"essential":true,"values":["urn:mfa"]}}}.
 	Claims json.RawMessage
+	// DPoPKey binds this sign-in's tokens to the host's own key (RFC
+	// 9449), for a provider with or without dpop set; with dpop and no
+	// DPoPKey, a fresh key is generated.
+	DPoPKey *DPoPKey
 }
 
 // Bounds of StartOptions: the flow cookie seals the ACR values, and the

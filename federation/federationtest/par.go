@@ -66,6 +66,21 @@ func (p *Provider) pushAuthorization(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	if p.opts.DPoP && r.Header.Get("DPoP") != "" {
+		// RFC 9449 §10.1: a proof at PAR binds the code to its key.
+		jkt, err := p.checkDPoP(r, p.requestURL(r), "")
+		switch {
+		case errors.Is(err, errUseNonce):
+			w.Header().Set("DPoP-Nonce", dpopNonce)
+			fail(http.StatusBadRequest, "use_dpop_nonce", "")
+			return
+		case err != nil || params.Has("dpop_jkt") && params.Get("dpop_jkt") != jkt:
+			fail(http.StatusBadRequest, "invalid_dpop_proof", "the proof is invalid or not for dpop_jkt")
+			return
+		}
+		params.Set("dpop_jkt", jkt)
+		via += "+dpop"
+	}
 	p.mu.Lock()
 	client := p.clients[id]
 	p.mu.Unlock()
