@@ -118,6 +118,13 @@ type BearerConfig struct {
 	// are refused, as sender-constrained), "allowed" (Bearer tokens too)
 	// or "required". See docs/bearer.md.
 	DPoP string
+	// DPoPNonceKey, when set (32 bytes or more, the same on every
+	// instance), makes the API require a server nonce in DPoP proofs
+	// (RFC 9449 §9): a proof without the current nonce is answered 401
+	// use_dpop_nonce with a DPoP-Nonce header, which clients (Tokens.Client
+	// among them) retry with. Nonces change every 5 minutes; the previous
+	// one is still accepted.
+	DPoPNonceKey []byte
 	// BaseURL is the API's public origin (https://api.example.com), to
 	// check a proof's htu behind a proxy. Default: the request's scheme
 	// and Host.
@@ -166,6 +173,10 @@ func NewBearer(reg *Registry, cfg BearerConfig) (*Bearer, error) {
 	default:
 		errs = append(errs, fmt.Errorf("federation: bearer: DPoP %q: want %q, %q or %q", cfg.DPoP, DPoPOff, DPoPAllowed,
 			DPoPRequired))
+	}
+	if cfg.DPoPNonceKey != nil && len(cfg.DPoPNonceKey) < 32 {
+		errs = append(errs, fmt.Errorf("federation: bearer: DPoPNonceKey is %d bytes, want 32 or more",
+			len(cfg.DPoPNonceKey)))
 	}
 	var base *url.URL
 	if cfg.BaseURL != "" {
@@ -356,7 +367,7 @@ func (b *Bearer) fail(w http.ResponseWriter, r *http.Request, err error, scheme 
 	status := http.StatusUnauthorized
 	params := `error="` + string(e.Code) + `", error_description="` + e.Description + `"`
 	switch e.Code {
-	case CodeInvalidToken, CodeInvalidDPoPProof:
+	case CodeInvalidToken, CodeInvalidDPoPProof, CodeUseDPoPNonce:
 	case CodeInsufficientScope:
 		status = http.StatusForbidden
 		params += `, scope="` + strings.Join(b.cfg.Scopes, " ") + `"`
@@ -368,8 +379,11 @@ func (b *Bearer) fail(w http.ResponseWriter, r *http.Request, err error, scheme 
 	b.reg.opts.logger.Info("federation: bearer token refused", "path", r.URL.Path, "scheme", scheme, "code", e.Code,
 		"error", e.Err)
 	if params != "" {
-		if errors.Is(e, ErrDPoPRequired) {
+		if errors.Is(e, ErrDPoPRequired) || errors.Is(e, ErrDPoPNonce) {
 			scheme = "DPoP" // the error is about the scheme to use
+		}
+		if errors.Is(e, ErrDPoPNonce) {
+			w.Header().Set("DPoP-Nonce", b.dpopNonce(b.reg.opts.now()))
 		}
 		b.challenges(w, scheme, params)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -66,6 +67,31 @@ var (
 // CodeInvalidDPoPProof: the DPoP proof was refused (RFC 9449 §7.1).
 const CodeInvalidDPoPProof Code = "invalid_dpop_proof"
 
+// CodeUseDPoPNonce: the proof must carry the nonce of the DPoP-Nonce
+// header (RFC 9449 §9).
+const CodeUseDPoPNonce Code = "use_dpop_nonce"
+
+// ErrDPoPNonce: a proof without the API's current nonce.
+var ErrDPoPNonce = errors.New("federation: the DPoP proof lacks the server's current nonce")
+
+// dpopNoncePeriod is how long an API nonce is current.
+const dpopNoncePeriod = 5 * time.Minute
+
+// dpopNonce is the API's nonce for the period of t: an HMAC of the
+// period's number with DPoPNonceKey, so every instance with the key
+// agrees without sharing state.
+func (b *Bearer) dpopNonce(t time.Time) string {
+	m := hmac.New(sha256.New, b.cfg.DPoPNonceKey)
+	fmt.Fprintf(m, "oidcfed dpop nonce %d", t.Unix()/int64(dpopNoncePeriod/time.Second))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// nonceOK reports whether n is the current or the previous nonce.
+func (b *Bearer) nonceOK(n string, now time.Time) bool {
+	return hmac.Equal([]byte(n), []byte(b.dpopNonce(now))) ||
+		hmac.Equal([]byte(n), []byte(b.dpopNonce(now.Add(-dpopNoncePeriod))))
+}
+
 // dpopClaims are a proof's claims (§4.2).
 type dpopClaims struct {
 	JTI   string      `json:"jti"`
@@ -109,6 +135,8 @@ func (b *Bearer) verifyProof(ctx context.Context, r *http.Request, token string)
 		return bad("iat is more than %s from now", window)
 	case subtle.ConstantTimeCompare([]byte(c.ATH), []byte(base64.RawURLEncoding.EncodeToString(sum[:]))) != 1:
 		return bad("ath is not the hash of the access token")
+	case b.cfg.DPoPNonceKey != nil && !b.nonceOK(c.Nonce, now):
+		return "", newError(CodeUseDPoPNonce, "the DPoP proof must carry the server's nonce (DPoP-Nonce)", ErrDPoPNonce)
 	}
 	// One use per proof: the jti, for this key, while the proof could be
 	// accepted at all.

@@ -136,3 +136,51 @@ func TestDPoPHostKeyAndPAR(t *testing.T) {
 		t.Fatalf("the provider saw %v, want a pushed request with a DPoP proof", seen)
 	}
 }
+
+// TestDPoPAPINonce: an API with DPoPNonceKey answers a proof without its
+// nonce 401 use_dpop_nonce with a DPoP-Nonce header; Tokens.Client
+// retries once with it and gets through.
+func TestDPoPAPINonce(t *testing.T) {
+	r, _ := dpopRP(t, federationtest.Options{DPoP: true})
+	r.mu.Lock()
+	tokens := r.logins[0].Result.Tokens
+	r.mu.Unlock()
+	var first []string
+	api := httptest.NewServer(federation.RequireBearer(r.reg, federation.BearerConfig{DPoP: federation.DPoPRequired,
+		DPoPNonceKey: []byte(strings.Repeat("k", 32))})(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, "ok")
+	})))
+	defer api.Close()
+	// By hand: no nonce, then the one given.
+	send := func(nonce string) *http.Response {
+		req, _ := http.NewRequest("GET", api.URL+"/x", nil)
+		proof, _ := tokens.DPoP.Proof("GET", api.URL+"/x", tokens.AccessToken, nonce)
+		req.Header.Set("Authorization", "DPoP "+tokens.AccessToken.Reveal())
+		req.Header.Set("DPoP", proof)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	resp := send("")
+	first = resp.Header.Values("WWW-Authenticate")
+	nonce := resp.Header.Get("DPoP-Nonce")
+	if resp.StatusCode != http.StatusUnauthorized || nonce == "" || len(first) != 1 ||
+		!strings.HasPrefix(first[0], "DPoP ") || !strings.Contains(first[0], `error="use_dpop_nonce"`) {
+		t.Fatalf("without a nonce: %d %q nonce %q", resp.StatusCode, first, nonce)
+	}
+	if resp := send("stale-nonce"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a wrong nonce: %d", resp.StatusCode)
+	}
+	if resp := send(nonce); resp.StatusCode != http.StatusOK {
+		t.Fatalf("with the nonce: %d", resp.StatusCode)
+	}
+	if resp, err := tokens.Client(nil).Get(api.URL + "/x"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("Tokens.Client: %v %v", resp, err)
+	}
+	if _, err := federation.NewBearer(r.reg, federation.BearerConfig{DPoPNonceKey: []byte("short")}); err == nil {
+		t.Fatal("a 5-byte DPoPNonceKey was accepted")
+	}
+}
