@@ -30,6 +30,7 @@ type DeviceAuthorization struct {
 	Interval                time.Duration // at least 5 s unless the provider says otherwise
 
 	deviceCode Secret
+	dpop       *DPoPKey // with provider dpop: the key the tokens are bound to
 }
 
 // String prints what to show the user, never the device code.
@@ -88,9 +89,16 @@ func (p *Provider) StartDevice(ctx context.Context) (*DeviceAuthorization, error
 	if interval <= 0 {
 		interval = 5 * time.Second // §3.2's default
 	}
-	return &DeviceAuthorization{UserCode: body.UserCode, VerificationURI: body.VerificationURI,
+	d := &DeviceAuthorization{UserCode: body.UserCode, VerificationURI: body.VerificationURI,
 		VerificationURIComplete: body.VerificationURIComplete, ExpiresAt: start.Add(time.Duration(body.ExpiresIn) * time.Second),
-		Interval: interval, deviceCode: Secret(body.DeviceCode)}, nil
+		Interval: interval, deviceCode: Secret(body.DeviceCode)}
+	if p.cfg.DPoP {
+		// Each poll proves the key; the tokens come bound to it.
+		if d.dpop, err = NewDPoPKey(); err != nil {
+			return nil, newError(CodeServerError, "the device sign-in could not be started", err)
+		}
+	}
+	return d, nil
 }
 
 // PollDevice polls the token endpoint (RFC 8628 §3.4–3.5) until the user
@@ -115,9 +123,9 @@ func (p *Provider) PollDevice(ctx context.Context, d *DeviceAuthorization) (*Res
 		if !p.reg.opts.now().Before(d.ExpiresAt) {
 			return nil, newError(CodeExpiredToken, "the device code expired before the user approved it", nil)
 		}
-		tr, start, err := p.tokenRequest(ctx, st,
+		tr, start, err := p.tokenRequestDPoP(ctx, st,
 			url.Values{"grant_type": {deviceGrantType}, "device_code": {d.deviceCode.Reveal()}},
-			"the device sign-in")
+			"the device sign-in", d.dpop)
 		p.observePoll(ctx, err)
 		var fe *Error
 		switch {

@@ -1,6 +1,7 @@
 package federation_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oidcfed/oidcfed/federation"
 	"github.com/oidcfed/oidcfed/federation/federationtest"
@@ -182,5 +184,33 @@ func TestDPoPAPINonce(t *testing.T) {
 	}
 	if _, err := federation.NewBearer(r.reg, federation.BearerConfig{DPoPNonceKey: []byte("short")}); err == nil {
 		t.Fatal("a 5-byte DPoPNonceKey was accepted")
+	}
+}
+
+// TestDPoPDeviceFlow: with dpop, the device flow's polls prove a key and
+// its tokens come bound to it.
+func TestDPoPDeviceFlow(t *testing.T) {
+	op := federationtest.New(t, federationtest.Options{TokenAuthMethods: []string{"none"}, DPoP: true, DPoPNonce: true})
+	op.AddUser(alice)
+	op.AddClient(federationtest.Client{ID: "cli"})
+	reg, err := federation.NewRegistry(federation.Config{Providers: map[string]federation.ProviderConfig{
+		"acme": {Issuer: op.Issuer(), ClientID: "cli", TokenEndpointAuthMethod: "none", DPoP: true}}},
+		federation.WithSleep(func(ctx context.Context, _ time.Duration) error { return ctx.Err() }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := reg.Lookup("oidc:acme")
+	d, err := p.StartDevice(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	op.ApproveDevice(d.UserCode, "alice")
+	res, err := p.PollDevice(t.Context(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cnf, _ := claimsOf(t, res.Tokens.AccessToken.Reveal())["cnf"].(map[string]any)
+	if res.Tokens.DPoP == nil || cnf["jkt"] != res.Tokens.DPoP.Thumbprint() {
+		t.Fatalf("tokens %v, cnf %v", res.Tokens, cnf)
 	}
 }

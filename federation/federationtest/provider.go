@@ -623,6 +623,10 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	p.mu.Unlock()
 	switch r.PostForm.Get("grant_type") {
 	case deviceGrant:
+		var ok bool
+		if r, ok = p.tokenDPoP(w, r, ""); !ok {
+			return
+		}
 		p.deviceToken(w, r, id, r.PostForm.Get("device_code"), now)
 	case "authorization_code":
 		code := r.PostForm.Get("code")
