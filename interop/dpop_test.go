@@ -1,12 +1,20 @@
 package interop
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/oidcfed/oidcfed/federation"
 )
@@ -80,12 +88,36 @@ func TestDPoP(t *testing.T) {
 	}
 	other, _ := federation.NewDPoPKey()
 	otherProof, _ := other.Proof("GET", rp.base+"/api/me", tok, "")
+	otherURL, _ := refreshed.DPoP.Proof("GET", rp.base+"/api/other", tok, "")
+	otherMethod, _ := refreshed.DPoP.Proof("POST", rp.base+"/api/me", tok, "")
+	noATH, _ := refreshed.DPoP.Proof("GET", rp.base+"/api/me", "", "")
+	sum := sha256.Sum256([]byte(tok.Reveal()))
+	claims := func(iat int64) string {
+		return fmt.Sprintf(`{"jti":%q,"htm":"GET","htu":%q,"iat":%d,"ath":%q}`, rand.Text(), rp.base+"/api/me", iat,
+			base64.RawURLEncoding.EncodeToString(sum[:]))
+	}
+	ecKey := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
+	sign := func(alg jose.SignatureAlgorithm, key any, payload string) string {
+		opts := (&jose.SignerOptions{EmbedJWK: alg != jose.HS256}).WithType("dpop+jwt")
+		s := must(jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts))
+		return must(must(s.Sign([]byte(payload))).CompactSerialize())
+	}
+	stale := sign(jose.ES256, ecKey, claims(time.Now().Add(-5*time.Minute).Unix()))
+	hs256 := sign(jose.HS256, []byte(strings.Repeat("k", 32)), claims(time.Now().Unix()))
+	none := base64.RawURLEncoding.EncodeToString([]byte(`{"typ":"dpop+jwt","alg":"none"}`)) + "." +
+		base64.RawURLEncoding.EncodeToString([]byte(claims(time.Now().Unix()))) + "."
 	for _, tc := range []struct {
 		name, authz, proof, code, scheme string
 	}{
 		{"the bound token as Bearer", "Bearer " + tok.Reveal(), "", "invalid_token", "Bearer"},
 		{"a replayed proof", "DPoP " + tok.Reveal(), proof, "invalid_dpop_proof", "DPoP"},
 		{"another key's proof", "DPoP " + tok.Reveal(), otherProof, "invalid_dpop_proof", "DPoP"},
+		{"a proof for another URL", "DPoP " + tok.Reveal(), otherURL, "invalid_dpop_proof", "DPoP"},
+		{"a proof for another method", "DPoP " + tok.Reveal(), otherMethod, "invalid_dpop_proof", "DPoP"},
+		{"a proof without ath", "DPoP " + tok.Reveal(), noATH, "invalid_dpop_proof", "DPoP"},
+		{"a stale iat", "DPoP " + tok.Reveal(), stale, "invalid_dpop_proof", "DPoP"},
+		{"an HS256 proof", "DPoP " + tok.Reveal(), hs256, "invalid_dpop_proof", "DPoP"},
+		{"an alg none proof", "DPoP " + tok.Reveal(), none, "invalid_dpop_proof", "DPoP"},
 	} {
 		status, challenges, body := call(tc.authz, tc.proof)
 		var carrying string
@@ -99,7 +131,7 @@ func TestDPoP(t *testing.T) {
 			t.Errorf("%s: %d %q %s", tc.name, status, challenges, body)
 		}
 	}
-	if strings.Contains(rp.logOutput(), tok.Reveal()) {
-		t.Fatal("the token reached the log")
+	if log := rp.logOutput(); strings.Contains(log, tok.Reveal()) || strings.Contains(log, proof) {
+		t.Fatal("the token or a proof reached the log")
 	}
 }
