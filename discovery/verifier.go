@@ -50,6 +50,9 @@ type VerifierConfig struct {
 	// logout token naming only a session (sid) is. A sub that is present
 	// must still be a non-empty string.
 	SubjectOptional bool
+	// ExpiryOptional accepts a token without exp (a signed introspection
+	// answer, RFC 9701, has none); an exp that is present is checked.
+	ExpiryOptional bool
 }
 
 // Verifier verifies signed JWTs from one provider: the compact JWS is
@@ -233,10 +236,10 @@ func (v *Verifier) checkClaims(t *Token) error {
 	now := v.cfg.Now()
 	leeway := v.cfg.Leeway
 	var err error
-	if t.Expiry, err = numericDate(t.Claims, "exp", true); err != nil {
+	if t.Expiry, err = numericDate(t.Claims, "exp", !v.cfg.ExpiryOptional); err != nil {
 		return err
 	}
-	if !now.Before(t.Expiry.Add(leeway)) {
+	if !t.Expiry.IsZero() && !now.Before(t.Expiry.Add(leeway)) {
 		return tokenErr(ErrTokenExpired, "exp %s, now %s, leeway %s", t.Expiry.UTC().Format(time.RFC3339),
 			now.UTC().Format(time.RFC3339), leeway)
 	}

@@ -225,3 +225,32 @@ func TestVerifyAccessToken(t *testing.T) {
 		}
 	}
 }
+
+func TestVerifierExpiryOptional(t *testing.T) {
+	k := newKey(t, "ES256", "k")
+	idp := newIdP(t, k)
+	ks, _ := NewKeySet(KeySetConfig{URI: idp.URL + "/jwks"})
+	now := time.Now()
+	for _, optional := range []bool{false, true} {
+		v, err := NewVerifier(VerifierConfig{Issuer: idp.URL, Audiences: []string{"client-1"}, KeySet: ks,
+			Algorithms: []string{"ES256"}, ExpiryOptional: optional})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name string
+			edit func(c map[string]any)
+			want error
+		}{
+			{"no exp", func(c map[string]any) { delete(c, "exp") }, map[bool]error{false: ErrMissingClaim, true: nil}[optional]},
+			{"an expired exp", func(c map[string]any) { c["exp"] = now.Add(-time.Hour).Unix() }, ErrTokenExpired},
+		} {
+			c := claimsFor(idp.URL, "client-1", now)
+			tc.edit(c)
+			_, err := v.Verify(context.Background(), k.sign(t, c))
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Errorf("optional=%v, %s: %v, want %v", optional, tc.name, err, tc.want)
+			}
+		}
+	}
+}

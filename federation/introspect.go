@@ -1,12 +1,14 @@
 package federation
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/url"
 	"slices"
 	"strings"
@@ -185,18 +187,61 @@ func (p *Provider) introspectNow(ctx context.Context, raw string) (*Principal, e
 		return nil, newError(CodeProviderUnavailable, "the identity provider is misconfigured",
 			fmt.Errorf("%w (%s)", ErrNoIntrospection, p.key))
 	}
-	var ir introspectionResponse
+	var ans rawAnswer
 	call := clientCall{name: "introspection endpoint", what: "the token check",
 		endpoint: st.viaTLS(st.md.IntrospectionEndpoint, st.md.MTLSEndpointAliases.IntrospectionEndpoint)}
 	form := url.Values{"token": {raw}, "token_type_hint": {HintAccessToken}}
-	if err := p.post(ctx, st, call, form, &ir); err != nil {
+	if err := p.post(ctx, st, call, form, &ans); err != nil {
 		if fe, ok := errors.AsType[*Error](err); ok && fe.Code != CodeProviderUnavailable {
 			// A refused client is the server's problem, not the token's.
 			return nil, newError(CodeProviderUnavailable, "the token could not be checked", err)
 		}
 		return nil, err
 	}
+	body := ans.body
+	if mt, _, _ := mime.ParseMediaType(ans.contentType); mt == "application/token-introspection+jwt" {
+		var err error
+		if body, err = p.signedIntrospection(ctx, st, string(body)); err != nil {
+			return nil, newError(CodeProviderUnavailable, "the identity provider's answer could not be verified", err)
+		}
+	}
+	var ir introspectionResponse
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	if err := d.Decode(&ir); err != nil {
+		return nil, newError(CodeProviderUnavailable, "the identity provider's answer is not JSON",
+			fmt.Errorf("introspection endpoint: %w", err))
+	}
 	return p.introspectedPrincipal(st, &ir)
+}
+
+// ErrSignedIntrospection: a signed introspection answer (RFC 9701) does
+// not verify: typ, signature, iss, aud or its token_introspection claim.
+var ErrSignedIntrospection = errors.New("federation: the signed introspection answer is invalid")
+
+// signedIntrospection verifies an RFC 9701 answer: typ
+// token-introspection+jwt, signed with the provider's keys, iss the
+// issuer, aud the client; and returns its token_introspection object.
+func (p *Provider) signedIntrospection(ctx context.Context, st *resolved, raw string) ([]byte, error) {
+	header, _, _, ok := splitJWS(raw)
+	if typ, err := jwtTyp(header); !ok || err != nil || normalizeTyp(typ) != "token-introspection+jwt" {
+		return nil, fmt.Errorf("%w: typ, want token-introspection+jwt", ErrSignedIntrospection)
+	}
+	v, err := discovery.NewVerifier(discovery.VerifierConfig{Issuer: st.md.Issuer, Audiences: []string{p.cfg.ClientID},
+		KeySet: st.keys, Algorithms: st.md.Algorithms(), Now: p.reg.opts.now, Leeway: p.reg.opts.leeway,
+		SubjectOptional: true, ExpiryOptional: true})
+	if err != nil {
+		return nil, err
+	}
+	tok, err := v.Verify(ctx, raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSignedIntrospection, err)
+	}
+	obj, ok := tok.Claims["token_introspection"].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: no token_introspection object", ErrSignedIntrospection)
+	}
+	return json.Marshal(obj)
 }
 
 // introspectedPrincipal checks an introspection answer as a JWT's claims

@@ -189,3 +189,32 @@ func TestIntrospectionConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestSignedIntrospection: an RFC 9701 answer is verified with the
+// provider's keys (typ, iss, aud) and its token_introspection used.
+func TestSignedIntrospection(t *testing.T) {
+	r := newRPWith(t, rpOptions{op: federationtest.Options{OpaqueAccessTokens: true, SignedIntrospection: true},
+		provider: func(pc *federation.ProviderConfig) { pc.IntrospectOpaqueTokens = true }})
+	signsIn(t, r)
+	b, _ := federation.NewBearer(r.reg, federation.BearerConfig{})
+	tok := r.op.IssueAccessToken("client-1", "alice", "openid")
+	if p, err := b.Verify(t.Context(), tok); err != nil || p.User.Subject != "alice" {
+		t.Fatalf("Verify = %v, %v", p, err)
+	}
+	// Answers with another typ, or for another client, are refused.
+	r2 := newRPWith(t, rpOptions{op: federationtest.Options{OpaqueAccessTokens: true, SignedIntrospection: true},
+		provider: func(pc *federation.ProviderConfig) { pc.IntrospectOpaqueTokens = true }})
+	signsIn(t, r2)
+	b2, _ := federation.NewBearer(r2.reg, federation.BearerConfig{})
+	for typ, aud := range map[string]string{"JWT": "client-1", "token-introspection+jwt": "client-9"} {
+		r2.op.Misbehave(federationtest.Misbehavior{IntrospectionEndpoint: func(w http.ResponseWriter, req *http.Request) {
+			w.Header().Set("Content-Type", "application/token-introspection+jwt")
+			w.Write([]byte(r2.op.SignJWT(typ, map[string]any{"iss": r2.op.Issuer(), "aud": aud,
+				"iat": time.Now().Unix(), "token_introspection": map[string]any{"active": true, "sub": "alice"}})))
+		}})
+		if _, err := b2.Verify(t.Context(), r2.op.IssueAccessToken("client-1", "alice")); !errors.Is(err, federation.ErrSignedIntrospection) ||
+			code(err) != federation.CodeProviderUnavailable {
+			t.Fatalf("typ %s, aud %s: %v", typ, aud, err)
+		}
+	}
+}

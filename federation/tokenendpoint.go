@@ -217,6 +217,12 @@ func (p *Provider) post(ctx context.Context, st *resolved, call clientCall, form
 	return err
 }
 
+// rawAnswer takes an answer undecoded, with its content type.
+type rawAnswer struct {
+	body        []byte
+	contentType string
+}
+
 // errUseDPoPNonce: the server answered use_dpop_nonce with a new nonce.
 var errUseDPoPNonce = errors.New("the server asks for a DPoP nonce")
 
@@ -281,6 +287,10 @@ func (p *Provider) postOnce(ctx context.Context, st *resolved, call clientCall, 
 			fmt.Errorf("%s: HTTP %d %s", call.name, resp.StatusCode, code))
 	}
 	if out == nil { // the status is the answer (revocation)
+		return nil
+	}
+	if ra, ok := out.(*rawAnswer); ok { // the caller decodes (introspection)
+		ra.body, ra.contentType = raw, resp.Header.Get("Content-Type")
 		return nil
 	}
 	if err := json.Unmarshal(raw, out); err != nil {

@@ -135,6 +135,9 @@ type Options struct {
 	// DPoP takes DPoP proofs (RFC 9449) and binds tokens to their key;
 	// DPoPNonce also asks for a nonce first. See dpop.go.
 	DPoP, DPoPNonce bool
+	// SignedIntrospection answers introspection requests with a JWT
+	// (RFC 9701, application/token-introspection+jwt) for the client.
+	SignedIntrospection bool
 	// OpaqueAccessTokens issues random access tokens instead of JWTs:
 	// an API checks them at the introspection endpoint (RFC 7662).
 	OpaqueAccessTokens bool
@@ -788,7 +791,8 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
 		return
 	}
-	if _, ok := p.authenticate(r); !ok {
+	id, ok := p.authenticate(r)
+	if !ok {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
 		return
 	}
@@ -808,6 +812,17 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	}
 	if edit != nil {
 		edit(answer)
+	}
+	if p.opts.SignedIntrospection {
+		// RFC 9701: the answer inside a JWT for the client.
+		p.mu.Lock()
+		key := p.key
+		p.mu.Unlock()
+		payload, _ := json.Marshal(map[string]any{"iss": p.issuer, "aud": id, "iat": now.Unix(),
+			"token_introspection": answer})
+		w.Header().Set("Content-Type", "application/token-introspection+jwt")
+		w.Write([]byte(signTyped(payload, key.priv, key.kid, key.alg, "token-introspection+jwt")))
+		return
 	}
 	writeJSON(w, http.StatusOK, answer)
 }
