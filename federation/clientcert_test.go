@@ -397,32 +397,43 @@ func TestDeviceFlowWithClientCredentials(t *testing.T) {
 			op.AddUser(alice)
 			op.AddClient(federationtest.Client{ID: "cli", Keys: []jose.JSONWebKey{ck.Public()},
 				Certificates: []*x509.Certificate{cert}})
-			reg, err := federation.NewRegistry(federation.Config{Providers: map[string]federation.ProviderConfig{
-				"acme": {Issuer: op.Issuer(), ClientID: "cli", TokenEndpointAuthMethod: method,
-					ClientKeyFile: keyFile(t, key), ClientCertificateFile: certFile(t, cert)},
-			}}, federation.WithHTTPClient(&http.Client{Transport: &http.Transport{
-				TLSClientConfig: &tls.Config{RootCAs: op.MutualTLSRoots()}}}),
-				federation.WithSleep(func(ctx context.Context, _ time.Duration) error { return ctx.Err() }))
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, _ := reg.Lookup("oidc:acme")
-			d, err := p.StartDevice(t.Context())
-			if err != nil {
-				t.Fatalf("start: %v (the provider said %q)", err, op.LastAuthError())
-			}
-			if err := op.ApproveDevice(d.UserCode, "alice"); err != nil {
-				t.Fatal(err)
-			}
-			res, err := p.PollDevice(t.Context(), d)
-			if err != nil || res.User.Subject != "alice" {
-				t.Fatalf("poll: %v %v (the provider said %q)", res, err, op.LastAuthError())
+			res := deviceSignIn(t, op, federation.ProviderConfig{Issuer: op.Issuer(), ClientID: "cli",
+				TokenEndpointAuthMethod: method, ClientKeyFile: keyFile(t, key), ClientCertificateFile: certFile(t, cert)},
+				federation.WithHTTPClient(&http.Client{Transport: &http.Transport{
+					TLSClientConfig: &tls.Config{RootCAs: op.MutualTLSRoots()}}}))
+			if res.User.Subject != "alice" {
+				t.Fatalf("user %+v", res.User)
 			}
 			if seen := op.TokenAuthMethodsSeen(); len(seen) != 2 || seen[0] != method || seen[1] != method {
 				t.Fatalf("the provider saw %v, want %s twice", seen, method)
 			}
 		})
 	}
+}
+
+// deviceSignIn runs a device flow at op with pc as provider "acme",
+// alice approving at once, and returns its result.
+func deviceSignIn(t *testing.T, op *federationtest.Provider, pc federation.ProviderConfig,
+	opts ...federation.Option) *federation.Result {
+	t.Helper()
+	reg, err := federation.NewRegistry(federation.Config{Providers: map[string]federation.ProviderConfig{"acme": pc}},
+		append(opts, federation.WithSleep(func(ctx context.Context, _ time.Duration) error { return ctx.Err() }))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := reg.Lookup("oidc:acme")
+	d, err := p.StartDevice(t.Context())
+	if err != nil {
+		t.Fatalf("start: %v (the provider said %q)", err, op.LastAuthError())
+	}
+	if err := op.ApproveDevice(d.UserCode, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.PollDevice(t.Context(), d)
+	if err != nil {
+		t.Fatalf("poll: %v (the provider said %q)", err, op.LastAuthError())
+	}
+	return res
 }
 
 // roundTripper is an http.RoundTripper that is not an *http.Transport.

@@ -1,7 +1,6 @@
 package federation_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/oidcfed/oidcfed/federation"
 	"github.com/oidcfed/oidcfed/federation/federationtest"
@@ -193,22 +191,8 @@ func TestDPoPDeviceFlow(t *testing.T) {
 	op := federationtest.New(t, federationtest.Options{TokenAuthMethods: []string{"none"}, DPoP: true, DPoPNonce: true})
 	op.AddUser(alice)
 	op.AddClient(federationtest.Client{ID: "cli"})
-	reg, err := federation.NewRegistry(federation.Config{Providers: map[string]federation.ProviderConfig{
-		"acme": {Issuer: op.Issuer(), ClientID: "cli", TokenEndpointAuthMethod: "none", DPoP: true}}},
-		federation.WithSleep(func(ctx context.Context, _ time.Duration) error { return ctx.Err() }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, _ := reg.Lookup("oidc:acme")
-	d, err := p.StartDevice(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	op.ApproveDevice(d.UserCode, "alice")
-	res, err := p.PollDevice(t.Context(), d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := deviceSignIn(t, op, federation.ProviderConfig{Issuer: op.Issuer(), ClientID: "cli",
+		TokenEndpointAuthMethod: "none", DPoP: true})
 	cnf, _ := claimsOf(t, res.Tokens.AccessToken.Reveal())["cnf"].(map[string]any)
 	if res.Tokens.DPoP == nil || cnf["jkt"] != res.Tokens.DPoP.Thumbprint() {
 		t.Fatalf("tokens %v, cnf %v", res.Tokens, cnf)

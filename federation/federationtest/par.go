@@ -38,13 +38,8 @@ func (p *Provider) pushAuthorization(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, code, desc string) {
 		writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
 	}
-	if err := r.ParseForm(); err != nil {
-		fail(http.StatusBadRequest, "invalid_request", "bad form")
-		return
-	}
-	id, ok := p.authenticate(r)
+	id, ok := p.clientRequest(w, r)
 	if !ok {
-		fail(http.StatusUnauthorized, "invalid_client", "client authentication failed")
 		return
 	}
 	if r.PostForm.Has("request_uri") {

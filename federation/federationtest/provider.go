@@ -612,13 +612,8 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, code, desc string) {
 		writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
 	}
-	if err := r.ParseForm(); err != nil {
-		fail(http.StatusBadRequest, "invalid_request", "bad form")
-		return
-	}
-	id, ok := p.authenticate(r)
+	id, ok := p.clientRequest(w, r)
 	if !ok {
-		fail(http.StatusUnauthorized, "invalid_client", "client authentication failed")
 		return
 	}
 	p.mu.Lock()
@@ -745,18 +740,28 @@ func (p *Provider) authenticate(r *http.Request) (clientID string, ok bool) {
 	return id, known && client.Secret == secret && slices.Contains(p.opts.TokenAuthMethods, method)
 }
 
+// clientRequest parses a form request to an endpoint that authenticates
+// the client (token, PAR, revocation, introspection) and authenticates
+// it; on failure it answers and returns ok false.
+func (p *Provider) clientRequest(w http.ResponseWriter, r *http.Request) (id string, ok bool) {
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "bad form"})
+		return "", false
+	}
+	if id, ok = p.authenticate(r); !ok {
+		writeJSON(w, http.StatusUnauthorized,
+			map[string]string{"error": "invalid_client", "error_description": "client authentication failed"})
+	}
+	return id, ok
+}
+
 // revoke serves the revocation endpoint (RFC 7009): the client
 // authenticates as at the token endpoint; a refresh token ends with its
 // grant's access tokens, an access token alone; 200 whether or not the
 // token was known.
 func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
-		return
-	}
-	id, ok := p.authenticate(r)
+	id, ok := p.clientRequest(w, r)
 	if !ok {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
 		return
 	}
 	tok := r.PostForm.Get("token")
@@ -787,13 +792,8 @@ type issuedToken struct {
 // registered client authenticates as at the token endpoint; an access
 // token issued and not revoked nor expired is active.
 func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
-		return
-	}
-	id, ok := p.authenticate(r)
+	id, ok := p.clientRequest(w, r)
 	if !ok {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
 		return
 	}
 	tok := r.PostForm.Get("token")
