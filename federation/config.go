@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -118,6 +119,10 @@ type ProviderConfig struct {
 	// SameSite=Lax cannot complete through form_post: the POST does not
 	// carry it.
 	ResponseMode string `json:"responseMode,omitempty"`
+	// EmailDomains are the domains whose users sign in at this provider
+	// (home-realm discovery): the start route GET {mount}/start?login_hint=
+	// alice@company.com sends them here. A domain belongs to one provider.
+	EmailDomains []string `json:"emailDomains,omitempty"`
 	// DPoP binds this provider's tokens to a key (RFC 9449): each sign-in
 	// gets a fresh ES256 key, sealed in the flow, the code is bound to it
 	// (dpop_jkt), and token requests, userinfo and refreshes prove it.
@@ -260,6 +265,9 @@ var DefaultScopes = []string{"openid", "email", "profile"}
 
 var providerName = regexp.MustCompile(`^[a-z0-9_-]+$`)
 
+// emailDomain is a lower-case ASCII domain name, as emailDomains holds.
+var emailDomain = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$`)
+
 // ConfigError is one problem with a configuration. Validate and the
 // loaders return every problem at once, joined: use errors.As to get the
 // first, or range over Unwrap() []error for all of them.
@@ -289,6 +297,18 @@ func (c Config) Validate() error { return c.effective(nil) }
 // provider name, then in field order.
 func (c Config) effective(each func(name string, given, eff ProviderConfig)) error {
 	var perrs []*ConfigError
+	owner := map[string]string{} // email domain → the first provider, by name
+	for _, name := range slices.Sorted(maps.Keys(c.Providers)) {
+		for _, d := range c.Providers[name].EmailDomains {
+			if first, taken := owner[strings.ToLower(d)]; taken && first != name {
+				perrs = append(perrs, &ConfigError{Provider: name, Field: "emailDomains",
+					Path: "providers." + name + ".emailDomains",
+					Err:  fmt.Errorf("%q is also provider %q's: a domain belongs to one provider", d, first)})
+			} else {
+				owner[strings.ToLower(d)] = name
+			}
+		}
+	}
 	for name, pc := range c.Providers {
 		eff, errs := pc.effective(name)
 		perrs = append(perrs, errs...)
@@ -403,6 +423,11 @@ func (p ProviderConfig) validate(v *validation) {
 	case "", "tokenEndpoint", "issuer":
 	default:
 		fail("clientAssertionAudience", `%q: want "tokenEndpoint" or "issuer"`, p.ClientAssertionAudience)
+	}
+	for _, d := range p.EmailDomains {
+		if !emailDomain.MatchString(d) {
+			fail("emailDomains", "%q is not a domain name (lower-case ASCII letters, digits, dots and hyphens)", d)
+		}
 	}
 	for _, s := range p.Scopes {
 		if s == "" || strings.ContainsAny(s, " \"\\") {

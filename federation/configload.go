@@ -121,6 +121,7 @@ var envSettings = []struct {
 		func(p *ProviderConfig, v string) { p.TokenEndpointAuthMethod = v }},
 	{"_CLIENT_KEY_FILE", "clientKeyFile", func(p *ProviderConfig, v string) { p.ClientKeyFile = v }},
 	{"_CLIENT_KEY_ID", "clientKeyId", func(p *ProviderConfig, v string) { p.ClientKeyID = v }},
+	{"_EMAIL_DOMAINS", "emailDomains", func(p *ProviderConfig, v string) { p.EmailDomains = splitList(v) }},
 	{"_CLIENT_CERTIFICATE_FILE", "clientCertificateFile",
 		func(p *ProviderConfig, v string) { p.ClientCertificateFile = v }},
 	{"_CLIENT_ASSERTION_AUDIENCE", "clientAssertionAudience",
@@ -137,7 +138,7 @@ var envPrefix = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 // or commas), FRONTEND_URL, PRESET, TENANT_ID, ALLOWED_TENANTS,
 // HOSTED_DOMAIN and ALLOWED_EMAIL_DOMAINS (lists separated likewise),
 // TOKEN_ENDPOINT_AUTH_METHOD, CLIENT_KEY_FILE, CLIENT_KEY_ID,
-// CLIENT_CERTIFICATE_FILE and CLIENT_ASSERTION_AUDIENCE. The
+// EMAIL_DOMAINS, CLIENT_CERTIFICATE_FILE and CLIENT_ASSERTION_AUDIENCE. The
 // name is what stands between the prefix and the longest setting that
 // ends the variable, lower-cased, underscores kept. Names with "-" cannot
 // be expressed; nor can the fields that have no variable (use LoadConfig).

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/oidcfed/oidcfed/discovery"
 )
 
 // FuzzRedirectTo checks redirectTo validation against what a browser does
@@ -55,6 +57,27 @@ func FuzzRedirectTo(f *testing.F) {
 		case origin == "http://localhost:3000" && (dest.EscapedPath() == "/app" || strings.HasPrefix(dest.EscapedPath(), "/app/")):
 		default:
 			t.Fatalf("accepted %q, which leads to %s", s, dest)
+		}
+	})
+}
+
+// FuzzParseJRD: a WebFinger answer never panics, and what it accepts is
+// an issuer URL from an issuer link.
+func FuzzParseJRD(f *testing.F) {
+	for _, seed := range []string{
+		`{"subject":"acct:a@b","links":[{"rel":"http://openid.net/specs/connect/1.0/issuer","href":"https://idp.example.com"}]}`,
+		`{"links":[{"rel":"http://openid.net/specs/connect/1.0/issuer","href":"https://idp.example.com?x=1"}]}`,
+		`{"links":[{"rel":"self","href":"https://idp.example.com"}]}`,
+		`{"links":null}`, `[]`, `{"links":[{"rel":1}]}`, ``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		iss, err := parseJRD(body)
+		if err == nil {
+			if _, perr := discovery.ParseIssuer(iss); perr != nil {
+				t.Fatalf("accepted %q, not an issuer: %v", iss, perr)
+			}
 		}
 	})
 }

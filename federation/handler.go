@@ -65,6 +65,11 @@ type HandlerConfig struct {
 	// CurrentAccount returns the browser's signed-in account from the
 	// host's session. The link routes need it; without it they answer 501.
 	CurrentAccount func(r *http.Request) (CurrentAccount, bool)
+	// WebFinger lets the start route by email (GET {mount}/start?
+	// login_hint=…) ask the email's host which issuer serves it when no
+	// provider lists the domain in emailDomains (Registry.DiscoverIssuer):
+	// only a configured provider's issuer is used.
+	WebFinger bool
 	// OnLogout is called for each verified back-channel logout (POST
 	// oidc:{name}/backchannel-logout): end the host's sessions that match
 	// the event's subject or SID. An error answers the provider 400, and it
@@ -186,6 +191,7 @@ type route int
 const (
 	routeNotFound     route = iota
 	routeDiscovery          // GET discovery
+	routeEmailStart         // GET start?login_hint=: the provider of the email's domain
 	routeStart              // GET oidc:{name}
 	routeCallback           // GET oidc:{name}/callback
 	routeLinkStart          // POST link/oidc:{name}
@@ -204,6 +210,9 @@ func (h *Handler) parseRoute(path string) (route, string) {
 	}
 	if rest == "discovery" {
 		return routeDiscovery, ""
+	}
+	if rest == "start" {
+		return routeEmailStart, ""
 	}
 	rest, link := strings.CutPrefix(rest, "link/")
 	key, action, _ := strings.Cut(rest, "/")
@@ -238,6 +247,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case routeDiscovery:
 		h.serveDiscovery(w, r)
+		return
+	case routeEmailStart:
+		h.startByEmail(w, r)
 		return
 	case routeBackchannel:
 		h.serveBackchannel(w, r, key)
@@ -283,6 +295,42 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case routeLinkStart:
 		h.startLink(w, r, key)
 	}
+}
+
+// startByEmail serves GET start?login_hint=alice@company.com: 302 into the
+// start route of the provider whose emailDomains has the email's domain
+// (or, with WebFinger, the one its host names), login_hint and redirectTo
+// passed on; 404 unknown_provider for a domain no provider serves.
+func (h *Handler) startByEmail(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		h.fail(w, r, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use GET")
+		return
+	}
+	q := r.URL.Query()
+	hint := q.Get("login_hint")
+	at := strings.LastIndex(hint, "@")
+	if err := checkLoginHint(hint); err != nil || at <= 0 || at == len(hint)-1 {
+		h.fail(w, r, http.StatusBadRequest, CodeInvalidRequest, "login_hint must be an email address")
+		return
+	}
+	key, ok := h.cfg.Registry.ProviderForEmail(hint)
+	if !ok && h.cfg.WebFinger {
+		var err error
+		if key, err = h.cfg.Registry.DiscoverIssuer(r.Context(), hint); err != nil {
+			h.log.Info("federation: no provider for an email domain", "domain", hint[at+1:], "error", err)
+		}
+		ok = err == nil
+	}
+	if !ok {
+		h.fail(w, r, http.StatusNotFound, CodeUnknownProvider, "no identity provider signs in this email domain")
+		return
+	}
+	next := url.Values{"login_hint": {hint}}
+	if to := q.Get("redirectTo"); to != "" {
+		next.Set("redirectTo", to) // checked by the start route
+	}
+	http.Redirect(w, r, h.mount+key+"?"+next.Encode(), http.StatusFound)
 }
 
 // startLink starts a link flow for the signed-in account: same-origin

@@ -91,6 +91,7 @@ type Registry struct {
 	source    *sourced                     // nil without WithProviderSource
 	sources   map[*discovery.Source]string // → key, for fetch events; guarded by mu
 	keySets   keySets                      // JWKS URI → the key set its providers share
+	domains   sync.Map                     // email domain → provider key (emailDomains)
 }
 
 // NewRegistry validates cfg and builds its providers. Nothing is fetched
@@ -143,6 +144,9 @@ func NewRegistry(cfg Config, opts ...Option) (*Registry, error) {
 		r.allowed = append(r.allowed, al)
 	}
 	r.index.Store(buildIndex(r.providers))
+	for _, p := range r.providers {
+		r.indexDomains(p, true)
+	}
 	if o.source != nil {
 		if o.source.Source == nil {
 			return nil, &ConfigError{Field: "source", Path: "WithProviderSource",
@@ -327,10 +331,25 @@ func insertByKey(ps []*Provider, p *Provider) []*Provider {
 // addToIndex indexes p; r.mu must be held for writing.
 func (r *Registry) addToIndex(p *Provider) {
 	r.editIndex(p, func(ps []*Provider) []*Provider { return insertByKey(ps, p) })
+	r.indexDomains(p, true)
+}
+
+// indexDomains adds (or removes) p's emailDomains to the domain index.
+// A domain another provider already has stays with it.
+func (r *Registry) indexDomains(p *Provider, add bool) {
+	for _, d := range p.cfg.EmailDomains {
+		d = strings.ToLower(d)
+		if add {
+			r.domains.LoadOrStore(d, p.key)
+		} else {
+			r.domains.CompareAndDelete(d, p.key)
+		}
+	}
 }
 
 // unindex removes p from the index; r.mu must be held for writing.
 func (r *Registry) unindex(p *Provider) {
+	r.indexDomains(p, false)
 	r.editIndex(p, func(ps []*Provider) []*Provider {
 		return slices.DeleteFunc(slices.Clone(ps), func(q *Provider) bool { return q == p })
 	})

@@ -96,6 +96,9 @@ type Misbehavior struct {
 	// PAREndpoint, when set, answers pushed authorization requests
 	// instead of the provider.
 	PAREndpoint http.HandlerFunc
+	// WebFinger, when set, answers WebFinger requests instead of the
+	// provider.
+	WebFinger http.HandlerFunc
 	// IntrospectionEndpoint, when set, answers introspection requests
 	// instead of the provider.
 	IntrospectionEndpoint http.HandlerFunc
@@ -386,6 +389,8 @@ func (p *Provider) routes() http.Handler {
 	mux.HandleFunc("GET /end_session", p.endSession)
 	mux.HandleFunc("POST /device_authorization", p.deviceAuthorization)
 	mux.HandleFunc("POST /revoke", p.revoke)
+	mux.HandleFunc("GET /.well-known/webfinger",
+		p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.WebFinger }, p.webfinger))
 	mux.HandleFunc("POST /introspect",
 		p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.IntrospectionEndpoint }, p.introspect))
 	mux.HandleFunc("POST /par",
@@ -738,6 +743,19 @@ func (p *Provider) authenticate(r *http.Request) (clientID string, ok bool) {
 	p.authSeen = append(p.authSeen, method)
 	client, known := p.clients[id]
 	return id, known && client.Secret == secret && slices.Contains(p.opts.TokenAuthMethods, method)
+}
+
+// webfinger answers OpenID issuer discovery (OpenID Connect Discovery
+// 1.0 §2) for any resource: this provider is its issuer.
+func (p *Provider) webfinger(w http.ResponseWriter, r *http.Request) {
+	res := r.URL.Query().Get("resource")
+	if res == "" || r.URL.Query().Get("rel") != "http://openid.net/specs/connect/1.0/issuer" {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/jrd+json")
+	json.NewEncoder(w).Encode(map[string]any{"subject": res,
+		"links": []map[string]string{{"rel": "http://openid.net/specs/connect/1.0/issuer", "href": p.issuer}}})
 }
 
 // clientRequest parses a form request to an endpoint that authenticates
