@@ -292,6 +292,7 @@ func TestConfigFromEnvClientKeys(t *testing.T) {
 		"T_KEYED_CLIENT_KEY_FILE=" + file,
 		"T_KEYED_CLIENT_KEY_ID=k1",
 		"T_KEYED_CLIENT_ASSERTION_AUDIENCE=issuer",
+		"T_KEYED_EMAIL_DOMAINS=company.example, corp.example",
 	}
 	c, err := configFromEnv("T", environ, os.ReadFile)
 	if err != nil {
@@ -299,7 +300,7 @@ func TestConfigFromEnvClientKeys(t *testing.T) {
 	}
 	pc := c.Providers["keyed"]
 	if pc.TokenEndpointAuthMethod != "private_key_jwt" || pc.ClientKeyFile != file || pc.ClientKeyID != "k1" ||
-		pc.ClientAssertionAudience != "issuer" {
+		pc.ClientAssertionAudience != "issuer" || strings.Join(pc.EmailDomains, ",") != "company.example,corp.example" {
 		t.Fatalf("keyed = %#v", pc)
 	}
 	environ[3] = "T_KEYED_CLIENT_KEY_FILE=/nonexistent/client.pem"
