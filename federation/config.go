@@ -119,6 +119,10 @@ type ProviderConfig struct {
 	// SameSite=Lax cannot complete through form_post: the POST does not
 	// carry it.
 	ResponseMode string `json:"responseMode,omitempty"`
+	// UserinfoTokenInBody sends the access token to userinfo in a POST
+	// form body (RFC 6750 §2.2) instead of the Authorization header, for a
+	// provider that demands it. Not with dpop.
+	UserinfoTokenInBody bool `json:"userinfoTokenInBody,omitempty"`
 	// EmailDomains are the domains whose users sign in at this provider
 	// (home-realm discovery): the start route GET {mount}/start?login_hint=
 	// alice@company.com sends them here. A domain belongs to one provider.
@@ -423,6 +427,9 @@ func (p ProviderConfig) validate(v *validation) {
 	case "", "tokenEndpoint", "issuer":
 	default:
 		fail("clientAssertionAudience", `%q: want "tokenEndpoint" or "issuer"`, p.ClientAssertionAudience)
+	}
+	if p.UserinfoTokenInBody && p.DPoP {
+		fail("userinfoTokenInBody", "cannot be used with dpop: a DPoP-bound token goes in the Authorization header")
 	}
 	for _, d := range p.EmailDomains {
 		if !emailDomain.MatchString(d) {

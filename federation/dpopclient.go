@@ -149,6 +149,17 @@ func (p *Provider) keepDPoPNonce(h http.Header) bool {
 // with the nonce a use_dpop_nonce answer sends (RFC 9449 §9).
 func (p *Provider) resourceRequest(ctx context.Context, client *http.Client, method, uri string, accessToken Secret,
 	key *DPoPKey) (*http.Response, error) {
+	if key == nil && p.cfg.UserinfoTokenInBody {
+		// RFC 6750 §2.2, for a provider that takes the token only there.
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, uri,
+			strings.NewReader(url.Values{"access_token": {accessToken.Reveal()}}.Encode()))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "application/json")
+		return client.Do(req)
+	}
 	nonce := ""
 	for attempt := 0; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, method, uri, nil)

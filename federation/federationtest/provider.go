@@ -141,6 +141,9 @@ type Options struct {
 	// SignedIntrospection answers introspection requests with a JWT
 	// (RFC 9701, application/token-introspection+jwt) for the client.
 	SignedIntrospection bool
+	// UserinfoBodyOnly takes the userinfo access token only in a POST
+	// form body (RFC 6750 §2.2), as some providers demand.
+	UserinfoBodyOnly bool
 	// OpaqueAccessTokens issues random access tokens instead of JWTs:
 	// an API checks them at the introspection endpoint (RFC 7662).
 	OpaqueAccessTokens bool
@@ -385,6 +388,8 @@ func (p *Provider) routes() http.Handler {
 	mux.HandleFunc("POST /token",
 		p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.TokenEndpoint }, p.token))
 	mux.HandleFunc("GET /userinfo",
+		p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.UserinfoEndpoint }, p.userinfo))
+	mux.HandleFunc("POST /userinfo",
 		p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.UserinfoEndpoint }, p.userinfo))
 	mux.HandleFunc("GET /end_session", p.endSession)
 	mux.HandleFunc("POST /device_authorization", p.deviceAuthorization)
@@ -1127,6 +1132,13 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	tok, ok := strings.CutPrefix(authz, "Bearer ")
 	if dpop, isDPoP := strings.CutPrefix(authz, "DPoP "); isDPoP {
 		tok, ok = dpop, true
+	}
+	if r.Method == http.MethodPost && authz == "" {
+		// RFC 6750 §2.2: the token in a form body.
+		r.ParseForm()
+		tok, ok = r.PostForm.Get("access_token"), r.PostForm.Has("access_token")
+	} else if p.opts.UserinfoBodyOnly {
+		ok = false
 	}
 	p.mu.Lock()
 	g := p.tokens[tok]
