@@ -344,6 +344,11 @@ func (b *Bearer) Middleware(next http.Handler) http.Handler {
 			b.fail(w, r, err, scheme)
 			return
 		}
+		if scheme == "DPoP" && b.cfg.DPoPNonceKey != nil {
+			// The nonce for the next proof, so that a client need not be
+			// refused once per period to learn it (RFC 9449 §8.2).
+			w.Header().Set("DPoP-Nonce", b.dpopNonce(b.reg.opts.now()))
+		}
 		next.ServeHTTP(w, r.WithContext(ContextWithPrincipal(r.Context(), p)))
 	})
 }

@@ -174,8 +174,8 @@ func TestDPoPAPINonce(t *testing.T) {
 	if resp := send("stale-nonce"); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("a wrong nonce: %d", resp.StatusCode)
 	}
-	if resp := send(nonce); resp.StatusCode != http.StatusOK {
-		t.Fatalf("with the nonce: %d", resp.StatusCode)
+	if resp := send(nonce); resp.StatusCode != http.StatusOK || resp.Header.Get("DPoP-Nonce") != nonce {
+		t.Fatalf("with the nonce: %d, next nonce %q", resp.StatusCode, resp.Header.Get("DPoP-Nonce"))
 	}
 	if resp, err := tokens.Client(nil).Get(api.URL + "/x"); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("Tokens.Client: %v %v", resp, err)
