@@ -197,3 +197,36 @@ func TestDocsNameRealTests(t *testing.T) {
 		t.Fatalf("found %d test names in docs/security.md, want the 40 or more it has", names)
 	}
 }
+
+// TestDocsConformance: every test docs/conformance.md names exists in a
+// test file of the repository, and every quoted case after a test name is
+// one of that test's cases, so the table cannot name what is gone.
+func TestDocsConformance(t *testing.T) {
+	md := docs(t)["docs/conformance.md"]
+	sources := map[string]string{}
+	filepath.WalkDir("..", func(path string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(path, "_test.go") && !strings.Contains(path, "node_modules") {
+			b, _ := os.ReadFile(path)
+			sources[path] = string(b)
+		}
+		return nil
+	})
+	ref := regexp.MustCompile("`(Test[A-Za-z0-9_]+)`(?: \"([^\"]+)\")?")
+	n := 0
+	for _, m := range ref.FindAllStringSubmatch(md, -1) {
+		n++
+		found := false
+		for _, src := range sources {
+			if strings.Contains(src, "func "+m[1]+"(") && (m[2] == "" || strings.Contains(src, m[2])) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("docs/conformance.md names %s %q, which no test file declares", m[1], m[2])
+		}
+	}
+	if n < 40 {
+		t.Fatalf("found %d test references in docs/conformance.md, want the 40 or more it has", n)
+	}
+}
