@@ -15,6 +15,7 @@ import (
 
 	"github.com/oidcfed/oidcfed/discovery"
 	"github.com/oidcfed/oidcfed/federation"
+	"github.com/oidcfed/oidcfed/federation/federationtest"
 )
 
 // logoutRP is a signed-in relying party whose OnLogout records events and
@@ -129,6 +130,11 @@ func TestBackchannelLogoutRejections(t *testing.T) {
 		cause error
 	}{
 		{"alg none", unsigned, discovery.ErrUnsupportedAlgorithm},
+		{"a wrong alg (HS256)", func() string {
+			p, _ := json.Marshal(map[string]any{"iss": l.op.Issuer(), "aud": "client-1", "sub": "alice", "iat": now.Unix(),
+				"exp": now.Add(time.Minute).Unix(), "jti": "hs", "events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}}})
+			return federationtest.Sign(p, []byte(strings.Repeat("k", 32)), "", "HS256")
+		}(), discovery.ErrUnsupportedAlgorithm},
 		{"a bad signature", func() string { t := l.op.LogoutToken("client-1", "alice", "", nil); return t[:len(t)-4] + "AAAA" }(), discovery.ErrInvalidSignature},
 		{"another audience", token("logout+jwt", func(c map[string]any) { c["aud"] = "client-2" }), discovery.ErrTokenAudience},
 		{"another issuer", token("logout+jwt", func(c map[string]any) { c["iss"] = "https://evil.example" }), discovery.ErrTokenIssuer},

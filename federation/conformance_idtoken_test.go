@@ -4,6 +4,7 @@ package federation_test
 // §16.x), each fed to a real sign-in by a misbehaving provider.
 
 import (
+	"context"
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
@@ -91,6 +92,23 @@ func TestIDTokenRules(t *testing.T) {
 		{name: "a bad signature is rejected", bad: federationtest.Misbehavior{Sign: rsaSign(func(h, p string) string {
 			return h + "." + enc([]byte(`{"sub":"mallory"}`))
 		})}, want: "invalid_token", cause: discovery.ErrInvalidSignature},
+		{name: "an ES256 signature that does not verify is rejected", rp: rpOptions{op: federationtest.Options{Algorithm: "ES256"}},
+			bad: federationtest.Misbehavior{Sign: rsaSign(func(h, p string) string {
+				return h + "." + enc([]byte(`{"sub":"mallory"}`))
+			})}, want: "invalid_token", cause: discovery.ErrInvalidSignature},
+		{name: "keys rotated just before signing: the new key is fetched",
+			setup: func(r *rp) {
+				cur = r
+				// The provider's keys are cached first, as after any earlier token.
+				b, _ := federation.NewBearer(r.reg, federation.BearerConfig{})
+				b.Verify(context.Background(), r.op.SignJWT("at+jwt", map[string]any{"iss": r.op.Issuer(), "sub": "alice",
+					"aud": "client-1", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}))
+			},
+			bad: federationtest.Misbehavior{Sign: func(payload []byte, _ crypto.Signer, _, _ string) string {
+				cur.op.RotateKey("RS256", false)
+				key, kid, alg := cur.op.Key()
+				return federationtest.Sign(payload, key, kid, alg)
+			}}},
 		{name: "alg none is rejected", bad: federationtest.Misbehavior{Sign: func(payload []byte, _ crypto.Signer, _, _ string) string {
 			return enc([]byte(`{"alg":"none"}`)) + "." + enc(payload) + "."
 		}}, want: "invalid_token", cause: discovery.ErrUnsupportedAlgorithm},
@@ -137,6 +155,8 @@ func TestIDTokenRules(t *testing.T) {
 		{name: "an iat far in the future is rejected", bad: claimsEdit(func(c map[string]any) { c["iat"] = now.Add(time.Hour).Unix() }), want: "invalid_token", cause: discovery.ErrTokenIssuedInFuture},
 		{name: "an nbf beyond the leeway is rejected", bad: claimsEdit(func(c map[string]any) { c["nbf"] = now.Add(2 * time.Minute).Unix() }), want: "invalid_token", cause: discovery.ErrTokenNotYetValid},
 		{name: "an nbf within the leeway is accepted", bad: claimsEdit(func(c map[string]any) { c["nbf"] = now.Add(30 * time.Second).Unix() })},
+		{name: "a missing iat is rejected", bad: claimsEdit(func(c map[string]any) { delete(c, "iat") }), want: "invalid_token", cause: discovery.ErrMissingClaim},
+		{name: "a missing aud is rejected", bad: claimsEdit(func(c map[string]any) { delete(c, "aud") }), want: "invalid_token", cause: discovery.ErrMissingClaim},
 		{name: "a missing exp is rejected", bad: claimsEdit(func(c map[string]any) { delete(c, "exp") }), want: "invalid_token", cause: discovery.ErrMissingClaim},
 		// nonce (step 11): replay is the flow's single use, see TestStateRejections.
 		{name: "a wrong nonce is rejected", bad: claimsEdit(func(c map[string]any) { c["nonce"] = "forged" }), want: "invalid_token", cause: federation.ErrNonceMismatch},
