@@ -11,7 +11,11 @@ import (
 	"github.com/oidcfed/oidcfed/federation/federationtest"
 )
 
-func TestUserinfoRules(t *testing.T) {
+func TestUserinfoRules(t *testing.T) { checkRules(t, untagged(userinfoRules())) }
+
+// userinfoRules are the userinfo rules (those with modules run in
+// TestConformance).
+func userinfoRules() []rule {
 	// The ID token carries no profile claims, so every sign-in calls
 	// userinfo. The test provider refuses an access token in the query, so
 	// a success proves the header was used.
@@ -22,9 +26,12 @@ func TestUserinfoRules(t *testing.T) {
 			w.Write([]byte(body))
 		}}
 	}
-	checkRules(t, []rule{
-		{name: "claims missing from the ID token come from userinfo, with the token in the header", rp: fromUserinfo},
-		{name: "a userinfo sub of another user is rejected", rp: fromUserinfo,
+	return []rule{
+		{name: "claims missing from the ID token come from userinfo, with the token in the header",
+			modules: []string{"oidcc-client-test-scope-userinfo-claims", "oidcc-client-test-userinfo-bearer-header"},
+			rp:      fromUserinfo},
+		{name: "a userinfo sub of another user is rejected", modules: []string{"oidcc-client-test-userinfo-invalid-sub"},
+			rp:  fromUserinfo,
 			bad: federationtest.Misbehavior{Userinfo: func(c map[string]any) { c["sub"] = "mallory" }}, want: "invalid_token", cause: claims.ErrSubjectMismatch},
 		{name: "a userinfo without sub is rejected", rp: fromUserinfo,
 			bad: federationtest.Misbehavior{Userinfo: func(c map[string]any) { delete(c, "sub") }}, want: "invalid_token", cause: claims.ErrSubjectMismatch},
@@ -33,5 +40,5 @@ func TestUserinfoRules(t *testing.T) {
 		{name: "a signed (JWT) userinfo is rejected, never trusted unverified", rp: fromUserinfo,
 			bad: userinfo("application/jwt", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9."), want: "invalid_token",
 			cause: errString("userinfo: application/jwt responses are refused, not trusted unverified")},
-	})
+	}
 }

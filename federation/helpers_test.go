@@ -215,12 +215,27 @@ func (r *rp) signIn(b *browser, redirectTo string) *http.Response {
 // provider: the sign-in must end at redirectTo with error=want (and the log
 // must name cause), or, with want "", succeed.
 type rule struct {
-	name  string
-	rp    rpOptions
-	setup func(r *rp) // runs before the sign-in
-	bad   federationtest.Misbehavior
-	want  string
-	cause error // nil: the provider's own error, nothing to log
+	name string
+	// modules are the RP conformance modules the rule mirrors: it runs as
+	// TestConformance/<module> (docs/conformance.md) instead of under its
+	// own table's test.
+	modules []string
+	rp      rpOptions
+	setup   func(r *rp) // runs before the sign-in
+	bad     federationtest.Misbehavior
+	want    string
+	cause   error // nil: the provider's own error, nothing to log
+}
+
+// untagged are the rules that mirror no conformance module.
+func untagged(rules []rule) []rule {
+	var out []rule
+	for _, r := range rules {
+		if len(r.modules) == 0 {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func checkRules(t *testing.T, rules []rule) {
