@@ -13,4 +13,10 @@ func TestConformance(t *testing.T) {
 			checkRules(t, []rule{r})
 		}
 	}
+	for _, r := range refreshRejections() {
+		for _, m := range r.modules {
+			t.Run(m, r.run)
+		}
+	}
+	t.Run("oidcc-client-test-refresh-token", TestRefresh)
 }

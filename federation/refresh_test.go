@@ -112,29 +112,43 @@ func TestRefreshInvalidGrantAfterRevocation(t *testing.T) {
 // TestRefreshRejections feeds refreshed ID tokens (and original records)
 // that OpenID Connect Core 1.0 §12.2 or the ID-token rules refuse.
 func TestRefreshRejections(t *testing.T) {
-	tests := []struct {
-		name     string
-		provider func(*federation.ProviderConfig)
-		claims   func(c map[string]any)     // edits the refreshed ID token
-		original func(c map[string]any)     // edits the host's record of the original
-		tokens   func(t *federation.Tokens) // edits the tokens passed to Refresh
-		code     federation.Code            // the *Error code
-		cause    error                      // errors.Is must hold
-		sign     func(payload []byte, key crypto.Signer, kid, alg string) string
-	}{
-		{name: "another sub", claims: func(c map[string]any) { c["sub"] = "mallory" },
+	for _, tt := range refreshRejections() {
+		if len(tt.modules) == 0 {
+			t.Run(tt.name, tt.run)
+		}
+	}
+}
+
+// refreshRejection is a refresh the library must refuse.
+type refreshRejection struct {
+	name     string
+	modules  []string // the RP conformance modules it mirrors (TestConformance)
+	provider func(*federation.ProviderConfig)
+	claims   func(c map[string]any)     // edits the refreshed ID token
+	original func(c map[string]any)     // edits the host's record of the original
+	tokens   func(t *federation.Tokens) // edits the tokens passed to Refresh
+	code     federation.Code            // the *Error code
+	cause    error                      // errors.Is must hold
+	sign     func(payload []byte, key crypto.Signer, kid, alg string) string
+}
+
+// refreshRejections are the refreshes refused (those with modules run in
+// TestConformance).
+func refreshRejections() []refreshRejection {
+	return []refreshRejection{
+		{name: "another sub", modules: []string{"oidcc-client-test-refresh-token-invalid-sub"}, claims: func(c map[string]any) { c["sub"] = "mallory" },
 			code: federation.CodeInvalidToken, cause: federation.ErrIdentityChanged},
-		{name: "another iss, refused by the verifier", claims: func(c map[string]any) { c["iss"] = "https://evil.example" },
+		{name: "another iss, refused by the verifier", modules: []string{"oidcc-client-test-refresh-token-invalid-issuer"}, claims: func(c map[string]any) { c["iss"] = "https://evil.example" },
 			code: federation.CodeInvalidToken, cause: discovery.ErrTokenIssuer},
 		{name: "an original record from another iss", original: func(c map[string]any) { c["iss"] = "https://old.example" },
 			code: federation.CodeInvalidToken, cause: federation.ErrIdentityChanged},
-		{name: "another aud, even a trusted one",
+		{name: "another aud, even a trusted one", modules: []string{"oidcc-client-test-refresh-token-invalid-aud"},
 			provider: func(pc *federation.ProviderConfig) { pc.TrustedAudiences = []string{"api"} },
 			claims:   func(c map[string]any) { c["aud"] = []string{"client-1", "api"} },
 			code:     federation.CodeInvalidToken, cause: federation.ErrIdentityChanged},
 		{name: "azp left out", claims: func(c map[string]any) { delete(c, "azp") },
 			code: federation.CodeInvalidToken, cause: federation.ErrIdentityChanged},
-		{name: "azp of another client", claims: func(c map[string]any) { c["azp"] = "client-2" },
+		{name: "azp of another client", modules: []string{"oidcc-client-test-refresh-token-invalid-azp"}, claims: func(c map[string]any) { c["azp"] = "client-2" },
 			code: federation.CodeInvalidToken, cause: federation.ErrAZPMismatch},
 		{name: "another auth_time", claims: func(c map[string]any) { c["auth_time"] = c["auth_time"].(int64) + 1 },
 			code: federation.CodeInvalidToken, cause: federation.ErrIdentityChanged},
@@ -153,23 +167,24 @@ func TestRefreshRejections(t *testing.T) {
 		{name: "no original ID token", tokens: func(t *federation.Tokens) { t.IDToken = "" },
 			code: federation.CodeInvalidRequest, cause: discovery.ErrMalformedToken},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := newSignedIn(t, rpOptions{provider: tt.provider})
-			tokens := s.tokens
-			if tt.original != nil {
-				tokens.IDToken = federation.Secret(editPayload(t, tokens.IDToken.Reveal(), tt.original))
-			}
-			if tt.tokens != nil {
-				tt.tokens(&tokens)
-			}
-			s.op.Misbehave(federationtest.Misbehavior{IDTokenClaims: tt.claims, Sign: tt.sign})
-			_, err := s.p.Refresh(context.Background(), tokens)
-			wantCode(t, err, tt.code)
-			if !errors.Is(err, tt.cause) {
-				t.Errorf("error %v is not %v", err, tt.cause)
-			}
-		})
+}
+
+// run signs in, bends the provider or the tokens, and wants the refresh
+// refused with the code and cause.
+func (tt refreshRejection) run(t *testing.T) {
+	s := newSignedIn(t, rpOptions{provider: tt.provider})
+	tokens := s.tokens
+	if tt.original != nil {
+		tokens.IDToken = federation.Secret(editPayload(t, tokens.IDToken.Reveal(), tt.original))
+	}
+	if tt.tokens != nil {
+		tt.tokens(&tokens)
+	}
+	s.op.Misbehave(federationtest.Misbehavior{IDTokenClaims: tt.claims, Sign: tt.sign})
+	_, err := s.p.Refresh(context.Background(), tokens)
+	wantCode(t, err, tt.code)
+	if !errors.Is(err, tt.cause) {
+		t.Errorf("error %v is not %v", err, tt.cause)
 	}
 }
 
