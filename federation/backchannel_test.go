@@ -105,6 +105,31 @@ func TestBackchannelLogout(t *testing.T) {
 // precise cause.
 func TestBackchannelLogoutRejections(t *testing.T) {
 	l := newLogoutRP(t)
+	cases := backchannelRejections(t, l)
+	before := len(l.received())
+	for _, tt := range cases {
+		if len(tt.modules) == 0 {
+			t.Run(tt.name, func(t *testing.T) { tt.run(t, l) })
+		}
+	}
+	if n := len(l.received()) - before; n != 0 {
+		t.Errorf("OnLogout was called %d times for refused tokens", n)
+	}
+}
+
+// backchannelRejection is a logout token the library must refuse.
+type backchannelRejection struct {
+	name    string
+	modules []string // the RP conformance modules it mirrors (TestConformance)
+	token   string
+	cause   error
+}
+
+// backchannelRejections are the logout tokens refused at l's provider
+// (those with modules run in TestConformance). One token is used once
+// here, so that its replay can be refused.
+func backchannelRejections(t *testing.T, l *logoutRP) []backchannelRejection {
+	t.Helper()
 	now := l.clock.Now()
 	token := func(typ string, edit func(c map[string]any)) string {
 		c := map[string]any{"iss": l.op.Issuer(), "aud": "client-1", "sub": "alice", "iat": now.Unix(),
@@ -124,60 +149,53 @@ func TestBackchannelLogoutRejections(t *testing.T) {
 	if status, _, _ := l.postToken(replayed); status != http.StatusOK {
 		t.Fatalf("first use of a token: %d", status)
 	}
-	tests := []struct {
-		name  string
-		token string
-		cause error
-	}{
-		{"alg none", unsigned, discovery.ErrUnsupportedAlgorithm},
-		{"a wrong alg (HS256)", func() string {
+	return []backchannelRejection{
+		{"alg none", []string{"oidcc-client-test-rp-backchannel-rpinitlogout-alg-none"}, unsigned, discovery.ErrUnsupportedAlgorithm},
+		{"a wrong alg (HS256)", []string{"oidcc-client-test-rp-backchannel-rpinitlogout-wrong-alg"}, func() string {
 			p, _ := json.Marshal(map[string]any{"iss": l.op.Issuer(), "aud": "client-1", "sub": "alice", "iat": now.Unix(),
 				"exp": now.Add(time.Minute).Unix(), "jti": "hs", "events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}}})
 			return federationtest.Sign(p, []byte(strings.Repeat("k", 32)), "", "HS256")
 		}(), discovery.ErrUnsupportedAlgorithm},
-		{"a bad signature", func() string { t := l.op.LogoutToken("client-1", "alice", "", nil); return t[:len(t)-4] + "AAAA" }(), discovery.ErrInvalidSignature},
-		{"another audience", token("logout+jwt", func(c map[string]any) { c["aud"] = "client-2" }), discovery.ErrTokenAudience},
-		{"another issuer", token("logout+jwt", func(c map[string]any) { c["iss"] = "https://evil.example" }), discovery.ErrTokenIssuer},
-		{"no events", token("logout+jwt", func(c map[string]any) { delete(c, "events") }), federation.ErrLogoutEvent},
-		{"events without the logout member", token("logout+jwt", func(c map[string]any) { c["events"] = map[string]any{"x": map[string]any{}} }), federation.ErrLogoutEvent},
-		{"the logout member not an object", token("logout+jwt", func(c map[string]any) {
+		{"a bad signature", nil, func() string { t := l.op.LogoutToken("client-1", "alice", "", nil); return t[:len(t)-4] + "AAAA" }(), discovery.ErrInvalidSignature},
+		{"another audience", []string{"oidcc-client-test-rp-backchannel-rpinitlogout-wrong-aud"}, token("logout+jwt", func(c map[string]any) { c["aud"] = "client-2" }), discovery.ErrTokenAudience},
+		{"another issuer", []string{"oidcc-client-test-rp-backchannel-rpinitlogout-wrong-iss"}, token("logout+jwt", func(c map[string]any) { c["iss"] = "https://evil.example" }), discovery.ErrTokenIssuer},
+		{"no events", nil, token("logout+jwt", func(c map[string]any) { delete(c, "events") }), federation.ErrLogoutEvent},
+		{"events without the logout member", []string{"oidcc-client-test-rp-backchannel-rpinitlogout-wrong-event"}, token("logout+jwt", func(c map[string]any) { c["events"] = map[string]any{"x": map[string]any{}} }), federation.ErrLogoutEvent},
+		{"the logout member not an object", nil, token("logout+jwt", func(c map[string]any) {
 			c["events"] = map[string]any{"http://schemas.openid.net/event/backchannel-logout": "yes"}
 		}), federation.ErrLogoutEvent},
-		{"events a list", token("logout+jwt", func(c map[string]any) { c["events"] = []string{"http://schemas.openid.net/event/backchannel-logout"} }), federation.ErrLogoutEvent},
-		{"a nonce", token("logout+jwt", func(c map[string]any) { c["nonce"] = "n" }), federation.ErrLogoutNonce},
-		{"neither sub nor sid", token("logout+jwt", func(c map[string]any) { delete(c, "sub") }), federation.ErrLogoutSubject},
-		{"an empty sid", token("logout+jwt", func(c map[string]any) { delete(c, "sub"); c["sid"] = "" }), discovery.ErrInvalidClaim},
-		{"an empty sub", token("logout+jwt", func(c map[string]any) { c["sub"] = "" }), discovery.ErrInvalidClaim},
-		{"expired past the leeway", token("logout+jwt", func(c map[string]any) { c["exp"] = now.Add(-2 * time.Minute).Unix() }), discovery.ErrTokenExpired},
-		{"no exp", token("logout+jwt", func(c map[string]any) { delete(c, "exp") }), discovery.ErrMissingClaim},
-		{"no iat", token("logout+jwt", func(c map[string]any) { delete(c, "iat") }), discovery.ErrMissingClaim},
-		{"iat in the future", token("logout+jwt", func(c map[string]any) { c["iat"] = now.Add(10 * time.Minute).Unix() }), discovery.ErrTokenIssuedInFuture},
-		{"no jti", token("logout+jwt", func(c map[string]any) { delete(c, "jti") }), federation.ErrLogoutJTI},
-		{"typ at+jwt", token("at+jwt", keep), federation.ErrLogoutTokenType},
-		{"typ of an ID token type", token("id_token+jwt", keep), federation.ErrLogoutTokenType},
-		{"an ID token", l.tokens.IDToken.Reveal(), federation.ErrLogoutEvent},
-		{"a replayed jti", replayed, federation.ErrLogoutReplay},
-		{"not a JWT", "not-a-token", discovery.ErrMalformedToken},
+		{"events a list", nil, token("logout+jwt", func(c map[string]any) { c["events"] = []string{"http://schemas.openid.net/event/backchannel-logout"} }), federation.ErrLogoutEvent},
+		{"a nonce", []string{"oidcc-client-test-rp-backchannel-rpinitlogout-with-nonce"}, token("logout+jwt", func(c map[string]any) { c["nonce"] = "n" }), federation.ErrLogoutNonce},
+		{"neither sub nor sid", nil, token("logout+jwt", func(c map[string]any) { delete(c, "sub") }), federation.ErrLogoutSubject},
+		{"an empty sid", nil, token("logout+jwt", func(c map[string]any) { delete(c, "sub"); c["sid"] = "" }), discovery.ErrInvalidClaim},
+		{"an empty sub", nil, token("logout+jwt", func(c map[string]any) { c["sub"] = "" }), discovery.ErrInvalidClaim},
+		{"expired past the leeway", nil, token("logout+jwt", func(c map[string]any) { c["exp"] = now.Add(-2 * time.Minute).Unix() }), discovery.ErrTokenExpired},
+		{"no exp", nil, token("logout+jwt", func(c map[string]any) { delete(c, "exp") }), discovery.ErrMissingClaim},
+		{"no iat", nil, token("logout+jwt", func(c map[string]any) { delete(c, "iat") }), discovery.ErrMissingClaim},
+		{"iat in the future", nil, token("logout+jwt", func(c map[string]any) { c["iat"] = now.Add(10 * time.Minute).Unix() }), discovery.ErrTokenIssuedInFuture},
+		{"no jti", nil, token("logout+jwt", func(c map[string]any) { delete(c, "jti") }), federation.ErrLogoutJTI},
+		{"typ at+jwt", nil, token("at+jwt", keep), federation.ErrLogoutTokenType},
+		{"typ of an ID token type", nil, token("id_token+jwt", keep), federation.ErrLogoutTokenType},
+		{"an ID token", nil, l.tokens.IDToken.Reveal(), federation.ErrLogoutEvent},
+		{"a replayed jti", nil, replayed, federation.ErrLogoutReplay},
+		{"not a JWT", nil, "not-a-token", discovery.ErrMalformedToken},
 	}
+}
+
+// run posts the token and wants it refused: 400 invalid_request, not
+// echoed or logged, and VerifyLogoutToken failing with the cause.
+func (tt backchannelRejection) run(t *testing.T, l *logoutRP) {
 	p, _ := l.reg.Lookup("oidc:acme")
-	before := len(l.received())
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			status, cache, body := l.postToken(tt.token)
-			if status != http.StatusBadRequest || cache != "no-store" || !strings.Contains(body, `"error":"invalid_request"`) {
-				t.Errorf("answered %d %q %s, want 400 no-store invalid_request", status, cache, body)
-			}
-			if strings.Contains(body, tt.token) || strings.Contains(l.logs.String(), tt.token) {
-				t.Error("the token was echoed or logged")
-			}
-			if _, err := p.VerifyLogoutToken(context.Background(), tt.token); !errors.Is(err, tt.cause) ||
-				!errors.Is(err, &federation.Error{Code: federation.CodeInvalidToken}) {
-				t.Errorf("VerifyLogoutToken: %v, want an invalid_token *Error wrapping %v", err, tt.cause)
-			}
-		})
+	status, cache, body := l.postToken(tt.token)
+	if status != http.StatusBadRequest || cache != "no-store" || !strings.Contains(body, `"error":"invalid_request"`) {
+		t.Errorf("answered %d %q %s, want 400 no-store invalid_request", status, cache, body)
 	}
-	if n := len(l.received()) - before; n != 0 {
-		t.Errorf("OnLogout was called %d times for refused tokens", n)
+	if strings.Contains(body, tt.token) || strings.Contains(l.logs.String(), tt.token) {
+		t.Error("the token was echoed or logged")
+	}
+	if _, err := p.VerifyLogoutToken(context.Background(), tt.token); !errors.Is(err, tt.cause) ||
+		!errors.Is(err, &federation.Error{Code: federation.CodeInvalidToken}) {
+		t.Errorf("VerifyLogoutToken: %v, want an invalid_token *Error wrapping %v", err, tt.cause)
 	}
 }
 

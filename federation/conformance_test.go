@@ -19,4 +19,21 @@ func TestConformance(t *testing.T) {
 		}
 	}
 	t.Run("oidcc-client-test-refresh-token", TestRefresh)
+	l := newLogoutRP(t)
+	for _, r := range backchannelRejections(t, l) {
+		for _, m := range r.modules {
+			t.Run(m, func(t *testing.T) { r.run(t, l) })
+		}
+	}
+	// Modules whose whole test is one of the library's tests.
+	for module, test := range map[string]func(*testing.T){
+		"oidcc-client-test":                             TestSignInHappyPaths,
+		"oidcc-client-test-client-secret-basic":         TestSignInHappyPaths,
+		"oidcc-client-test-mtls-endpoint-aliases":       TestSelfSignedTLSClientAuth,
+		"oidcc-client-test-form-post-error":             TestFormPostError,
+		"oidcc-client-test-rp-init-logout":              TestHandlerLogoutURL,
+		"oidcc-client-test-rp-backchannel-rpinitlogout": TestBackchannelLogout,
+	} {
+		t.Run(module, test)
+	}
 }
