@@ -33,6 +33,7 @@ func TestConformance(t *testing.T) {
 		"oidcc-client-test-form-post-error":             TestFormPostError,
 		"oidcc-client-test-rp-init-logout":              TestHandlerLogoutURL,
 		"oidcc-client-test-rp-backchannel-rpinitlogout": TestBackchannelLogout,
+		"oidcc-client-test-3rd-party-init-login":        TestThirdPartyInitiatedLogin,
 	} {
 		t.Run(module, test)
 	}

@@ -198,6 +198,7 @@ const (
 	routeLinkCallback       // GET link/oidc:{name}/callback
 	routeBackchannel        // POST oidc:{name}/backchannel-logout
 	routeJWKS               // GET oidc:{name}/jwks
+	routeInitiate           // GET or POST oidc:{name}/initiate: third-party initiated login
 )
 
 // parseRoute places path in the route table, with the provider key of the
@@ -232,6 +233,8 @@ func (h *Handler) parseRoute(path string) (route, string) {
 		return routeBackchannel, key
 	case action == "jwks" && !link:
 		return routeJWKS, key
+	case action == "initiate" && !link:
+		return routeInitiate, key
 	}
 	return routeNotFound, ""
 }
@@ -250,6 +253,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case routeEmailStart:
 		h.startByEmail(w, r)
+		return
+	case routeInitiate:
+		h.initiate(w, r, key)
 		return
 	case routeBackchannel:
 		h.serveBackchannel(w, r, key)
@@ -331,6 +337,39 @@ func (h *Handler) startByEmail(w http.ResponseWriter, r *http.Request) {
 		next.Set("redirectTo", to) // checked by the start route
 	}
 	http.Redirect(w, r, h.mount+key+"?"+next.Encode(), http.StatusFound)
+}
+
+// initiate serves a provider's initiate_login_uri (OpenID Connect Core
+// 1.0 §4): GET or form POST with iss, which must be the provider's issuer,
+// and optionally login_hint and target_link_uri (where the browser goes
+// afterwards, checked as redirectTo is). It starts a sign-in as the start
+// route does.
+func (h *Handler) initiate(w http.ResponseWriter, r *http.Request, key string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		h.fail(w, r, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use GET or POST")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxCallbackForm)
+	if err := r.ParseForm(); err != nil {
+		h.fail(w, r, http.StatusBadRequest, CodeInvalidRequest, "the login initiation could not be read")
+		return
+	}
+	p, ok := h.lookup(w, r, key)
+	if !ok {
+		return
+	}
+	st, err := p.resolve(r.Context())
+	if err != nil {
+		h.failLookup(w, r, key, err)
+		return
+	}
+	if iss := r.Form.Get("iss"); iss == "" || !st.md.IssuerMatches(iss) {
+		h.fail(w, r, http.StatusBadRequest, CodeInvalidRequest, "iss is not this identity provider's issuer")
+		return
+	}
+	h.start(w, r, p, session.SignIn, "", StartOptions{RedirectTo: r.Form.Get("target_link_uri"),
+		LoginHint: r.Form.Get("login_hint")})
 }
 
 // startLink starts a link flow for the signed-in account: same-origin

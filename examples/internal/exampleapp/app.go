@@ -53,6 +53,9 @@ func (a *app) routes(ext Extensions) http.Handler {
 	a.cop.AddInsecureBypassPattern("POST /auth/oauth/{provider}/backchannel-logout")
 	a.cop.AddInsecureBypassPattern("POST /auth/oauth/{provider}/callback")
 	a.cop.AddInsecureBypassPattern("POST /auth/oauth/link/{provider}/callback")
+	// A provider may post a third-party initiated login (it only starts
+	// a sign-in, as a link to the start route would).
+	a.cop.AddInsecureBypassPattern("POST /auth/oauth/{provider}/initiate")
 	a.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Referrer-Policy", "no-referrer")
