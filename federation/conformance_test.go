@@ -1,6 +1,9 @@
 package federation_test
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestConformance runs the cases that mirror a module of the OpenID
 // Foundation's RP conformance plans, each named after its module:
@@ -25,6 +28,18 @@ func TestConformance(t *testing.T) {
 			t.Run(m, func(t *testing.T) { r.run(t, l) })
 		}
 	}
+	t.Run("oidcc-client-test-rp-init-logout-no-state", func(t *testing.T) { logoutStateRefused(t, "") })
+	t.Run("oidcc-client-test-rp-init-logout-other-state", func(t *testing.T) {
+		logoutStateRefused(t, "some-other-state-value")
+	})
+	webFingerModules(t, "oidcc-client-test-discovery-webfinger-acct", func(iss string) []string {
+		host := strings.TrimPrefix(iss, "http://")
+		return []string{"acct:alice@" + host, "alice@" + host}
+	})
+	webFingerModules(t, "oidcc-client-test-discovery-webfinger-url", func(iss string) []string {
+		return []string{iss + "/alice"}
+	})
+	t.Run("oidcc-client-test-userinfo-bearer-body", userinfoBearerBody)
 	// Modules whose whole test is one of the library's tests.
 	for module, test := range map[string]func(*testing.T){
 		"oidcc-client-test":                             TestSignInHappyPaths,

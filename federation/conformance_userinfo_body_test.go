@@ -8,12 +8,13 @@ import (
 	"github.com/oidcfed/oidcfed/federation/federationtest"
 )
 
-// TestConformanceUserinfoBearerBody mirrors the RP module
-// oidcc-client-test-userinfo-bearer-body: at a provider that takes the
-// access token only in a form body, userinfoTokenInBody sends it there,
-// and the profile comes from userinfo.
-func TestConformanceUserinfoBearerBody(t *testing.T) {
-	t.Run("oidcc-client-test-userinfo-bearer-body", func(t *testing.T) {
+// userinfoBearerBody mirrors the RP module
+// oidcc-client-test-userinfo-bearer-body (TestConformance): at a provider
+// that takes the access token only in a form body, userinfoTokenInBody
+// sends it there, and the profile comes from userinfo; the header is
+// refused there, and the option does not go with dpop.
+func userinfoBearerBody(t *testing.T) {
+	t.Run("the body", func(t *testing.T) {
 		r := newRPWith(t, rpOptions{op: federationtest.Options{UserinfoBodyOnly: true, ProfileInUserinfoOnly: true},
 			provider: func(pc *federation.ProviderConfig) { pc.UserinfoTokenInBody = true }})
 		signsIn(t, r)

@@ -199,6 +199,7 @@ const (
 	routeBackchannel        // POST oidc:{name}/backchannel-logout
 	routeJWKS               // GET oidc:{name}/jwks
 	routeInitiate           // GET or POST oidc:{name}/initiate: third-party initiated login
+	routeLoggedOut          // GET logged-out: the provider's return from Handler.Logout
 )
 
 // parseRoute places path in the route table, with the provider key of the
@@ -214,6 +215,9 @@ func (h *Handler) parseRoute(path string) (route, string) {
 	}
 	if rest == "start" {
 		return routeEmailStart, ""
+	}
+	if rest == LoggedOutPath {
+		return routeLoggedOut, ""
 	}
 	rest, link := strings.CutPrefix(rest, "link/")
 	key, action, _ := strings.Cut(rest, "/")
@@ -256,6 +260,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case routeInitiate:
 		h.initiate(w, r, key)
+		return
+	case routeLoggedOut:
+		h.loggedOut(w, r)
 		return
 	case routeBackchannel:
 		h.serveBackchannel(w, r, key)

@@ -72,9 +72,11 @@ func webFingerTarget(input string) (resource, host string, err error) {
 // DiscoverIssuer asks the host of input (acct:user@host, user@host or a
 // URL) which issuer serves that user, by WebFinger over https (http only
 // on a loopback host), and returns the registry key of the configured
-// provider with that issuer. The answer is at most 64 KiB, within 5 s, and
-// not redirected to another origin. An issuer no provider has is
-// [ErrWebFingerIssuer]: the issuer named is never fetched.
+// provider with that issuer (with a [ProviderSource] that is an
+// [IssuerSource], a tenant it has under that issuer is loaded). The answer
+// is at most 64 KiB, within 5 s, and not redirected to another origin. An
+// issuer no provider has is [ErrWebFingerIssuer]: the issuer named is
+// never fetched.
 func (r *Registry) DiscoverIssuer(ctx context.Context, input string) (string, error) {
 	resource, host, err := webFingerTarget(input)
 	if err != nil {
@@ -119,6 +121,14 @@ func (r *Registry) DiscoverIssuer(ctx context.Context, input string) (string, er
 		return "", fmt.Errorf("%w: %s: %v", ErrWebFinger, host, err)
 	}
 	p := r.providerForIssuer(issuer, nil)
+	if p == nil && r.source != nil {
+		// A tenant not loaded yet: the provider source says whether the
+		// issuer is one of its tenants (IssuerSource), never a fetch.
+		if err := r.providersForIssuer(ctx, issuer); err != nil {
+			return "", err
+		}
+		p = r.providerForIssuer(issuer, nil)
+	}
 	if p == nil {
 		return "", fmt.Errorf("%w: %q", ErrWebFingerIssuer, issuer)
 	}

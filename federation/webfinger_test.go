@@ -15,25 +15,20 @@ import (
 	"github.com/oidcfed/oidcfed/session"
 )
 
-// TestConformanceWebFinger mirrors the RP modules
-// oidcc-client-test-discovery-webfinger-acct and -url: the user's
-// identifier leads, through the host's WebFinger, to the configured
-// provider with that issuer.
-func TestConformanceWebFinger(t *testing.T) {
-	r := newRP(t, federationtest.Options{})
-	host := strings.TrimPrefix(r.op.Issuer(), "http://")
-	for _, tc := range []struct{ module, input string }{
-		{"oidcc-client-test-discovery-webfinger-acct", "acct:alice@" + host},
-		{"oidcc-client-test-discovery-webfinger-acct", "alice@" + host},
-		{"oidcc-client-test-discovery-webfinger-url", r.op.Issuer() + "/alice"},
-	} {
-		t.Run(tc.module, func(t *testing.T) {
-			key, err := r.reg.DiscoverIssuer(t.Context(), tc.input)
+// webFingerModules mirrors the RP modules
+// oidcc-client-test-discovery-webfinger-acct and -url (TestConformance):
+// the user's identifier leads, through the host's WebFinger, to the
+// configured provider with that issuer.
+func webFingerModules(t *testing.T, module string, input func(issuer string) []string) {
+	t.Run(module, func(t *testing.T) {
+		r := newRP(t, federationtest.Options{})
+		for _, in := range input(r.op.Issuer()) {
+			key, err := r.reg.DiscoverIssuer(t.Context(), in)
 			if err != nil || key != "oidc:acme" {
-				t.Fatalf("DiscoverIssuer(%q) = %q, %v", tc.input, key, err)
+				t.Fatalf("DiscoverIssuer(%q) = %q, %v", in, key, err)
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestWebFingerRejections: what WebFinger must not be made to do.
@@ -146,5 +141,22 @@ func TestEmailDomainRules(t *testing.T) {
 	if ce, ok := errors.AsType[*federation.ConfigError](err); !ok || ce.Provider != "b" ||
 		!strings.Contains(err.Error(), `"company.example" is also provider "a"'s`) {
 		t.Fatalf("a domain of two providers: %v", err)
+	}
+}
+
+// TestWebFingerLoadsATenant: with an IssuerSource, WebFinger's issuer
+// loads the tenant that has it; without one (or another issuer) it stays
+// ErrWebFingerIssuer, and nothing is loaded.
+func TestWebFingerLoadsATenant(t *testing.T) {
+	for _, byIssuer := range []bool{true, false} {
+		a, _ := sourcedAPI(t, byIssuer)
+		host := strings.TrimPrefix(a.op.Issuer(), "http://")
+		key, err := a.reg.DiscoverIssuer(t.Context(), "alice@"+host)
+		switch {
+		case byIssuer && (err != nil || key != "oidc:t1"):
+			t.Fatalf("with an IssuerSource: %q, %v", key, err)
+		case !byIssuer && !errors.Is(err, federation.ErrWebFingerIssuer):
+			t.Fatalf("without one: %q, %v", key, err)
+		}
 	}
 }
