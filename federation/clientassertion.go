@@ -262,9 +262,7 @@ func (p *Provider) publicKeys() []jose.JSONWebKey {
 // Never a private part; cacheable for 5 minutes, so a key added to the
 // file reaches the provider before it signs (it signs once it is first).
 func (h *Handler) serveJWKS(w http.ResponseWriter, r *http.Request, key string) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeJSONError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use GET")
+	if !getOnly(w, r, writeJSONError) {
 		return
 	}
 	p, ok := h.lookup(w, r, key)

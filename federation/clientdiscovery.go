@@ -71,9 +71,7 @@ func (r *Registry) ClientDiscovery(ctx context.Context) ClientDiscovery {
 
 // serveDiscovery answers GET {mount}/discovery.
 func (h *Handler) serveDiscovery(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeJSONError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use GET")
+	if !getOnly(w, r, writeJSONError) {
 		return
 	}
 	writeJSON(w, http.StatusOK, h.cfg.Registry.ClientDiscovery(r.Context()))

@@ -315,9 +315,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (or, with WebFinger, the one its host names), login_hint and redirectTo
 // passed on; 404 unknown_provider for a domain no provider serves.
 func (h *Handler) startByEmail(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		h.fail(w, r, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use GET")
+	if !getOnly(w, r, func(w http.ResponseWriter, status int, code Code, desc string) { h.fail(w, r, status, code, desc) }) {
 		return
 	}
 	q := r.URL.Query()
@@ -741,4 +739,15 @@ func (h *Handler) redirectError(w http.ResponseWriter, r *http.Request, to strin
 	q.Set("error_description", desc)
 	u.RawQuery = q.Encode()
 	http.Redirect(w, r, u.String(), http.StatusFound)
+}
+
+// getOnly answers a request that is neither GET nor HEAD 405 with Allow
+// (through fail) and reports whether r may go on.
+func getOnly(w http.ResponseWriter, r *http.Request, fail func(http.ResponseWriter, int, Code, string)) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	fail(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use GET")
+	return false
 }

@@ -65,9 +65,7 @@ func (h *Handler) Logout(ctx context.Context, w http.ResponseWriter, key string,
 // loggedOut serves GET {mount}/logged-out?state=: the provider's return
 // from a Handler.Logout.
 func (h *Handler) loggedOut(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		h.fail(w, r, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use GET")
+	if !getOnly(w, r, func(w http.ResponseWriter, status int, code Code, desc string) { h.fail(w, r, status, code, desc) }) {
 		return
 	}
 	ck, err := r.Cookie(logoutCookie)
