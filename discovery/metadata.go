@@ -42,7 +42,8 @@ type Metadata struct {
 	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
 	// IDTokenSigningAlgValuesSupported are the ID-token algorithms (see Algorithms).
 	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported,omitempty"`
-	// UserinfoSigningAlgValuesSupported: signed userinfo is refused anyway.
+	// UserinfoSigningAlgValuesSupported are the userinfo signing
+	// algorithms; a signed answer is verified with Algorithms().
 	UserinfoSigningAlgValuesSupported []string `json:"userinfo_signing_alg_values_supported,omitempty"`
 	// ClaimsSupported lists the claims the provider may send.
 	ClaimsSupported []string `json:"claims_supported,omitempty"`

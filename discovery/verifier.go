@@ -53,6 +53,9 @@ type VerifierConfig struct {
 	// ExpiryOptional accepts a token without exp (a signed introspection
 	// answer, RFC 9701, has none); an exp that is present is checked.
 	ExpiryOptional bool
+	// IssuedAtOptional accepts a token without iat (a signed userinfo
+	// response need not have one); an iat that is present is checked.
+	IssuedAtOptional bool
 }
 
 // Verifier verifies signed JWTs from one provider: the compact JWS is
@@ -250,7 +253,7 @@ func (v *Verifier) checkClaims(t *Token) error {
 		return tokenErr(ErrTokenNotYetValid, "nbf %s, now %s, leeway %s", t.NotBefore.UTC().Format(time.RFC3339),
 			now.UTC().Format(time.RFC3339), leeway)
 	}
-	if t.IssuedAt, err = numericDate(t.Claims, "iat", true); err != nil {
+	if t.IssuedAt, err = numericDate(t.Claims, "iat", !v.cfg.IssuedAtOptional); err != nil {
 		return err
 	}
 	if now.Add(leeway).Before(t.IssuedAt) {

@@ -254,3 +254,25 @@ func TestVerifierExpiryOptional(t *testing.T) {
 		}
 	}
 }
+
+func TestVerifierIssuedAtOptional(t *testing.T) {
+	k := newKey(t, "ES256", "k")
+	idp := newIdP(t, k)
+	ks, _ := NewKeySet(KeySetConfig{URI: idp.URL + "/jwks"})
+	now := time.Now()
+	for _, optional := range []bool{false, true} {
+		v, _ := NewVerifier(VerifierConfig{Issuer: idp.URL, Audiences: []string{"client-1"}, KeySet: ks,
+			Algorithms: []string{"ES256"}, IssuedAtOptional: optional})
+		c := claimsFor(idp.URL, "client-1", now)
+		delete(c, "iat")
+		_, err := v.Verify(context.Background(), k.sign(t, c))
+		if optional && err != nil || !optional && !errors.Is(err, ErrMissingClaim) {
+			t.Errorf("optional=%v, no iat: %v", optional, err)
+		}
+		c = claimsFor(idp.URL, "client-1", now)
+		c["iat"] = now.Add(time.Hour).Unix()
+		if _, err := v.Verify(context.Background(), k.sign(t, c)); !errors.Is(err, ErrTokenIssuedInFuture) {
+			t.Errorf("optional=%v, iat in the future: %v", optional, err)
+		}
+	}
+}

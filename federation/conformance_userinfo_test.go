@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/oidcfed/oidcfed/claims"
+	"github.com/oidcfed/oidcfed/discovery"
 	"github.com/oidcfed/oidcfed/federation/federationtest"
 )
 
@@ -37,8 +38,22 @@ func userinfoRules() []rule {
 			bad: federationtest.Misbehavior{Userinfo: func(c map[string]any) { delete(c, "sub") }}, want: "invalid_token", cause: claims.ErrSubjectMismatch},
 		{name: "a userinfo that is not JSON is rejected", rp: fromUserinfo, bad: userinfo("text/html", "<html>hi</html>"),
 			want: "invalid_token", cause: errString("userinfo: response is not a JSON object")},
-		{name: "a signed (JWT) userinfo is rejected, never trusted unverified", rp: fromUserinfo,
+		{name: "a signed userinfo is verified and used", modules: []string{"oidcc-client-test-userinfo-signed"},
+			rp: rpOptions{op: federationtest.Options{ProfileInUserinfoOnly: true, SignedUserinfo: true}}},
+		{name: "a signed userinfo for another client is rejected",
+			rp:  rpOptions{op: federationtest.Options{ProfileInUserinfoOnly: true, SignedUserinfo: true}},
+			bad: federationtest.Misbehavior{Userinfo: func(c map[string]any) { c["aud"] = "client-2" }}, want: "invalid_token",
+			cause: discovery.ErrTokenAudience},
+		{name: "a signed userinfo from another issuer is rejected",
+			rp:  rpOptions{op: federationtest.Options{ProfileInUserinfoOnly: true, SignedUserinfo: true}},
+			bad: federationtest.Misbehavior{Userinfo: func(c map[string]any) { c["iss"] = "https://evil.example" }}, want: "invalid_token",
+			cause: discovery.ErrTokenIssuer},
+		{name: "a signed userinfo of another user is rejected",
+			rp:  rpOptions{op: federationtest.Options{ProfileInUserinfoOnly: true, SignedUserinfo: true}},
+			bad: federationtest.Misbehavior{Userinfo: func(c map[string]any) { c["sub"] = "mallory" }}, want: "invalid_token",
+			cause: claims.ErrSubjectMismatch},
+		{name: "an unsigned (alg none) userinfo JWT is rejected, never trusted unverified", rp: fromUserinfo,
 			bad: userinfo("application/jwt", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9."), want: "invalid_token",
-			cause: errString("userinfo: application/jwt responses are refused, not trusted unverified")},
+			cause: discovery.ErrUnsupportedAlgorithm},
 	}
 }

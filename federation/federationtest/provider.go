@@ -141,6 +141,9 @@ type Options struct {
 	// SignedIntrospection answers introspection requests with a JWT
 	// (RFC 9701, application/token-introspection+jwt) for the client.
 	SignedIntrospection bool
+	// SignedUserinfo answers userinfo with a signed JWT (application/jwt)
+	// with iss and aud (the client).
+	SignedUserinfo bool
 	// UserinfoBodyOnly takes the userinfo access token only in a POST
 	// form body (RFC 6750 §2.2), as some providers demand.
 	UserinfoBodyOnly bool
@@ -1160,8 +1163,18 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	c := profileClaims(g.user, g.scopes)
 	c["sub"] = g.user.Subject
+	if p.opts.SignedUserinfo {
+		c["iss"], c["aud"] = p.issuer, g.client
+	}
 	if bad.Userinfo != nil {
 		bad.Userinfo(c)
+	}
+	if p.opts.SignedUserinfo {
+		// OpenID Connect Core 1.0 §5.3.2: a JWT signed with the
+		// provider's key.
+		w.Header().Set("Content-Type", "application/jwt")
+		w.Write([]byte(p.SignJWT("JWT", c)))
+		return
 	}
 	writeJSON(w, http.StatusOK, c)
 }
