@@ -44,3 +44,24 @@ func TestOpaqueTokens(t *testing.T) {
 		t.Fatal("the token reached the log")
 	}
 }
+
+// TestSignedUserinfo: a client registered with userinfo_signed_response_alg
+// gets its userinfo as a signed JWT from oidc-provider, which the relying
+// party verifies (iss, aud, signature) and maps like JSON claims.
+func TestSignedUserinfo(t *testing.T) {
+	rp := newRP(t)
+	op := startOIDCProvider(t, rp.base, false, 0, func(cfg map[string]any) {
+		cfg["clients"] = append(cfg["clients"].([]map[string]any), map[string]any{
+			"client_id": "signed-ui", "client_secret": "secret-signed-ui-0123456789",
+			"redirect_uris":  []string{rp.base + "/auth/oauth/" + federation.Key("signed-ui") + "/callback"},
+			"grant_types":    []string{"authorization_code"},
+			"response_types": []string{"code"}, "userinfo_signed_response_alg": "RS256"})
+	})
+	rp.serve(map[string]federation.ProviderConfig{"signed-ui": {Issuer: op.proc.issuer, ClientID: "signed-ui",
+		ClientSecret: "secret-signed-ui-0123456789", Scopes: []string{"openid", "email", "profile", "groups"}}},
+		federation.BearerConfig{})
+	login, _ := rp.signIn(newBrowser(t), federation.Key("signed-ui"), op.fill)
+	// conformIdTokenClaims keeps the profile out of the ID token: it came
+	// from the signed userinfo.
+	wantUser(t, login.Result.User, op.user, "signed-ui", op.proc.issuer)
+}

@@ -102,6 +102,7 @@ if (tlsServer) await listen(tlsServer, 0);
       deviceFlow: { enabled: true },
       requestObjects: { enabled: true },
       introspection: { enabled: true },
+      jwtUserinfo: { enabled: true }, // for clients with userinfo_signed_response_alg
       // DPoP (RFC 9449), with server nonces at the token endpoint and
       // userinfo, so a client's one retry is exercised.
       dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },
