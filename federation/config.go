@@ -119,6 +119,12 @@ type ProviderConfig struct {
 	// SameSite=Lax cannot complete through form_post: the POST does not
 	// carry it.
 	ResponseMode string `json:"responseMode,omitempty"`
+	// AggregatedClaims are the claim issuers whose aggregated claims (OpenID
+	// Connect Core 1.0 §5.6.2: a signed JWT under _claim_sources) this
+	// provider's ID tokens and userinfo may carry: verified with the
+	// issuer's keys, they fill the claims they name. Other sources, and
+	// distributed claims, are ignored.
+	AggregatedClaims []ClaimIssuer `json:"aggregatedClaims,omitempty"`
 	// UserinfoTokenInBody sends the access token to userinfo in a POST
 	// form body (RFC 6750 §2.2) instead of the Authorization header, for a
 	// provider that demands it. Not with dpop.
@@ -427,6 +433,14 @@ func (p ProviderConfig) validate(v *validation) {
 	case "", "tokenEndpoint", "issuer":
 	default:
 		fail("clientAssertionAudience", `%q: want "tokenEndpoint" or "issuer"`, p.ClientAssertionAudience)
+	}
+	for _, ci := range p.AggregatedClaims {
+		if _, err := discovery.ParseIssuer(ci.Issuer); err != nil {
+			fail("aggregatedClaims", "issuer: %v", err)
+		}
+		if _, err := urlcheck.Endpoint(ci.JWKSURI); err != nil {
+			fail("aggregatedClaims", "jwksUri %q: %v", ci.JWKSURI, err)
+		}
 	}
 	if p.UserinfoTokenInBody && p.DPoP {
 		fail("userinfoTokenInBody", "cannot be used with dpop: a DPoP-bound token goes in the Authorization header")

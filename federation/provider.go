@@ -52,6 +52,8 @@ type Provider struct {
 	tlsErr                 error
 	// intro introspects opaque bearer tokens (introspectOpaqueTokens).
 	intro *introspector
+	// claimKeys are the key sets of the aggregatedClaims issuers.
+	claimKeys claimKeySets
 	// nonce is the authorization server's last DPoP-Nonce.
 	nonce  atomic.Pointer[string]
 	scopes []string
@@ -532,6 +534,7 @@ func (p *Provider) result(ctx context.Context, st *resolved, tr *tokenResponse, 
 			return nil, newError(CodeInvalidToken, "the identity provider's user information was rejected", err)
 		}
 	}
+	all = p.aggregate(ctx, all)
 	user, err := p.mapper.User(all)
 	if err != nil {
 		return nil, newError(CodeInvalidToken, "the identity provider's claims could not be used", err)
