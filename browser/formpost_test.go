@@ -99,6 +99,11 @@ func TestFormPostSignIn(t *testing.T) {
 	b := newTab(t, srv)
 	b.open(srv.base + "/auth/oauth/oidc:acme?redirectTo=/done")
 	b.waitFor(srv.base + "/done")
+	// The location changes before the page has loaded: wait for its end.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(b.text(), "error: none") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
 	b.wantText("signed in as alice", "error: none")
 	if !strings.Contains(srv.logs(), `msg="federation: signed in"`) {
 		t.Fatalf("no sign-in in the log:\n%s", srv.logs())
