@@ -5,18 +5,25 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/oidcfed/oidcfed/discovery"
+	"github.com/oidcfed/oidcfed/internal/urlcheck"
 )
 
 // Aggregated claims (OpenID Connect Core 1.0 §5.6.2): claims another
 // issuer asserts, carried inside the ID token or userinfo as a signed JWT
 // under _claim_sources, and named by _claim_names. They are used only from
 // the claim issuers a provider lists (aggregatedClaims), verified with
-// their keys; any other source is ignored.
+// their keys; any other source is ignored. Distributed claims (an endpoint
+// and an access token instead of the JWT) are fetched from a listed
+// issuer's origin only, and verified the same way.
 
 // ClaimIssuer is an issuer whose aggregated claims a provider passes on.
 type ClaimIssuer struct {
@@ -54,10 +61,18 @@ func (p *Provider) aggregate(ctx context.Context, c map[string]any) map[string]a
 		}
 		s, _ := sources[src].(map[string]any)
 		raw, _ := s["JWT"].(string)
-		if raw == "" {
-			continue // distributed claims are not fetched
+		var err error
+		if endpoint, _ := s["endpoint"].(string); raw == "" && endpoint != "" {
+			token, _ := s["access_token"].(string)
+			raw, err = p.fetchDistributed(ctx, endpoint, token)
 		}
-		claims, err := p.verifyAggregated(ctx, raw)
+		if raw == "" && err == nil {
+			continue
+		}
+		var claims map[string]any
+		if err == nil {
+			claims, err = p.verifyAggregated(ctx, raw)
+		}
 		if err != nil {
 			p.reg.opts.logger.WarnContext(ctx, "federation: aggregated claims left out", "provider", p.key,
 				"source", src, "error", err)
@@ -80,6 +95,58 @@ func (p *Provider) aggregate(ctx context.Context, c map[string]any) map[string]a
 		}
 	}
 	return out
+}
+
+// maxDistributedClaims bounds a distributed claims answer.
+const maxDistributedClaims = 64 << 10
+
+// fetchDistributed gets a distributed claims JWT (§5.6.2) from endpoint,
+// which must be on the origin of a listed claim issuer (the provider's
+// token names it; the server never fetches elsewhere), with token as its
+// bearer token: 64 KiB at most, 5 s, no redirect to another origin.
+func (p *Provider) fetchDistributed(ctx context.Context, endpoint, token string) (string, error) {
+	u, err := urlcheck.Endpoint(endpoint)
+	if err != nil {
+		return "", fmt.Errorf("%w: endpoint: %v", ErrAggregatedClaims, err)
+	}
+	origin := u.Scheme + "://" + u.Host
+	if !slices.ContainsFunc(p.cfg.AggregatedClaims, func(ci ClaimIssuer) bool {
+		iu, err := url.Parse(ci.Issuer)
+		return err == nil && iu.Scheme+"://"+iu.Host == origin
+	}) {
+		return "", fmt.Errorf("%w: endpoint %s is not on a listed claim issuer's origin", ErrAggregatedClaims, origin)
+	}
+	ctx, cancel := context.WithTimeout(ctx, webFingerTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrAggregatedClaims, err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	client := *p.reg.opts.client
+	client.CheckRedirect = func(next *http.Request, _ []*http.Request) error {
+		if next.URL.Scheme+"://"+next.URL.Host != origin {
+			return fmt.Errorf("%w: redirected to another origin", ErrAggregatedClaims)
+		}
+		return nil
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrAggregatedClaims, redactURLError(err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDistributedClaims+1))
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%w: %v", ErrAggregatedClaims, err)
+	case resp.StatusCode != http.StatusOK:
+		return "", fmt.Errorf("%w: the endpoint answered HTTP %d", ErrAggregatedClaims, resp.StatusCode)
+	case len(body) > maxDistributedClaims:
+		return "", fmt.Errorf("%w: the endpoint answered over %d bytes", ErrAggregatedClaims, maxDistributedClaims)
+	}
+	return strings.TrimSpace(string(body)), nil
 }
 
 // verifyAggregated verifies raw with the listed claim issuer its iss

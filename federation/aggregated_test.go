@@ -60,3 +60,41 @@ func TestAggregatedClaims(t *testing.T) {
 		t.Fatalf("a bad claim issuer: %v", err)
 	}
 }
+
+// TestDistributedClaims mirrors oidcc-client-test-distributed-claims: the
+// claims are fetched with their access token from the listed claim
+// issuer's endpoint and verified with its keys; a refused token, or an
+// endpoint on another origin (never fetched), leaves them out.
+func TestDistributedClaims(t *testing.T) {
+	cp := federationtest.New(t, federationtest.Options{DistributedClaims: map[string]any{"groups": []string{"payroll"}}})
+	stranger := federationtest.New(t, federationtest.Options{DistributedClaims: map[string]any{"groups": []string{"payroll"}}})
+	for _, tc := range []struct {
+		name, endpoint, token string
+		groups                []string
+	}{
+		{"fetched from the listed issuer", cp.Issuer() + "/distributed-claims", "claims-token", []string{"payroll"}},
+		{"a token the endpoint refuses", cp.Issuer() + "/distributed-claims", "wrong", nil},
+		{"an endpoint on another origin", stranger.Issuer() + "/distributed-claims", "claims-token", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRPWith(t, rpOptions{provider: func(pc *federation.ProviderConfig) {
+				pc.AggregatedClaims = []federation.ClaimIssuer{{Issuer: cp.Issuer(), JWKSURI: cp.Issuer() + "/jwks"}}
+			}})
+			r.op.Misbehave(federationtest.Misbehavior{IDTokenClaims: func(c map[string]any) {
+				delete(c, "groups")
+				c["_claim_names"] = map[string]any{"groups": "src1"}
+				c["_claim_sources"] = map[string]any{"src1": map[string]any{"endpoint": tc.endpoint, "access_token": tc.token}}
+			}})
+			signsIn(t, r)
+			r.mu.Lock()
+			u := r.logins[0].Result.User
+			r.mu.Unlock()
+			if !slices.Equal(u.Groups, tc.groups) {
+				t.Fatalf("groups %v, want %v", u.Groups, tc.groups)
+			}
+			if tc.groups == nil && r.errs.count(federation.ErrAggregatedClaims) == 0 {
+				t.Fatal("the left-out source was not logged")
+			}
+		})
+	}
+}

@@ -122,8 +122,9 @@ type ProviderConfig struct {
 	// AggregatedClaims are the claim issuers whose aggregated claims (OpenID
 	// Connect Core 1.0 §5.6.2: a signed JWT under _claim_sources) this
 	// provider's ID tokens and userinfo may carry: verified with the
-	// issuer's keys, they fill the claims they name. Other sources, and
-	// distributed claims, are ignored.
+	// issuer's keys, they fill the claims they name. Distributed claims
+	// are fetched, from a listed issuer's origin only (64 KiB, 5 s), and
+	// verified the same way. Other sources are ignored.
 	AggregatedClaims []ClaimIssuer `json:"aggregatedClaims,omitempty"`
 	// UserinfoTokenInBody sends the access token to userinfo in a POST
 	// form body (RFC 6750 §2.2) instead of the Authorization header, for a

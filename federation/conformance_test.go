@@ -49,6 +49,7 @@ func TestConformance(t *testing.T) {
 		"oidcc-client-test-rp-init-logout":              TestHandlerLogoutURL,
 		"oidcc-client-test-rp-backchannel-rpinitlogout": TestBackchannelLogout,
 		"oidcc-client-test-3rd-party-init-login":        TestThirdPartyInitiatedLogin,
+		"oidcc-client-test-distributed-claims":          TestDistributedClaims,
 		"oidcc-client-test-aggregated-claims":           TestAggregatedClaims,
 	} {
 		t.Run(module, test)

@@ -141,6 +141,9 @@ type Options struct {
 	// SignedIntrospection answers introspection requests with a JWT
 	// (RFC 9701, application/token-introspection+jwt) for the client.
 	SignedIntrospection bool
+	// DistributedClaims are the claims GET /distributed-claims asserts,
+	// as a claims provider, to the bearer token "claims-token".
+	DistributedClaims map[string]any
 	// SignedUserinfo answers userinfo with a signed JWT (application/jwt)
 	// with iss and aud (the client).
 	SignedUserinfo bool
@@ -397,6 +400,7 @@ func (p *Provider) routes() http.Handler {
 	mux.HandleFunc("GET /end_session", p.endSession)
 	mux.HandleFunc("POST /device_authorization", p.deviceAuthorization)
 	mux.HandleFunc("POST /revoke", p.revoke)
+	mux.HandleFunc("GET /distributed-claims", p.distributedClaims)
 	mux.HandleFunc("GET /.well-known/webfinger",
 		p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.WebFinger }, p.webfinger))
 	mux.HandleFunc("POST /introspect",
@@ -764,6 +768,24 @@ func (p *Provider) webfinger(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/jrd+json")
 	json.NewEncoder(w).Encode(map[string]any{"subject": res,
 		"links": []map[string]string{{"rel": "http://openid.net/specs/connect/1.0/issuer", "href": p.issuer}}})
+}
+
+// distributedClaims serves distributed claims (OpenID Connect Core 1.0
+// §5.6.2) as this provider, acting as a claims provider: for the bearer
+// token "claims-token", a JWT it signs with sub alice and the claims of
+// Options.DistributedClaims.
+func (p *Provider) distributedClaims(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer claims-token" {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	c := map[string]any{"iss": p.issuer, "sub": "alice"}
+	for k, v := range p.opts.DistributedClaims {
+		c[k] = v
+	}
+	w.Header().Set("Content-Type", "application/jwt")
+	w.Write([]byte(p.SignJWT("JWT", c)))
 }
 
 // clientRequest parses a form request to an endpoint that authenticates
