@@ -3,6 +3,8 @@ package federation_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/oidcfed/oidcfed/federation"
 )
 
 // TestConformance runs the cases that mirror a module of the OpenID
@@ -13,6 +15,21 @@ func TestConformance(t *testing.T) {
 	for _, r := range append(idTokenRules(t), userinfoRules()...) {
 		for _, m := range r.modules {
 			r.name = m
+			checkRules(t, []rule{r})
+		}
+	}
+	// The Form Post plan: the same modules, the provider answering with
+	// response_mode=form_post (the browser posts its page as a script would).
+	for _, r := range append(idTokenRules(t), userinfoRules()...) {
+		prev := r.rp.provider
+		r.rp.provider = func(pc *federation.ProviderConfig) {
+			if prev != nil {
+				prev(pc)
+			}
+			pc.ResponseMode = "form_post"
+		}
+		for _, m := range r.modules {
+			r.name = "form-post/" + m
 			checkRules(t, []rule{r})
 		}
 	}

@@ -6,12 +6,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"html"
+	"io"
 	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -185,6 +188,7 @@ func (b *browser) get(u string, stop func(*url.URL) bool) *http.Response {
 		if err != nil {
 			b.t.Fatal(err)
 		}
+		resp = b.autoSubmit(resp)
 		resp.Body.Close()
 		loc := resp.Header.Get("Location")
 		if resp.StatusCode/100 != 3 || loc == "" {
@@ -198,6 +202,39 @@ func (b *browser) get(u string, stop func(*url.URL) bool) *http.Response {
 	}
 	b.t.Fatal("too many redirects")
 	return nil
+}
+
+var (
+	autoSubmitted = regexp.MustCompile(`<body onload="document.forms\[0\].submit\(\)"><form method="post" action="([^"]+)">`)
+	hiddenField   = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
+)
+
+// autoSubmit does what a browser's script does with a form_post page
+// (federationtest's, which submits itself on load): it posts the form and
+// returns that answer. Any other response is returned as it is.
+func (b *browser) autoSubmit(resp *http.Response) *http.Response {
+	b.t.Helper()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		return resp
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	m := autoSubmitted.FindSubmatch(body)
+	if m == nil {
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		return resp
+	}
+	form := url.Values{}
+	for _, f := range hiddenField.FindAllSubmatch(body, -1) {
+		form.Set(string(f[1]), html.UnescapeString(string(f[2])))
+	}
+	action := html.UnescapeString(string(m[1]))
+	b.seen = append(b.seen, action)
+	next, err := b.client.PostForm(action, form)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return next
 }
 
 // signIn runs a sign-in from the start route and returns the final response.
