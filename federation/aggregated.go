@@ -126,12 +126,7 @@ func (p *Provider) fetchDistributed(ctx context.Context, endpoint, token string)
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	client := *p.reg.opts.client
-	client.CheckRedirect = func(next *http.Request, _ []*http.Request) error {
-		if next.URL.Scheme+"://"+next.URL.Host != origin {
-			return fmt.Errorf("%w: redirected to another origin", ErrAggregatedClaims)
-		}
-		return nil
-	}
+	client.CheckRedirect = sameOriginRedirects(fmt.Errorf("%w: redirected to another origin", ErrAggregatedClaims))
 	resp, err := client.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrAggregatedClaims, redactURLError(err))

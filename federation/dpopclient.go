@@ -145,8 +145,9 @@ func (p *Provider) keepDPoPNonce(h http.Header) bool {
 }
 
 // resourceRequest sends a request with accessToken to a resource server
-// (userinfo, an API): Bearer, or with key DPoP and a proof, retried once
-// with the nonce a use_dpop_nonce answer sends (RFC 9449 §9).
+// (userinfo): through client, as Tokens.Client sends it (Bearer, or with
+// key DPoP and a proof, retried once with the server's nonce), or in a
+// form body with userinfoTokenInBody.
 func (p *Provider) resourceRequest(ctx context.Context, client *http.Client, method, uri string, accessToken Secret,
 	key *DPoPKey) (*http.Response, error) {
 	if key == nil && p.cfg.UserinfoTokenInBody {
@@ -160,52 +161,40 @@ func (p *Provider) resourceRequest(ctx context.Context, client *http.Client, met
 		req.Header.Set("Accept", "application/json")
 		return client.Do(req)
 	}
-	nonce := ""
-	for attempt := 0; ; attempt++ {
-		req, err := http.NewRequestWithContext(ctx, method, uri, nil)
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Accept", "application/json")
-		if key == nil {
-			req.Header.Set("Authorization", "Bearer "+accessToken.Reveal())
-			return client.Do(req)
-		}
-		proof, err := key.Proof(method, uri, accessToken, nonce)
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Authorization", "DPoP "+accessToken.Reveal())
-		req.Header.Set("DPoP", proof)
-		resp, err := client.Do(req)
-		if err != nil || attempt > 0 || resp.StatusCode != http.StatusUnauthorized ||
-			!strings.Contains(resp.Header.Get("WWW-Authenticate"), "use_dpop_nonce") || resp.Header.Get("DPoP-Nonce") == "" {
-			return resp, err
-		}
-		nonce = resp.Header.Get("DPoP-Nonce")
-		resp.Body.Close()
+	req, err := http.NewRequestWithContext(ctx, method, uri, nil)
+	if err != nil {
+		return nil, err
 	}
+	req.Header.Set("Accept", "application/json")
+	c := *client
+	c.Transport = &tokenTransport{base: client.Transport, t: Tokens{AccessToken: accessToken, DPoP: key}}
+	c.CheckRedirect = sameOriginRedirects(http.ErrUseLastResponse)
+	return c.Do(req)
 }
 
 // Client is an http.Client whose requests carry t's access token: as
 // "Authorization: Bearer", or for DPoP-bound tokens as "Authorization:
 // DPoP" with a fresh proof of each request, retried once with the nonce
 // an API asks for (use_dpop_nonce) when the request can be replayed (no
-// body, or one with GetBody). base is the transport (nil: the default).
-// Refresh t as it nears Expiry (Provider.Refresher) and make a new Client.
+// body, or one with GetBody). It follows redirects on the request's own
+// origin only: the token is never sent to another. base is the transport
+// (nil: the default). Refresh t as it nears Expiry (Provider.Refresher)
+// and make a new Client.
 func (t Tokens) Client(base http.RoundTripper) *http.Client {
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	return &http.Client{Transport: &tokenTransport{base: base, t: t}}
+	return &http.Client{Transport: &tokenTransport{base: base, t: t}, CheckRedirect: sameOriginRedirects(http.ErrUseLastResponse)}
 }
 
+// tokenTransport adds t's access token (and a DPoP proof) to each request.
 type tokenTransport struct {
-	base http.RoundTripper
+	base http.RoundTripper // nil: http.DefaultTransport
 	t    Tokens
 }
 
 func (tr *tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := tr.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
 	nonce := ""
 	for attempt := 0; ; attempt++ {
 		r := req.Clone(req.Context())
@@ -218,7 +207,7 @@ func (tr *tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if tr.t.DPoP == nil {
 			r.Header.Set("Authorization", "Bearer "+tr.t.AccessToken.Reveal())
-			return tr.base.RoundTrip(r)
+			return base.RoundTrip(r)
 		}
 		proof, err := tr.t.DPoP.Proof(r.Method, r.URL.String(), tr.t.AccessToken, nonce)
 		if err != nil {
@@ -226,7 +215,7 @@ func (tr *tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		r.Header.Set("Authorization", "DPoP "+tr.t.AccessToken.Reveal())
 		r.Header.Set("DPoP", proof)
-		resp, err := tr.base.RoundTrip(r)
+		resp, err := base.RoundTrip(r)
 		replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 		if err != nil || attempt > 0 || !replayable || resp.StatusCode != http.StatusUnauthorized ||
 			!strings.Contains(resp.Header.Get("WWW-Authenticate"), "use_dpop_nonce") || resp.Header.Get("DPoP-Nonce") == "" {

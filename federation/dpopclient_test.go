@@ -198,3 +198,42 @@ func TestDPoPDeviceFlow(t *testing.T) {
 		t.Fatalf("tokens %v, cnf %v", res.Tokens, cnf)
 	}
 }
+
+// TestTokensClientRedirects: Tokens.Client sends the token again on a
+// redirect on its origin, and never to another origin: that redirect is
+// the response.
+func TestTokensClientRedirects(t *testing.T) {
+	var leaked []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		leaked = append(leaked, req.Header.Get("Authorization"))
+	}))
+	defer other.Close()
+	var seen []string
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		seen = append(seen, req.URL.Path+" "+req.Header.Get("Authorization"))
+		switch req.URL.Path {
+		case "/moved":
+			http.Redirect(w, req, "/here", http.StatusFound)
+		case "/away":
+			http.Redirect(w, req, other.URL+"/steal", http.StatusFound)
+		}
+	}))
+	defer api.Close()
+	c := federation.Tokens{AccessToken: federation.Secret("at-1")}.Client(nil)
+	for _, path := range []string{"/moved", "/away"} {
+		resp, err := c.Get(api.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if path == "/away" && resp.StatusCode != http.StatusFound {
+			t.Fatalf("GET /away = %d; want the 302 itself", resp.StatusCode)
+		}
+	}
+	if want := []string{"/moved Bearer at-1", "/here Bearer at-1", "/away Bearer at-1"}; fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Fatalf("api saw %q; want %q", seen, want)
+	}
+	if len(leaked) != 0 {
+		t.Fatalf("another origin got %q", leaked)
+	}
+}

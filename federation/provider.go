@@ -687,3 +687,21 @@ func redactURLError(err error) error {
 	}
 	return err
 }
+
+// sameOriginRedirects is a CheckRedirect policy: it follows at most 10
+// redirects, all on the first request's origin, and answers a redirect to
+// another origin with crossOrigin (http.ErrUseLastResponse: the redirect
+// itself is the response). A transport that adds a token needs it:
+// http.Client drops an Authorization header the request carried on a
+// cross-origin hop, not one the transport adds.
+func sameOriginRedirects(crossOrigin error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		switch {
+		case req.URL.Scheme != via[0].URL.Scheme || req.URL.Host != via[0].URL.Host:
+			return crossOrigin
+		case len(via) >= 10:
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+}

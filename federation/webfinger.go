@@ -96,12 +96,7 @@ func (r *Registry) DiscoverIssuer(ctx context.Context, input string) (string, er
 	}
 	req.Header.Set("Accept", "application/jrd+json, application/json")
 	client := *r.opts.client
-	client.CheckRedirect = func(next *http.Request, _ []*http.Request) error {
-		if next.URL.Scheme+"://"+next.URL.Host != origin {
-			return fmt.Errorf("%w: redirected to another origin", ErrWebFinger)
-		}
-		return nil
-	}
+	client.CheckRedirect = sameOriginRedirects(fmt.Errorf("%w: redirected to another origin", ErrWebFinger))
 	resp, err := client.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("%w: %s: %w", ErrWebFinger, host, redactURLError(err))
