@@ -277,10 +277,9 @@ const certificateRenewal = 30 * 24 * time.Hour
 // expires within certificateRenewal: the provider will refuse it, and a
 // replacement takes a registration at the provider.
 func checkCertificate(c *x509.Certificate, now time.Time, add func(name, status, format string, args ...any)) {
-	switch left := c.NotAfter.Sub(now); {
-	case certificateStatus(c, now) != "":
-		add("client_certificate", CheckWarn, "%s: replace it and register the new one at the provider",
-			certificateStatus(c, now))
+	switch problem, left := certificateStatus(c, now), c.NotAfter.Sub(now); {
+	case problem != "":
+		add("client_certificate", CheckWarn, "%s: replace it and register the new one at the provider", problem)
 	case left < certificateRenewal:
 		add("client_certificate", CheckWarn, "the client certificate %q expires in %d days (%s): renew it",
 			c.Subject, int(left.Hours()/24), c.NotAfter.UTC().Format(time.RFC3339))
