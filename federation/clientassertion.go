@@ -248,13 +248,14 @@ func hmacAlg(supported []string, secretLen int) jose.SignatureAlgorithm {
 	return ""
 }
 
-// publicKeys are the client's public keys, the signing one first.
+// publicKeys are the client's public keys, the signing one first, then
+// those the provider may encrypt to (use "enc").
 func (p *Provider) publicKeys() []jose.JSONWebKey {
 	keys := make([]jose.JSONWebKey, len(p.clientKeys))
 	for i, k := range p.clientKeys {
 		keys[i] = k.Public()
 	}
-	return keys
+	return append(keys, p.encryptionKeys()...)
 }
 
 // serveJWKS serves GET oidc:{name}/jwks: the client's public keys, for a

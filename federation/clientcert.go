@@ -138,20 +138,31 @@ func (k *ClientKey) tlsCertificate() tls.Certificate {
 // refuses them for the methods that would ignore them. Each file is read
 // here only: the provider keeps what validation read.
 func (p ProviderConfig) loadCredentials(fail func(field, format string, args ...any)) []*ClientKey {
+	keys := p.loadKeys(fail)
+	p.checkEncryption(keys, fail)
+	return keys
+}
+
+// loadKeys is loadCredentials but for the encryption settings.
+func (p ProviderConfig) loadKeys(fail func(field, format string, args ...any)) []*ClientKey {
 	method := p.TokenEndpointAuthMethod
-	if method != authPrivateKeyJWT && !mutualTLS(method) && p.RequestObject != requestObjectSigned {
+	encrypts := len(p.encryptions()) > 0
+	if method != authPrivateKeyJWT && !mutualTLS(method) && p.RequestObject != requestObjectSigned && !encrypts {
 		switch {
 		case p.ClientKeyFile != "" || p.ClientKey != nil:
-			fail("clientKeyFile", `is used only with tokenEndpointAuthMethod "private_key_jwt", "tls_client_auth" or "self_signed_tls_client_auth", or requestObject "signed"`)
+			fail("clientKeyFile", `is used only with tokenEndpointAuthMethod "private_key_jwt", "tls_client_auth" or "self_signed_tls_client_auth", requestObject "signed", or encryption`)
 		case p.ClientCertificateFile != "":
-			fail("clientCertificateFile", `is used only with tokenEndpointAuthMethod "private_key_jwt", "tls_client_auth" or "self_signed_tls_client_auth", or requestObject "signed"`)
+			fail("clientCertificateFile", `is used only with tokenEndpointAuthMethod "private_key_jwt", "tls_client_auth" or "self_signed_tls_client_auth", requestObject "signed", or encryption`)
 		}
 		return nil
 	}
-	if method != authPrivateKeyJWT && !mutualTLS(method) {
-		method = `requestObject "signed"` // for the messages below
-	} else {
+	switch { // for the messages below
+	case method == authPrivateKeyJWT || mutualTLS(method):
 		method = strconv.Quote(method)
+	case p.RequestObject == requestObjectSigned:
+		method = `requestObject "signed"`
+	default:
+		method = "encryption"
 	}
 	var keys []*ClientKey
 	switch {
@@ -198,7 +209,10 @@ func (p ProviderConfig) loadCredentials(fail func(field, format string, args ...
 // keyUser names what needs the client key in a message: a quoted
 // tokenEndpointAuthMethod, or requestObject "signed".
 func keyUser(method string) string {
-	if strings.HasPrefix(method, "requestObject") {
+	switch {
+	case method == "encryption":
+		return "idTokenEncryption and userinfoEncryption"
+	case strings.HasPrefix(method, "requestObject"):
 		return method
 	}
 	return "tokenEndpointAuthMethod " + method

@@ -126,6 +126,15 @@ type ProviderConfig struct {
 	// are fetched, from a listed issuer's origin only (64 KiB, 5 s), and
 	// verified the same way. Other sources are ignored.
 	AggregatedClaims []ClaimIssuer `json:"aggregatedClaims,omitempty"`
+	// IDTokenEncryption asks for ID tokens encrypted to the client (signed,
+	// then encrypted: JWE, OpenID Connect Core 1.0 §10.2), and
+	// UserinfoEncryption for userinfo; the client's registration at the
+	// provider must ask the same (id_token_encrypted_response_alg and _enc,
+	// userinfo_…). They need a client key of the alg's kind (ClientKeyFile:
+	// RSA for RSA-OAEP, EC for ECDH-ES), published with use "enc" at the
+	// JWKS route. A plaintext response is then refused (ErrNotEncrypted).
+	IDTokenEncryption  *Encryption `json:"idTokenEncryption,omitempty"`
+	UserinfoEncryption *Encryption `json:"userinfoEncryption,omitempty"`
 	// UserinfoTokenInBody sends the access token to userinfo in a POST
 	// form body (RFC 6750 §2.2) instead of the Authorization header, for a
 	// provider that demands it. Not with dpop.

@@ -567,6 +567,19 @@ func (p *Provider) verifyTokenResponse(ctx context.Context, st *resolved, tr *to
 		}
 		return nil, newError(CodeInvalidToken, "the identity provider sent no ID token", ErrNoIDToken)
 	}
+	if e := p.cfg.IDTokenEncryption; e != nil || isJWE(tr.IDToken) {
+		// Signed, then encrypted (OpenID Connect Core 1.0 §10.2): what is
+		// kept (the logout hint) is the signed token inside.
+		inner, err := p.openJWE(tr.IDToken, e, "idTokenEncryption")
+		if _, _, _, jws := splitJWS(string(inner)); err == nil && !jws {
+			err = fmt.Errorf("%w: the decrypted ID token is not a signed JWT (Core §10.2: sign, then encrypt)",
+				ErrDecrypt)
+		}
+		if tr.IDToken = string(inner); err != nil {
+			return nil, newError(CodeInvalidToken, "the identity provider's ID token was rejected",
+				fmt.Errorf("ID token: %w", err))
+		}
+	}
 	vt, err := st.verifier.Verify(ctx, tr.IDToken)
 	if err != nil {
 		if errors.Is(err, discovery.ErrKeysUnavailable) {
@@ -639,7 +652,22 @@ func (p *Provider) userinfo(ctx context.Context, st *resolved, accessToken strin
 	if resp.StatusCode != http.StatusOK {
 		return nil, fail(fmt.Errorf("userinfo: HTTP %d", resp.StatusCode))
 	}
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/jwt" {
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	signed := mt == "application/jwt"
+	if e := p.cfg.UserinfoEncryption; e != nil || signed && isJWE(strings.TrimSpace(string(body))) {
+		// Encrypted (Core §5.3.2): signed then encrypted, or encrypted
+		// JSON.
+		raw := ""
+		if signed {
+			raw = strings.TrimSpace(string(body))
+		}
+		if body, err = p.openJWE(raw, e, "userinfoEncryption"); err != nil {
+			return nil, newError(CodeInvalidToken, "the identity provider's user information was rejected",
+				fmt.Errorf("userinfo: %w", err))
+		}
+		_, _, _, signed = splitJWS(string(body))
+	}
+	if signed {
 		// OpenID Connect Core 1.0 §5.3.2: a signed response, verified with
 		// the provider's keys; iss and aud (the client) required, as the
 		// module oidcc-client-test-userinfo-signed expects. The sub is

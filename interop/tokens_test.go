@@ -1,6 +1,11 @@
 package interop
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -64,4 +69,61 @@ func TestSignedUserinfo(t *testing.T) {
 	// conformIdTokenClaims keeps the profile out of the ID token: it came
 	// from the signed userinfo.
 	wantUser(t, login.Result.User, op.user, "signed-ui", op.proc.issuer)
+}
+
+// TestEncryptedResponses: clients registered with
+// id_token_encrypted_response_alg and userinfo_encrypted_response_alg get
+// their ID tokens and userinfo signed, then encrypted by oidc-provider
+// (which encrypts userinfo only when it signs it too) to a key it
+// fetched from the relying party's JWKS route, published there with use
+// enc; the relying party decrypts, verifies and maps them.
+func TestEncryptedResponses(t *testing.T) {
+	rp := newRP(t)
+	rsaKey := must(rsa.GenerateKey(rand.Reader, 2048))
+	ecKey := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
+	client := func(id string, extra map[string]any) map[string]any {
+		c := map[string]any{"client_id": id, "client_secret": "secret-" + id + "-0123456789",
+			"redirect_uris":  []string{rp.base + "/auth/oauth/" + federation.Key(id) + "/callback"},
+			"jwks_uri":       rp.base + "/auth/oauth/" + federation.Key(id) + "/jwks",
+			"grant_types":    []string{"authorization_code"},
+			"response_types": []string{"code"}}
+		maps.Copy(c, extra)
+		return c
+	}
+	op := startOIDCProvider(t, rp.base, false, 0, func(cfg map[string]any) {
+		cfg["clients"] = append(cfg["clients"].([]map[string]any),
+			client("enc-rsa", map[string]any{
+				"id_token_encrypted_response_alg": "RSA-OAEP-256", "id_token_encrypted_response_enc": "A256GCM",
+				"userinfo_signed_response_alg":    "RS256",
+				"userinfo_encrypted_response_alg": "RSA-OAEP", "userinfo_encrypted_response_enc": "A128CBC-HS256"}),
+			client("enc-ec", map[string]any{
+				"id_token_encrypted_response_alg": "ECDH-ES", "id_token_encrypted_response_enc": "A128CBC-HS256",
+				"userinfo_signed_response_alg":    "ES256",
+				"userinfo_encrypted_response_alg": "ECDH-ES", "userinfo_encrypted_response_enc": "A256GCM"}))
+	})
+	scopes := []string{"openid", "email", "profile", "groups"}
+	rp.serve(map[string]federation.ProviderConfig{
+		"enc-rsa": {Issuer: op.proc.issuer, ClientID: "enc-rsa", ClientSecret: "secret-enc-rsa-0123456789",
+			Scopes: scopes, ClientKey: must(federation.NewClientKey(rsaKey, "")),
+			IDTokenEncryption:  &federation.Encryption{Alg: "RSA-OAEP-256", Enc: "A256GCM"},
+			UserinfoEncryption: &federation.Encryption{Alg: "RSA-OAEP"}},
+		"enc-ec": {Issuer: op.proc.issuer, ClientID: "enc-ec", ClientSecret: "secret-enc-ec-0123456789",
+			Scopes: scopes, ClientKey: must(federation.NewClientKey(ecKey, "")),
+			IDTokenEncryption:  &federation.Encryption{Alg: "ECDH-ES"},
+			UserinfoEncryption: &federation.Encryption{Alg: "ECDH-ES", Enc: "A256GCM"}},
+	}, federation.BearerConfig{})
+	for _, id := range []string{"enc-rsa", "enc-ec"} {
+		t.Run(id, func(t *testing.T) {
+			login, _ := rp.signIn(newBrowser(t), federation.Key(id), op.fill)
+			// conformIdTokenClaims keeps the profile out of the ID token:
+			// it came from the encrypted userinfo.
+			wantUser(t, login.Result.User, op.user, id, op.proc.issuer)
+			if strings.Count(login.Result.Tokens.IDToken.Reveal(), ".") != 2 {
+				t.Fatal("the kept ID token is not the signed token inside the JWE")
+			}
+			if n := len(rp.requests(op.proc.issuer + "/me")); n == 0 {
+				t.Fatal("userinfo was not called")
+			}
+		})
+	}
 }

@@ -63,6 +63,10 @@ type Client struct {
 	// Certificates are the client's self-signed TLS certificates
 	// (self_signed_tls_client_auth, RFC 8705 §2.2).
 	Certificates []*x509.Certificate
+	// IDTokenEncryption and UserinfoEncryption encrypt this client's ID
+	// tokens (signed, then encrypted) and userinfo (signed then encrypted
+	// with Options.SignedUserinfo, else encrypted JSON) to one of Keys.
+	IDTokenEncryption, UserinfoEncryption *Encryption
 	// TLSSubject is the subject DN (as x509.Certificate.Subject.String
 	// writes it) of the client's certificate from Options.ClientCAs
 	// (tls_client_auth, RFC 8705 §2.1).
@@ -905,6 +909,13 @@ func (p *Provider) RevokeRefreshTokens() {
 	clear(p.refresh)
 }
 
+// Client is the registered client id (zero when there is none).
+func (p *Provider) Client(id string) Client {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.clients[id]
+}
+
 func s256(verifier string) string {
 	sum := sha256.Sum256([]byte(verifier))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
@@ -947,6 +958,14 @@ func (p *Provider) issueTokens(w http.ResponseWriter, r *http.Request, clientID 
 		idToken = bad.Sign(payload, key.priv, key.kid, key.alg)
 	} else {
 		idToken = Sign(payload, key.priv, key.kid, key.alg)
+	}
+	if e := p.Client(clientID).IDTokenEncryption; e != nil {
+		var err error
+		if idToken, err = Encrypt([]byte(idToken), p.Client(clientID).Keys, *e, "JWT"); err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error",
+				"error_description": err.Error()})
+			return
+		}
 	}
 	body := map[string]any{"access_token": access, "token_type": tokenType, "expires_in": 300, "id_token": idToken,
 		"scope": strings.Join(g.scopes, " ")}
@@ -1191,11 +1210,26 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	if bad.Userinfo != nil {
 		bad.Userinfo(c)
 	}
-	if p.opts.SignedUserinfo {
+	e := p.Client(g.client).UserinfoEncryption
+	if p.opts.SignedUserinfo || e != nil {
 		// OpenID Connect Core 1.0 §5.3.2: a JWT signed with the
-		// provider's key.
+		// provider's key, encrypted to the client's when it asked.
+		body, cty := []byte(p.SignJWT("JWT", c)), "JWT"
+		if !p.opts.SignedUserinfo {
+			body, _ = json.Marshal(c)
+			cty = ""
+		}
+		if e != nil {
+			jwe, err := Encrypt(body, p.Client(g.client).Keys, *e, cty)
+			if err != nil {
+				writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error",
+					"error_description": err.Error()})
+				return
+			}
+			body = []byte(jwe)
+		}
 		w.Header().Set("Content-Type", "application/jwt")
-		w.Write([]byte(p.SignJWT("JWT", c)))
+		w.Write(body)
 		return
 	}
 	writeJSON(w, http.StatusOK, c)

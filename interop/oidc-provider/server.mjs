@@ -103,6 +103,9 @@ if (tlsServer) await listen(tlsServer, 0);
       requestObjects: { enabled: true },
       introspection: { enabled: true },
       jwtUserinfo: { enabled: true }, // for clients with userinfo_signed_response_alg
+      // ID tokens and userinfo encrypted to clients that register
+      // id_token_encrypted_response_alg or userinfo_encrypted_response_alg.
+      encryption: { enabled: true },
       // DPoP (RFC 9449), with server nonces at the token endpoint and
       // userinfo, so a client's one retry is exercised.
       dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },
