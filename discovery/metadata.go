@@ -53,6 +53,9 @@ type Metadata struct {
 	BackchannelLogoutSupported bool `json:"backchannel_logout_supported,omitempty"`
 	// RevocationEndpoint revokes tokens (RFC 7009).
 	RevocationEndpoint string `json:"revocation_endpoint,omitempty"`
+	// RegistrationEndpoint registers clients (RFC 7591, OpenID Connect
+	// Dynamic Client Registration 1.0).
+	RegistrationEndpoint string `json:"registration_endpoint,omitempty"`
 	// IntrospectionEndpoint says whether a token is active (RFC 7662).
 	IntrospectionEndpoint string `json:"introspection_endpoint,omitempty"`
 	// PushedAuthorizationRequestEndpoint takes pushed authorization
@@ -167,6 +170,7 @@ func (m *Metadata) validateEndpoints(docURL string, loopbackIssuer bool) error {
 		{"pushed_authorization_request_endpoint", m.PushedAuthorizationRequestEndpoint,
 			m.RequirePushedAuthorizationRequests},
 		{"revocation_endpoint", m.RevocationEndpoint, false},
+		{"registration_endpoint", m.RegistrationEndpoint, false},
 		{"introspection_endpoint", m.IntrospectionEndpoint, false},
 	}
 	for _, e := range endpoints {

@@ -104,12 +104,12 @@ func (p *Provider) authorizationRequest(ctx context.Context, st *resolved, param
 			return "", newError(CodeServerError, "the sign-in could not be started", err)
 		}
 		if push {
-			params = url.Values{"client_id": {p.cfg.ClientID}, "request": {obj}}
+			params = url.Values{"client_id": {st.client.id}, "request": {obj}}
 		} else {
 			// OpenID Connect Core 1.0 §6.1: response_type, client_id and
 			// scope also as plain parameters, equal to the object's; the
 			// provider uses the object's only (RFC 9101 §5).
-			params = url.Values{"client_id": {p.cfg.ClientID}, "response_type": params["response_type"],
+			params = url.Values{"client_id": {st.client.id}, "response_type": params["response_type"],
 				"scope": params["scope"], "request": {obj}}
 		}
 	}
@@ -118,7 +118,7 @@ func (p *Provider) authorizationRequest(ctx context.Context, st *resolved, param
 		if err != nil {
 			return "", err
 		}
-		params = url.Values{"client_id": {p.cfg.ClientID}, "request_uri": {uri}}
+		params = url.Values{"client_id": {st.client.id}, "request_uri": {uri}}
 	}
 	sep := "?"
 	if strings.Contains(st.md.AuthorizationEndpoint, "?") {
@@ -177,7 +177,7 @@ func (p *Provider) requestObject(st *resolved, params url.Values) (string, error
 		return "", fmt.Errorf("%w (%s)", ErrRequestObject, p.key)
 	}
 	now := p.reg.opts.now()
-	claims := map[string]any{"iss": p.cfg.ClientID, "aud": st.md.Issuer, "jti": randid.New(),
+	claims := map[string]any{"iss": st.client.id, "aud": st.md.Issuer, "jti": randid.New(),
 		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(requestObjectLifetime).Unix()}
 	for k, v := range params {
 		switch k {

@@ -610,7 +610,7 @@ func (r *Registry) providerForIssuer(iss string, aud []string) *Provider {
 		exact = v.([]*Provider)
 	}
 	for _, p := range exact {
-		if slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(p.bearerAudiences(), a) }) {
+		if slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(p.bearerAudiences(p.clientID()), a) }) {
 			return p
 		}
 		if first == nil {
@@ -621,7 +621,7 @@ func (r *Registry) providerForIssuer(iss string, aud []string) *Provider {
 		if !p.tenantIssuer(iss) {
 			continue
 		}
-		if slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(p.bearerAudiences(), a) }) {
+		if slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(p.bearerAudiences(p.clientID()), a) }) {
 			return p
 		}
 		if first == nil {

@@ -190,7 +190,7 @@ func (p *Provider) assertion(st *resolved, aud string) (string, error) {
 		aud = st.md.TokenEndpoint
 	}
 	now := p.reg.opts.now()
-	claims, _ := json.Marshal(assertionClaims{Iss: p.cfg.ClientID, Sub: p.cfg.ClientID, Aud: aud, Jti: randid.New(),
+	claims, _ := json.Marshal(assertionClaims{Iss: st.client.id, Sub: st.client.id, Aud: aud, Jti: randid.New(),
 		Iat: now.Unix(), Exp: now.Add(assertionLifetime).Unix()})
 	jws, err := st.signer.Sign(claims)
 	if err != nil {
@@ -212,7 +212,8 @@ type assertionClaims struct {
 // assertionSigner signs the client's assertions at a provider described
 // by md: built once per discovery document, since the algorithm depends
 // on it.
-func (p *Provider) assertionSigner(md *discovery.Metadata, auth clientAuth) (jose.Signer, error) {
+func (p *Provider) assertionSigner(md *discovery.Metadata, auth clientAuth, client *clientCreds) (jose.Signer,
+	error) {
 	var key jose.SigningKey
 	opts := (&jose.SignerOptions{}).WithType("JWT")
 	switch auth {
@@ -225,7 +226,7 @@ func (p *Provider) assertionSigner(md *discovery.Metadata, auth clientAuth) (jos
 		}
 	case clientSecretJWT:
 		key = jose.SigningKey{Algorithm: hmacAlg(md.TokenEndpointAuthSigningAlgValuesSupported,
-			len(p.cfg.ClientSecret)), Key: []byte(p.cfg.ClientSecret.Reveal())}
+			len(client.secret)), Key: []byte(client.secret.Reveal())}
 	default:
 		return nil, nil
 	}

@@ -37,11 +37,11 @@ func BenchmarkClientAssertion(b *testing.B) {
 		}
 		p, _ := reg.Lookup("oidc:acme")
 		md := &discovery.Metadata{Issuer: pc.Issuer, TokenEndpoint: pc.Issuer + "/token"}
-		signer, err := p.assertionSigner(md, auth)
+		signer, err := p.assertionSigner(md, auth, p.static)
 		if err != nil {
 			b.Fatal(err)
 		}
-		st := &resolved{md: md, auth: auth, signer: signer}
+		st := &resolved{md: md, client: p.static, auth: auth, signer: signer}
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

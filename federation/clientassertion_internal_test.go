@@ -25,11 +25,11 @@ func TestAssertionSignerIsShared(t *testing.T) {
 	}
 	p, _ := reg.Lookup("oidc:acme")
 	md := &discovery.Metadata{Issuer: "https://idp.example.com", TokenEndpoint: "https://idp.example.com/token"}
-	signer, err := p.assertionSigner(md, clientPrivateKeyJWT)
+	signer, err := p.assertionSigner(md, clientPrivateKeyJWT, p.static)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &resolved{md: md, auth: clientPrivateKeyJWT, signer: signer}
+	st := &resolved{md: md, client: p.static, auth: clientPrivateKeyJWT, signer: signer}
 	var mu sync.Mutex
 	jtis := map[string]bool{}
 	var wg sync.WaitGroup

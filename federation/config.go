@@ -67,6 +67,21 @@ type ProviderConfig struct {
 	Issuer       string `json:"issuer"`
 	ClientID     string `json:"clientId"`               // the client ID registered at the provider
 	ClientSecret Secret `json:"clientSecret,omitempty"` // empty for a public client (tokenEndpointAuthMethod "none")
+	// Registration "dynamic" registers the client at the provider's
+	// registration_endpoint on first use (RFC 7591; OpenID Connect Dynamic
+	// Client Registration) instead of a configured clientId and
+	// clientSecret, which must then be empty: the redirect URIs, the JWKS
+	// route (with client keys), tokenEndpointAuthMethod (default
+	// private_key_jwt with client keys, else client_secret_basic) and the
+	// encryption settings are registered, the credentials kept in the
+	// registry's value store (WithValueStore: shared and sealed), renewed
+	// before client_secret_expires_at, and registered again when the
+	// provider answers invalid_client. Needs a Handler on the registry.
+	// Default "static".
+	Registration string `json:"registration,omitempty"`
+	// RegistrationToken is the initial access token that authorizes
+	// registration (RFC 7591 §3), when the provider asks for one.
+	RegistrationToken Secret `json:"registrationToken,omitempty"`
 	// TokenEndpointAuthMethod is how the client authenticates at the token
 	// endpoint: "client_secret_basic" or "client_secret_post", by default
 	// the first of those the provider lists (basic when it lists none); or
@@ -357,6 +372,12 @@ func (p ProviderConfig) effective(name string) (ProviderConfig, []*ConfigError) 
 		v.fail("name", "must match [a-z0-9_-]+")
 	}
 	eff := p.applyPreset(&v)
+	if eff.Registration == registrationDynamic && eff.TokenEndpointAuthMethod == "" {
+		eff.TokenEndpointAuthMethod = authBasic
+		if eff.ClientKeyFile != "" || eff.ClientKey != nil {
+			eff.TokenEndpointAuthMethod = authPrivateKeyJWT
+		}
+	}
 	eff.validate(&v)
 	eff.credentials = v.credentials
 	return eff, v.errs
@@ -399,12 +420,28 @@ func (p ProviderConfig) validate(v *validation) {
 			}
 		}
 	}
-	if p.ClientID == "" {
+	dynamic := p.Registration == registrationDynamic
+	switch p.Registration {
+	case "", registrationStatic:
+		if p.RegistrationToken != "" {
+			fail("registrationToken", `is used only with registration "dynamic"`)
+		}
+	case registrationDynamic:
+		if p.ClientID != "" {
+			fail("clientId", `must be empty with registration "dynamic": the registration sets it`)
+		}
+		if p.ClientSecret != "" {
+			fail("clientSecret", `must be empty with registration "dynamic": the registration sets it`)
+		}
+	default:
+		fail("registration", "%q: want %q or %q", p.Registration, registrationStatic, registrationDynamic)
+	}
+	if p.ClientID == "" && !dynamic {
 		fail("clientId", "is required when issuer is set")
 	}
 	switch p.TokenEndpointAuthMethod {
 	case "", authBasic, authPost:
-		if p.ClientSecret == "" {
+		if p.ClientSecret == "" && !dynamic {
 			fail("clientSecret",
 				`is required for a confidential client (a public client sets tokenEndpointAuthMethod "none")`)
 		}
@@ -413,7 +450,7 @@ func (p ProviderConfig) validate(v *validation) {
 			fail("clientSecret", `must be empty for tokenEndpointAuthMethod "none"`)
 		}
 	case authClientSecretJWT:
-		if len(p.ClientSecret) < 32 {
+		if len(p.ClientSecret) < 32 && !dynamic {
 			fail("clientSecret", `must be 32 bytes or more for tokenEndpointAuthMethod "client_secret_jwt" `+
 				"(it keys HS256, RFC 7518 §3.2)")
 		}

@@ -124,6 +124,8 @@ var envSettings = []struct {
 	{"_EMAIL_DOMAINS", "emailDomains", func(p *ProviderConfig, v string) { p.EmailDomains = splitList(v) }},
 	{"_CLIENT_CERTIFICATE_FILE", "clientCertificateFile",
 		func(p *ProviderConfig, v string) { p.ClientCertificateFile = v }},
+	{"_REGISTRATION", "registration", func(p *ProviderConfig, v string) { p.Registration = v }},
+	{"_REGISTRATION_TOKEN", "registrationToken", func(p *ProviderConfig, v string) { p.RegistrationToken = Secret(v) }},
 	{"_CLIENT_ASSERTION_AUDIENCE", "clientAssertionAudience",
 		func(p *ProviderConfig, v string) { p.ClientAssertionAudience = v }},
 }
@@ -138,7 +140,8 @@ var envPrefix = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 // or commas), FRONTEND_URL, PRESET, TENANT_ID, ALLOWED_TENANTS,
 // HOSTED_DOMAIN and ALLOWED_EMAIL_DOMAINS (lists separated likewise),
 // TOKEN_ENDPOINT_AUTH_METHOD, CLIENT_KEY_FILE, CLIENT_KEY_ID,
-// EMAIL_DOMAINS, CLIENT_CERTIFICATE_FILE and CLIENT_ASSERTION_AUDIENCE. The
+// EMAIL_DOMAINS, CLIENT_CERTIFICATE_FILE, REGISTRATION, REGISTRATION_TOKEN and
+// CLIENT_ASSERTION_AUDIENCE. The
 // name is what stands between the prefix and the longest setting that
 // ends the variable, lower-cased, underscores kept. Names with "-" cannot
 // be expressed; nor can the fields that have no variable (use LoadConfig).

@@ -242,11 +242,11 @@ func TestConfigFromEnvNamesTheVariableOfEveryProblem(t *testing.T) {
 	}
 	_, err := configFromEnv("T", environ, readFile)
 	want := []string{
-		`federation: config: T_ACME_CLIENTID: is not a known setting: want T_<NAME> followed by one of _ISSUER, _CLIENT_ID, _CLIENT_SECRET, _CLIENT_SECRET_FILE, _REDIRECT_URL, _SCOPES, _FRONTEND_URL, _PRESET, _TENANT_ID, _ALLOWED_TENANTS, _HOSTED_DOMAIN, _ALLOWED_EMAIL_DOMAINS, _TOKEN_ENDPOINT_AUTH_METHOD, _CLIENT_KEY_FILE, _CLIENT_KEY_ID, _EMAIL_DOMAINS, _CLIENT_CERTIFICATE_FILE, _CLIENT_ASSERTION_AUDIENCE`,
+		`federation: config: T_ACME_CLIENTID: is not a known setting: want T_<NAME> followed by one of _ISSUER, _CLIENT_ID, _CLIENT_SECRET, _CLIENT_SECRET_FILE, _REDIRECT_URL, _SCOPES, _FRONTEND_URL, _PRESET, _TENANT_ID, _ALLOWED_TENANTS, _HOSTED_DOMAIN, _ALLOWED_EMAIL_DOMAINS, _TOKEN_ENDPOINT_AUTH_METHOD, _CLIENT_KEY_FILE, _CLIENT_KEY_ID, _EMAIL_DOMAINS, _CLIENT_CERTIFICATE_FILE, _REGISTRATION, _REGISTRATION_TOKEN, _CLIENT_ASSERTION_AUDIENCE`,
 		`federation: config: T_ACME_CLIENT_SECRET_FILE: conflicts with T_ACME_CLIENT_SECRET; set one`,
 		`federation: config: T_BETA_CLIENT_SECRET_FILE: cannot read the secret file: file does not exist`,
 		`federation: config: T_GAMMA_CLIENT_SECRET_FILE: the secret file "/run/secrets/empty" is empty`,
-		`federation: config: T__ISSUER: is not a known setting: want T_<NAME> followed by one of _ISSUER, _CLIENT_ID, _CLIENT_SECRET, _CLIENT_SECRET_FILE, _REDIRECT_URL, _SCOPES, _FRONTEND_URL, _PRESET, _TENANT_ID, _ALLOWED_TENANTS, _HOSTED_DOMAIN, _ALLOWED_EMAIL_DOMAINS, _TOKEN_ENDPOINT_AUTH_METHOD, _CLIENT_KEY_FILE, _CLIENT_KEY_ID, _EMAIL_DOMAINS, _CLIENT_CERTIFICATE_FILE, _CLIENT_ASSERTION_AUDIENCE`,
+		`federation: config: T__ISSUER: is not a known setting: want T_<NAME> followed by one of _ISSUER, _CLIENT_ID, _CLIENT_SECRET, _CLIENT_SECRET_FILE, _REDIRECT_URL, _SCOPES, _FRONTEND_URL, _PRESET, _TENANT_ID, _ALLOWED_TENANTS, _HOSTED_DOMAIN, _ALLOWED_EMAIL_DOMAINS, _TOKEN_ENDPOINT_AUTH_METHOD, _CLIENT_KEY_FILE, _CLIENT_KEY_ID, _EMAIL_DOMAINS, _CLIENT_CERTIFICATE_FILE, _REGISTRATION, _REGISTRATION_TOKEN, _CLIENT_ASSERTION_AUDIENCE`,
 		`federation: config: T_ACME_ISSUER: issuer: "http://idp.example.com": url must use https (http only for loopback hosts)`,
 		`federation: config: T_ACME_* (providers.acme.clientId): is required when issuer is set`,
 		`federation: config: T_BETA_CLIENT_SECRET_FILE: is required for a confidential client (a public client sets tokenEndpointAuthMethod "none")`,

@@ -68,6 +68,7 @@ func TestConformance(t *testing.T) {
 		"oidcc-client-test-3rd-party-init-login":        TestThirdPartyInitiatedLogin,
 		"oidcc-client-test-distributed-claims":          TestDistributedClaims,
 		"oidcc-client-test-aggregated-claims":           TestAggregatedClaims,
+		"oidcc-client-test-dynamic-registration":        TestDynamicRegistration,
 	} {
 		t.Run(module, test)
 	}

@@ -217,7 +217,21 @@ func (p *Provider) checkMetadata(ctx context.Context, md *discovery.Metadata,
 		add("pkce", CheckWarn,
 			"code_challenge_methods_supported does not list S256; oidcfed sends it anyway, so make sure the provider accepts it")
 	}
-	if _, err := p.clientAuthFor(md); err != nil {
+	if p.cfg.Registration == registrationDynamic {
+		switch c := p.registered.Load(); {
+		case md.RegistrationEndpoint == "":
+			add("registration", CheckFail, "registration is dynamic, and the provider has no registration_endpoint")
+		case c != nil:
+			add("registration", CheckOK, "registered as client_id %q", c.id)
+		default:
+			add("registration", CheckOK, "registers at %s on first use", md.RegistrationEndpoint)
+		}
+	}
+	client := p.static
+	if c := p.registered.Load(); c != nil {
+		client = c
+	}
+	if _, err := p.clientAuthFor(md, client); err != nil {
 		add("token_endpoint_auth", CheckFail, "%v", err)
 	} else {
 		method := p.cfg.TokenEndpointAuthMethod

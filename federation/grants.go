@@ -21,7 +21,7 @@ var ErrPasswordGrantDisabled = errors.New("federation: the password grant is off
 // ID token. scopes default to none (the provider's default for the
 // client). The client must be confidential.
 func (p *Provider) ClientCredentials(ctx context.Context, scopes ...string) (Tokens, error) {
-	if p.cfg.TokenEndpointAuthMethod == authNone || p.cfg.ClientSecret == "" {
+	if p.cfg.TokenEndpointAuthMethod == authNone {
 		return Tokens{}, newError(CodeUnsupported, "client credentials need a confidential client",
 			fmt.Errorf("%w (%s)", ErrPublicClient, p.key))
 	}

@@ -156,7 +156,14 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	if h.log == nil {
 		h.log = cfg.Registry.opts.logger
 	}
+	cfg.Registry.handler.Store(h)
 	return h, nil
+}
+
+// JWKSURI returns the URL of the client's public keys for key, the
+// jwks_uri to register at the provider (private_key_jwt, encryption).
+func (h *Handler) JWKSURI(key string) string {
+	return h.base.String() + h.mount + key + "/jwks"
 }
 
 // RedirectURI returns the sign-in callback URL to register at the

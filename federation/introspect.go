@@ -227,7 +227,7 @@ func (p *Provider) signedIntrospection(ctx context.Context, st *resolved, raw st
 	if typ, err := jwtTyp(header); !ok || err != nil || normalizeTyp(typ) != "token-introspection+jwt" {
 		return nil, fmt.Errorf("%w: typ, want token-introspection+jwt", ErrSignedIntrospection)
 	}
-	v, err := discovery.NewVerifier(discovery.VerifierConfig{Issuer: st.md.Issuer, Audiences: []string{p.cfg.ClientID},
+	v, err := discovery.NewVerifier(discovery.VerifierConfig{Issuer: st.md.Issuer, Audiences: []string{st.client.id},
 		KeySet: st.keys, Algorithms: st.md.Algorithms(), Now: p.reg.opts.now, Leeway: p.reg.opts.leeway,
 		SubjectOptional: true, ExpiryOptional: true})
 	if err != nil {
@@ -254,7 +254,7 @@ func (p *Provider) introspectedPrincipal(st *resolved, ir *introspectionResponse
 	}
 	exp, hasExp := unix(ir.Exp)
 	nbf, hasNbf := unix(ir.Nbf)
-	auds := p.bearerAudiences()
+	auds := p.bearerAudiences(st.client.id)
 	jkt, bindErr := dpopBinding(ir.Cnf)
 	switch {
 	case !ir.Active:

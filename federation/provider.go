@@ -46,6 +46,10 @@ type Provider struct {
 	reg         *Registry
 	mapper      *claims.Mapper
 	clientKeys  []*ClientKey // ClientKey, or clientKeyFile's keys (read when built); the first signs
+	// static is the configured client; registered the live dynamic
+	// registration (registration "dynamic"), nil until one is made.
+	static     *clientCreds
+	registered atomic.Pointer[clientCreds]
 	// tlsClient and tlsExchange present the client certificate (mutual
 	// TLS methods only); tlsErr says why they could not be built.
 	tlsClient, tlsExchange *http.Client
@@ -71,6 +75,7 @@ type resolved struct {
 	verifier *discovery.Verifier            // ID tokens
 	logout   *discovery.Verifier            // back-channel logout tokens
 	bearer   map[string]*discovery.Verifier // bearer tokens, by accepted iss
+	client   *clientCreds                   // the client_id and secret
 	auth     clientAuth
 	authErr  error       // why the token endpoint cannot be used, if it cannot
 	signer   jose.Signer // signs client assertions (private_key_jwt, client_secret_jwt)
@@ -204,17 +209,21 @@ func (p *Provider) resolve(ctx context.Context) (*resolved, error) {
 	if err != nil {
 		return nil, newError(CodeProviderUnavailable, "the identity provider could not be reached", err)
 	}
+	client, err := p.credentials(ctx, md)
+	if err != nil {
+		return nil, err
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cur != nil && p.cur.md == md {
+	if p.cur != nil && p.cur.md == md && p.cur.client == client {
 		return p.cur, nil
 	}
 	// A client-authentication mismatch fails sign-in only: bearer tokens
 	// are verified without the token endpoint.
-	auth, authErr := p.clientAuthFor(md)
+	auth, authErr := p.clientAuthFor(md, client)
 	var signer, requestSigner jose.Signer
 	if authErr == nil {
-		signer, authErr = p.assertionSigner(md, auth)
+		signer, authErr = p.assertionSigner(md, auth, client)
 	}
 	if authErr == nil {
 		requestSigner, authErr = p.requestSigner(md)
@@ -248,16 +257,16 @@ func (p *Provider) resolve(ctx context.Context) (*resolved, error) {
 			KeySet: keys, Algorithms: md.Algorithms(), Now: p.reg.opts.now, Leeway: p.reg.opts.leeway,
 			SubjectOptional: subjectOptional})
 	}
-	st := &resolved{md: md, keys: keys, bearer: map[string]*discovery.Verifier{}, auth: auth, authErr: authErr,
-		signer: signer, requestSigner: requestSigner}
-	if st.verifier, err = verifier(md.Issuer, []string{p.cfg.ClientID}, false); err != nil {
+	st := &resolved{md: md, keys: keys, bearer: map[string]*discovery.Verifier{}, client: client, auth: auth,
+		authErr: authErr, signer: signer, requestSigner: requestSigner}
+	if st.verifier, err = verifier(md.Issuer, []string{client.id}, false); err != nil {
 		return nil, newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
 	}
-	if st.logout, err = verifier(md.Issuer, []string{p.cfg.ClientID}, true); err != nil {
+	if st.logout, err = verifier(md.Issuer, []string{client.id}, true); err != nil {
 		return nil, newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
 	}
 	for _, iss := range append([]string{md.Issuer}, p.cfg.AdditionalIssuers...) {
-		if st.bearer[iss], err = verifier(iss, p.bearerAudiences(), false); err != nil {
+		if st.bearer[iss], err = verifier(iss, p.bearerAudiences(client.id), false); err != nil {
 			return nil, newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
 		}
 	}
@@ -281,18 +290,19 @@ func (r *Registry) newKeySet(key, uri string) (*discovery.KeySet, error) {
 	return discovery.NewKeySet(kc)
 }
 
-// bearerAudiences are the accepted aud values of bearer tokens.
-func (p *Provider) bearerAudiences() []string {
+// bearerAudiences are the accepted aud values of bearer tokens: the
+// configured audiences, else the client.
+func (p *Provider) bearerAudiences(clientID string) []string {
 	if len(p.cfg.Audiences) > 0 {
 		return p.cfg.Audiences
 	}
-	return []string{p.cfg.ClientID}
+	return []string{clientID}
 }
 
 // oauth2Config builds authorization URLs (x/oauth2 adds the parameters to
 // the endpoint's own query); token requests are ours (tokenendpoint.go).
 func (p *Provider) oauth2Config(st *resolved, redirectURI string) *oauth2.Config {
-	return &oauth2.Config{ClientID: p.cfg.ClientID, Endpoint: oauth2.Endpoint{AuthURL: st.md.AuthorizationEndpoint},
+	return &oauth2.Config{ClientID: st.client.id, Endpoint: oauth2.Endpoint{AuthURL: st.md.AuthorizationEndpoint},
 		RedirectURL: redirectURI, Scopes: p.scopes}
 }
 
@@ -309,7 +319,7 @@ func (p *Provider) authCodeURL(ctx context.Context, f *session.FlowState, redire
 	if err != nil {
 		return "", err
 	}
-	params := url.Values{"response_type": {"code"}, "client_id": {p.cfg.ClientID}, "redirect_uri": {redirectURI},
+	params := url.Values{"response_type": {"code"}, "client_id": {st.client.id}, "redirect_uri": {redirectURI},
 		"scope": {strings.Join(p.scopes, " ")}, "state": {f.State}, "nonce": {f.Nonce},
 		"code_challenge": {f.Verifier.Challenge()}, "code_challenge_method": {"S256"}}
 	for k, v := range p.authParams(extra) {
@@ -396,7 +406,7 @@ func (p *Provider) logoutURL(ctx context.Context, req LogoutRequest, sameOrigin 
 		return "", newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
 	}
 	q := u.Query()
-	q.Set("client_id", p.cfg.ClientID)
+	q.Set("client_id", st.client.id)
 	for name, v := range map[string]string{"id_token_hint": req.IDTokenHint, "post_logout_redirect_uri": req.PostLogoutRedirectURI,
 		"state": req.State, "ui_locales": strings.Join(req.UILocales, " "), "logout_hint": req.LogoutHint} {
 		if v != "" {
@@ -588,11 +598,11 @@ func (p *Provider) verifyTokenResponse(ctx context.Context, st *resolved, tr *to
 		return nil, newError(CodeInvalidToken, "the identity provider's ID token was rejected", err)
 	}
 	azp, hasAZP := vt.Claims["azp"]
-	if hasAZP && azp != p.cfg.ClientID || !hasAZP && len(vt.Audience) > 1 {
+	if hasAZP && azp != st.client.id || !hasAZP && len(vt.Audience) > 1 {
 		err = fmt.Errorf("%w: azp %v, audiences %q", ErrAZPMismatch, azp, vt.Audience)
 	}
 	for _, a := range vt.Audience {
-		if err == nil && a != p.cfg.ClientID && !slices.Contains(p.cfg.TrustedAudiences, a) {
+		if err == nil && a != st.client.id && !slices.Contains(p.cfg.TrustedAudiences, a) {
 			err = fmt.Errorf("%w: %q", ErrUntrustedAudience, a)
 		}
 	}
@@ -672,7 +682,7 @@ func (p *Provider) userinfo(ctx context.Context, st *resolved, accessToken strin
 		// the provider's keys; iss and aud (the client) required, as the
 		// module oidcc-client-test-userinfo-signed expects. The sub is
 		// compared with the ID token's by the caller, as for JSON.
-		v, err := discovery.NewVerifier(discovery.VerifierConfig{Issuer: st.md.Issuer, Audiences: []string{p.cfg.ClientID},
+		v, err := discovery.NewVerifier(discovery.VerifierConfig{Issuer: st.md.Issuer, Audiences: []string{st.client.id},
 			KeySet: st.keys, Algorithms: st.md.Algorithms(), Now: p.reg.opts.now, Leeway: p.reg.opts.leeway,
 			ExpiryOptional: true, IssuedAtOptional: true})
 		if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/oidcfed/oidcfed/discovery"
 	"github.com/oidcfed/oidcfed/internal/clock"
+	"github.com/oidcfed/oidcfed/internal/flight"
 	"github.com/oidcfed/oidcfed/internal/httpx"
 	"github.com/oidcfed/oidcfed/internal/urlcheck"
 	"github.com/oidcfed/oidcfed/session"
@@ -37,6 +38,8 @@ type options struct {
 	observer *Observer // nil: no events
 	source   *SourceConfig
 	replay   session.ReplayGuard
+	values   session.ValueStore
+	sealKeys [][]byte
 }
 
 // jtiCapacity bounds the default guard of logout-token jtis: a token
@@ -48,6 +51,17 @@ const jtiCapacity = 16384
 // token single use (by jti, until its exp). Several server instances share
 // one. Default: a [session.MemoryReplayGuard] of 16 384 IDs.
 func WithReplayGuard(g session.ReplayGuard) Option { return func(o *options) { o.replay = g } }
+
+// WithValueStore sets the store for what every instance must see besides
+// flows and sessions: dynamically registered clients (registration
+// "dynamic"), sealed with keys (32 bytes each; the first seals, all
+// open), and request objects served by reference. Several server
+// instances share one (oidcfedredis.NewValueStore, sqlstore.NewValues).
+// Default: a [session.MemoryValues] of 10 000 values, for one instance.
+// keys are required with any store but a *session.MemoryValues.
+func WithValueStore(s session.ValueStore, keys ...[]byte) Option {
+	return func(o *options) { o.values, o.sealKeys = s, keys }
+}
 
 // WithHTTPClient sets the client for every request to providers. Its
 // responses are capped at 1 MiB. Default: a client with a 10 s timeout.
@@ -92,6 +106,12 @@ type Registry struct {
 	sources   map[*discovery.Source]string // → key, for fetch events; guarded by mu
 	keySets   keySets                      // JWKS URI → the key set its providers share
 	domains   sync.Map                     // email domain → provider key (emailDomains)
+	// values keeps registrations and request objects; registering runs
+	// one registration per provider at a time; handler is the Handler
+	// whose URLs registrations name (the latest NewHandler).
+	values      values
+	registering flight.Group[string, *clientCreds]
+	handler     atomic.Pointer[Handler]
 }
 
 // NewRegistry validates cfg and builds its providers. Nothing is fetched
@@ -113,6 +133,9 @@ func NewRegistry(cfg Config, opts ...Option) (*Registry, error) {
 	r := &Registry{opts: o, providers: map[string]*Provider{}, tokens: newTokenCache(o.cache, o.now), jtis: o.replay}
 	if r.jtis == nil {
 		r.jtis = session.NewMemoryReplayGuard(session.ReplayConfig{Max: jtiCapacity, Now: o.now})
+	}
+	if err := r.values.init(o); err != nil {
+		return nil, err
 	}
 	// No count bound: the cache holds what the configured providers use,
 	// and Remove and Set release what they no longer do.
@@ -168,7 +191,8 @@ func (r *Registry) newProvider(name string, given, pc ProviderConfig) *Provider 
 	mapper, _ := pc.Claims.Compile()
 	keys := pc.credentials // read by validation
 	pc.credentials = nil   // so that cfg equals the config given, without a preset
-	p := &Provider{key: Key(name), cfg: pc, src: src, reg: r, mapper: mapper, scopes: pc.scopes(), clientKeys: keys}
+	p := &Provider{key: Key(name), cfg: pc, src: src, reg: r, mapper: mapper, scopes: pc.scopes(), clientKeys: keys,
+		static: &clientCreds{id: pc.ClientID, secret: pc.ClientSecret}}
 	if mutualTLS(pc.TokenEndpointAuthMethod) {
 		p.tlsClient, p.tlsExchange, p.tlsErr = mutualTLSClients(r.opts.client, r.exchange,
 			p.clientKey().tlsCertificate())

@@ -51,7 +51,7 @@ const (
 // the provider must list when it lists any; else basic when listed or when
 // nothing is listed (RFC 8414 §2), else post. Never auto-detected, which
 // would retry a failed request and send the code twice.
-func (p *Provider) clientAuthFor(md *discovery.Metadata) (clientAuth, error) {
+func (p *Provider) clientAuthFor(md *discovery.Metadata, client *clientCreds) (clientAuth, error) {
 	m := md.TokenEndpointAuthMethodsSupported
 	method := p.cfg.TokenEndpointAuthMethod
 	switch {
@@ -78,9 +78,13 @@ func (p *Provider) clientAuthFor(md *discovery.Metadata) (clientAuth, error) {
 		return clientMutualTLS, nil
 	case method == authClientSecretJWT:
 		algs := md.TokenEndpointAuthSigningAlgValuesSupported
-		if hmacAlg(algs, len(p.cfg.ClientSecret)) == "" {
+		n := len(client.secret)
+		if n == 0 { // a registration to come: it brings 32 bytes or more
+			n = 32
+		}
+		if hmacAlg(algs, n) == "" {
 			return 0, fmt.Errorf("%w: provider %s: none of the provider's %v is an HMAC that a %d-byte secret may key",
-				ErrTokenEndpointAuth, p.key, algs, len(p.cfg.ClientSecret))
+				ErrTokenEndpointAuth, p.key, algs, n)
 		}
 		return clientSecretJWT, nil
 	case len(m) == 0 || slices.Contains(m, authBasic):
@@ -107,25 +111,25 @@ func (st *resolved) viaTLS(endpoint, alias string) string {
 // An assertion's aud is aud ("": the configured clientAssertionAudience).
 func (p *Provider) authenticate(st *resolved, form url.Values, header http.Header, aud string) error {
 	auth := st.auth
-	secret := p.cfg.ClientSecret.Reveal()
+	secret := st.client.secret.Reveal()
 	switch {
 	case auth == clientPrivateKeyJWT || auth == clientSecretJWT:
 		a, err := p.assertion(st, aud)
 		if err != nil {
 			return fmt.Errorf("signing the client assertion: %w", err)
 		}
-		form.Set("client_id", p.cfg.ClientID)
+		form.Set("client_id", st.client.id)
 		form.Set("client_assertion_type", assertionType)
 		form.Set("client_assertion", a)
 	case auth == clientSecretBasic && secret != "":
 		// RFC 6749 §2.3.1: both form-urlencoded before Basic encoding.
-		creds := url.QueryEscape(p.cfg.ClientID) + ":" + url.QueryEscape(secret)
+		creds := url.QueryEscape(st.client.id) + ":" + url.QueryEscape(secret)
 		header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(creds)))
 	case auth == clientSecretPost && secret != "":
-		form.Set("client_id", p.cfg.ClientID)
+		form.Set("client_id", st.client.id)
 		form.Set("client_secret", secret)
 	default:
-		form.Set("client_id", p.cfg.ClientID)
+		form.Set("client_id", st.client.id)
 	}
 	return nil
 }
@@ -279,6 +283,7 @@ func (p *Provider) postOnce(ctx context.Context, st *resolved, call clientCall, 
 			return errUseDPoPNonce
 		}
 		if code == CodeInvalidClient {
+			p.forgetRegistration(ctx, st.client)
 			return newError(code, "the identity provider did not accept the client's credentials for "+what+
 				": check tokenEndpointAuthMethod and the secret, keys or certificate registered there",
 				fmt.Errorf("%s: HTTP %d %s", call.name, resp.StatusCode, code))

@@ -127,3 +127,42 @@ func TestEncryptedResponses(t *testing.T) {
 		})
 	}
 }
+
+// TestDynamicRegistration: a provider configured with registration
+// "dynamic" registers at oidc-provider's registration endpoint with the
+// initial access token, private_key_jwt and its JWKS route as jwks_uri
+// (and, for one client, encrypted ID tokens), once, then signs in.
+func TestDynamicRegistration(t *testing.T) {
+	rp := newRP(t)
+	op := startOIDCProvider(t, rp.base, false, 0, func(cfg map[string]any) {
+		cfg["registrationToken"] = "initial-access-token-0123456789"
+	})
+	scopes := []string{"openid", "email", "profile", "groups"}
+	rp.serve(map[string]federation.ProviderConfig{
+		"dyn-pkjwt": {Issuer: op.proc.issuer, Registration: "dynamic", Scopes: scopes,
+			RegistrationToken: "initial-access-token-0123456789",
+			ClientKey:         must(federation.NewClientKey(must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader)), ""))},
+		"dyn-enc": {Issuer: op.proc.issuer, Registration: "dynamic", Scopes: scopes,
+			RegistrationToken: "initial-access-token-0123456789",
+			ClientKey:         must(federation.NewClientKey(must(rsa.GenerateKey(rand.Reader, 2048)), "")),
+			IDTokenEncryption: &federation.Encryption{Alg: "RSA-OAEP-256"}},
+	}, federation.BearerConfig{})
+	register := op.proc.issuer + "/reg"
+	for _, id := range []string{"dyn-pkjwt", "dyn-enc"} {
+		t.Run(id, func(t *testing.T) {
+			before := len(rp.requests(register))
+			for range 2 {
+				login, _ := rp.signIn(newBrowser(t), federation.Key(id), op.fill)
+				wantUser(t, login.Result.User, op.user, id, op.proc.issuer)
+			}
+			if n := len(rp.requests(register)) - before; n != 1 {
+				t.Fatalf("%d registration requests for two sign-ins, want 1", n)
+			}
+			for _, r := range rp.requests(op.proc.issuer + "/token") {
+				if r.form.Get("client_assertion_type") == "" {
+					t.Fatal("a token request without a client assertion (private_key_jwt)")
+				}
+			}
+		})
+	}
+}

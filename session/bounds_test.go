@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -202,5 +203,28 @@ func TestCookieStoreFloodRecovers(t *testing.T) {
 	save(t, s, victim, again)
 	if _, err := take(s, victim, again.State); err != nil {
 		t.Fatalf("a sign-in started after the flood: %v", err)
+	}
+}
+
+// TestMemoryValuesBound: a full MemoryValues refuses a new key with
+// ErrValuesFull, still replaces a held one, and expired values make room.
+func TestMemoryValuesBound(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	s := NewMemoryValues(ValuesConfig{Max: 2, Now: func() time.Time { return now }})
+	ctx := context.Background()
+	for _, k := range []string{"a", "b"} {
+		if err := s.Put(ctx, k, []byte(k), now.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Put(ctx, "c", nil, time.Time{}); !errors.Is(err, ErrValuesFull) {
+		t.Fatalf("a third key: %v, want ErrValuesFull", err)
+	}
+	if err := s.Put(ctx, "a", []byte("a2"), now.Add(time.Minute)); err != nil {
+		t.Fatalf("replacing a held key: %v", err)
+	}
+	now = now.Add(time.Minute)
+	if err := s.Put(ctx, "c", nil, time.Time{}); err != nil || s.Len() != 1 {
+		t.Fatalf("after expiry: %v, %d held, want room made and 1 held", err, s.Len())
 	}
 }

@@ -67,6 +67,11 @@ type Client struct {
 	// tokens (signed, then encrypted) and userinfo (signed then encrypted
 	// with Options.SignedUserinfo, else encrypted JSON) to one of Keys.
 	IDTokenEncryption, UserinfoEncryption *Encryption
+	// SecretExpires, when set, is when Secret stops being accepted.
+	SecretExpires time.Time
+	// RequestURIs are the request_uri values the client registered
+	// (request objects by reference); any https or loopback one when empty.
+	RequestURIs []string
 	// TLSSubject is the subject DN (as x509.Certificate.Subject.String
 	// writes it) of the client's certificate from Options.ClientCAs
 	// (tls_client_auth, RFC 8705 §2.1).
@@ -108,6 +113,10 @@ type Misbehavior struct {
 	IntrospectionEndpoint http.HandlerFunc
 	// Introspection edits an introspection answer before it is sent.
 	Introspection func(answer map[string]any)
+	// Registration edits a registration answer before it is sent, and
+	// RegistrationEndpoint answers registrations instead of the provider.
+	Registration         func(answer map[string]any)
+	RegistrationEndpoint http.HandlerFunc
 }
 
 // Options configure [New].
@@ -180,6 +189,14 @@ type Options struct {
 	CertificateBoundTokens bool
 	// ClientCAs issue the certificates of tls_client_auth clients.
 	ClientCAs *x509.CertPool
+	// Registration adds a registration endpoint (RFC 7591, POST
+	// /register); RegistrationToken, when set, is the initial access token
+	// it requires; RegistrationSecretLifetime, when set, makes registered
+	// secrets expire (client_secret_expires_at) and the token endpoint
+	// refuse them afterwards.
+	Registration               bool
+	RegistrationToken          string
+	RegistrationSecretLifetime time.Duration
 	// KeepRefreshTokens keeps a refresh token valid after use and sends no
 	// new one. By default each refresh rotates it: the response carries a
 	// new refresh token and the used one is refused from then on.
@@ -197,27 +214,28 @@ type Provider struct {
 	tlsBase string
 	tlsCert *x509.Certificate
 
-	mu        sync.Mutex
-	key       *signingKey
-	oldKeys   []*signingKey // still published
-	clients   map[string]Client
-	users     []User
-	codes     map[string]*grant
-	tokens    map[string]*grant
-	refresh   map[string]*grant         // by refresh token
-	devices   map[string]*deviceAuth    // by device code
-	authSeen  []string                  // token endpoint auth methods received, in order
-	authErr   string                    // why the last client authentication failed
-	jtis      map[string]time.Time      // client assertion jti → exp, refused again until then
-	bound     map[string]string         // access token → x5t#S256 of the certificate it is bound to
-	pushed    map[string]*pushedRequest // by request_uri
-	authzSeen []string                  // how each authorization request came, in order
-	revoked   []string                  // tokens sent to the revocation endpoint
-	issued    map[string]issuedToken    // access token → to whom, until when
-	inspected int                       // introspection requests answered
-	dpopJTIs  map[string]bool           // DPoP proof jtis seen
-	bad       Misbehavior
-	now       func() time.Time
+	mu         sync.Mutex
+	key        *signingKey
+	oldKeys    []*signingKey // still published
+	clients    map[string]Client
+	users      []User
+	codes      map[string]*grant
+	tokens     map[string]*grant
+	refresh    map[string]*grant         // by refresh token
+	devices    map[string]*deviceAuth    // by device code
+	authSeen   []string                  // token endpoint auth methods received, in order
+	authErr    string                    // why the last client authentication failed
+	jtis       map[string]time.Time      // client assertion jti → exp, refused again until then
+	bound      map[string]string         // access token → x5t#S256 of the certificate it is bound to
+	pushed     map[string]*pushedRequest // by request_uri
+	authzSeen  []string                  // how each authorization request came, in order
+	revoked    []string                  // tokens sent to the revocation endpoint
+	issued     map[string]issuedToken    // access token → to whom, until when
+	inspected  int                       // introspection requests answered
+	dpopJTIs   map[string]bool           // DPoP proof jtis seen
+	registered int                       // clients registered at POST /register
+	bad        Misbehavior
+	now        func() time.Time
 }
 
 type signingKey struct {
@@ -411,6 +429,8 @@ func (p *Provider) routes() http.Handler {
 		p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.IntrospectionEndpoint }, p.introspect))
 	mux.HandleFunc("POST /par",
 		p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.PAREndpoint }, p.pushAuthorization))
+	mux.HandleFunc("POST /register",
+		p.replaceable(func(m Misbehavior) http.HandlerFunc { return m.RegistrationEndpoint }, p.register))
 	mux.HandleFunc("GET /device", p.device)
 	mux.HandleFunc("POST /device", p.device)
 	return mux
@@ -470,6 +490,11 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"authorization_response_iss_parameter_supported":   true,
 	}
 	p.pushedMetadata(doc)
+	if p.opts.Registration {
+		doc["registration_endpoint"] = p.issuer + "/register"
+		doc["id_token_encryption_alg_values_supported"] = []string{"RSA-OAEP", "RSA-OAEP-256", "ECDH-ES", "ECDH-ES+A128KW"}
+		doc["userinfo_encryption_alg_values_supported"] = []string{"RSA-OAEP", "RSA-OAEP-256", "ECDH-ES", "ECDH-ES+A128KW"}
+	}
 	if p.tlsSrv != nil {
 		doc["mtls_endpoint_aliases"] = p.mutualTLSAliases()
 	}
@@ -758,7 +783,8 @@ func (p *Provider) authenticate(r *http.Request) (clientID string, ok bool) {
 	defer p.mu.Unlock()
 	p.authSeen = append(p.authSeen, method)
 	client, known := p.clients[id]
-	return id, known && client.Secret == secret && slices.Contains(p.opts.TokenAuthMethods, method)
+	expired := !client.SecretExpires.IsZero() && !p.now().Before(client.SecretExpires)
+	return id, known && client.Secret == secret && !expired && slices.Contains(p.opts.TokenAuthMethods, method)
 }
 
 // webfinger answers OpenID issuer discovery (OpenID Connect Discovery

@@ -9,8 +9,10 @@
 //   "conformIdTokenClaims": true,    // true: profile/email claims only at userinfo
 //   "apiResource": "https://api.example", // resource for JWT access tokens
 //   "host": "localhost",                  // optional: the issuer's host name
-//   "mtls": { "key": PEM, "cert": PEM }   // optional: a TLS listener for
+//   "mtls": { "key": PEM, "cert": PEM },  // optional: a TLS listener for
 //                                          // self_signed_tls_client_auth
+//   "registrationToken": "…"              // optional: the initial access
+//                                          // token registration requires
 // }
 //
 // With "mtls" a second listener, https on another loopback port, asks for
@@ -106,6 +108,9 @@ if (tlsServer) await listen(tlsServer, 0);
       // ID tokens and userinfo encrypted to clients that register
       // id_token_encrypted_response_alg or userinfo_encrypted_response_alg.
       encryption: { enabled: true },
+      // Dynamic client registration (RFC 7591), behind the initial access
+      // token CONFIG.registrationToken when set.
+      registration: { enabled: true, initialAccessToken: config.registrationToken || false },
       // DPoP (RFC 9449), with server nonces at the token endpoint and
       // userinfo, so a client's one retry is exercised.
       dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },

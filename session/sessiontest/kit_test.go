@@ -43,3 +43,9 @@ func TestMemoryHostStore(t *testing.T) {
 		return session.NewMemoryHostStore(now)
 	})
 }
+
+func TestMemoryValues(t *testing.T) {
+	sessiontest.ValueStore(t, func(_ *testing.T, now func() time.Time) session.ValueStore {
+		return session.NewMemoryValues(session.ValuesConfig{Now: now})
+	})
+}
