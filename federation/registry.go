@@ -56,7 +56,7 @@ func WithReplayGuard(g session.ReplayGuard) Option { return func(o *options) { o
 // flows and sessions: dynamically registered clients (registration
 // "dynamic"), sealed with keys (32 bytes each; the first seals, all
 // open), and request objects served by reference. Several server
-// instances share one (oidcfedredis.NewValueStore, sqlstore.NewValues).
+// instances share one (oidcfedredis.NewValueStore, oidcfedsql.Store.Values).
 // Default: a [session.MemoryValues] of 10 000 values, for one instance.
 // keys are required with any store but a *session.MemoryValues.
 func WithValueStore(s session.ValueStore, keys ...[]byte) Option {

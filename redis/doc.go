@@ -17,8 +17,15 @@
 //	sessions, err := session.NewSessions(session.SessionsConfig{Keys: keys, Secure: true,
 //		Store: oidcfedredis.NewHostStore(rdb, oidcfedredis.Config{})})
 //
+// [ValueStore] keeps what federation.WithValueStore holds (dynamically
+// registered clients, sealed by the registry; request objects served by
+// reference) for every instance:
+//
+//	reg, err := federation.NewRegistry(cfg, federation.WithReplayGuard(guard),
+//		federation.WithValueStore(oidcfedredis.NewValueStore(rdb, oidcfedredis.Config{}), keys...))
+//
 // Keys are the configured prefix ("oidcfed:" by default) followed by
-// "replay:", "session:", "sub:" or "sid:" and a SHA-256, never a state,
+// "replay:", "session:", "sub:", "sid:" or "value:" and a SHA-256, never a state,
 // jti, session ID or token; session records hold their tokens sealed. Each
 // key expires in Redis a minute after what it holds.
 //

@@ -154,3 +154,30 @@ func TestSessionsSurviveARestartWithPersistence(t *testing.T) {
 		t.Fatalf("after the restart: %v, %v; want the session", h, err)
 	}
 }
+
+func TestValueStoreConformance(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	sessiontest.ValueStore(t, func(t *testing.T, now func() time.Time) session.ValueStore {
+		return oidcfedredis.NewValueStore(rdb, oidcfedredis.Config{Now: now})
+	})
+}
+
+// TestValueKeysAreHashes: a value's key reaches Redis only hashed, under
+// the prefix, with Redis's own expiry a minute after the value's.
+func TestValueKeysAreHashes(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	s := oidcfedredis.NewValueStore(rdb, oidcfedredis.Config{Prefix: "app1:"})
+	const key = "requri:SECRETIDVALUE0123"
+	if err := s.Put(context.Background(), key, []byte("v"), time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := rdb.Keys(context.Background(), "*").Result()
+	if err != nil || len(keys) != 1 || !strings.HasPrefix(keys[0], "app1:value:") || strings.Contains(keys[0], "SECRET") {
+		t.Fatalf("keys %q %v", keys, err)
+	}
+	if ttl := rdb.TTL(context.Background(), keys[0]).Val(); ttl < time.Minute || ttl > 2*time.Minute {
+		t.Fatalf("TTL %v, want about 2 minutes", ttl)
+	}
+}

@@ -17,6 +17,11 @@
 // MemoryAccounts does). Attach and detach run in transactions that lock
 // the account row, so an account never loses its last identity.
 //
+// [Store.Values] is a session.ValueStore in the same database (the table
+// oidcfed_values), for federation.WithValueStore: dynamically registered
+// clients, sealed by the registry, and request objects served by
+// reference, seen by every instance.
+//
 // Bound the pool (db.SetMaxOpenConns): database/sql opens connections
 // without limit, and PostgreSQL refuses clients past max_connections (100
 // by default), which a burst of sign-ins over a few instances reaches.

@@ -73,6 +73,12 @@ var migrations = []string{
 		PRIMARY KEY (issuer, subject)
 	);
 	CREATE INDEX oidcfed_identities_account ON oidcfed_identities (account_id);`,
+	`CREATE TABLE oidcfed_values (
+		name TEXT PRIMARY KEY,
+		value BYTEA NOT NULL,
+		expires BIGINT NOT NULL DEFAULT 0
+	);
+	CREATE INDEX oidcfed_values_expires ON oidcfed_values (expires) WHERE expires > 0;`,
 }
 
 // Migrate creates the tables or brings them to the current version, in

@@ -13,6 +13,8 @@ import (
 
 	"github.com/oidcfed/oidcfed/federation"
 	"github.com/oidcfed/oidcfed/federation/accountstest"
+	"github.com/oidcfed/oidcfed/session"
+	"github.com/oidcfed/oidcfed/session/sessiontest"
 	oidcfedsql "github.com/oidcfed/oidcfed/sqlstore"
 	"github.com/oidcfed/oidcfed/sqlstore/pgtest"
 )
@@ -127,5 +129,17 @@ func BenchmarkReturningUser(b *testing.B) {
 		for b.Loop() {
 			mem.FindByIdentity(context.Background(), id.Issuer, id.Subject)
 		}
+	})
+}
+
+func TestValuesConformance(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		s := open(t, "sqlite", oidcfedsql.SQLiteDSN(filepath.Join(t.TempDir(), "values.db")), oidcfedsql.SQLite)
+		sessiontest.ValueStore(t, func(_ *testing.T, now func() time.Time) session.ValueStore { return s.Values(now) })
+	})
+	t.Run("postgres", func(t *testing.T) {
+		pg := pgtest.Start(t)
+		s := open(t, "pgx", pg.DSN(), oidcfedsql.Postgres)
+		sessiontest.ValueStore(t, func(_ *testing.T, now func() time.Time) session.ValueStore { return s.Values(now) })
 	})
 }
