@@ -70,6 +70,12 @@ type Metadata struct {
 	// RequestParameterSupported: the provider takes a request object by
 	// value in the request parameter (default false).
 	RequestParameterSupported bool `json:"request_parameter_supported,omitempty"`
+	// RequestURIParameterSupported: the provider fetches a request object
+	// by reference (request_uri); nil means the default, true.
+	RequestURIParameterSupported *bool `json:"request_uri_parameter_supported,omitempty"`
+	// RequireRequestURIRegistration: a request_uri must have been
+	// registered (request_uris) before use.
+	RequireRequestURIRegistration bool `json:"require_request_uri_registration,omitempty"`
 	// ResponseModesSupported are the response modes (default query and
 	// fragment).
 	ResponseModesSupported []string `json:"response_modes_supported,omitempty"`

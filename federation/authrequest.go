@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,9 +52,12 @@ func (p *Provider) checkResponseMode(md *discovery.Metadata) error {
 	return nil
 }
 
-// requestObjectSigned is requestObject's value for a signed request
-// object.
-const requestObjectSigned = "signed"
+// requestObject's values: a request object signed with the client key,
+// or unsigned (alg none: by reference only, for a client registered so).
+const (
+	requestObjectSigned = "signed"
+	requestObjectNone   = "none"
+)
 
 // requestObjectLifetime is a request object's exp - iat (RFC 9101 §10.2
 // wants a short one): long enough for a browser to reach the provider.
@@ -98,14 +102,25 @@ func (p *Provider) authorizationRequest(ctx context.Context, st *resolved, param
 	if err != nil {
 		return "", newError(CodeProviderUnavailable, "the identity provider is misconfigured", err)
 	}
-	if p.cfg.RequestObject == requestObjectSigned {
+	if p.cfg.RequestObject != "" {
 		obj, err := p.requestObject(st, params)
 		if err != nil {
 			return "", newError(CodeServerError, "the sign-in could not be started", err)
 		}
-		if push {
+		switch {
+		case p.cfg.RequestURI:
+			// By reference (RFC 9101 §5.2): served once at a URL under
+			// the mount for the provider to fetch; response_type, client_id
+			// and scope also as plain parameters (Core §6.2).
+			uri, err := p.serveRequestObject(ctx, st.md, obj)
+			if err != nil {
+				return "", err
+			}
+			params = url.Values{"client_id": {st.client.id}, "response_type": params["response_type"],
+				"scope": params["scope"], "request_uri": {uri}}
+		case push:
 			params = url.Values{"client_id": {st.client.id}, "request": {obj}}
-		} else {
+		default:
 			// OpenID Connect Core 1.0 §6.1: response_type, client_id and
 			// scope also as plain parameters, equal to the object's; the
 			// provider uses the object's only (RFC 9101 §5).
@@ -173,7 +188,7 @@ func (p *Provider) push(ctx context.Context, st *resolved, params url.Values, ke
 // parameter as a claim (max_age a number, claims an object), iss the
 // client, aud the issuer, a fresh jti, valid for requestObjectLifetime.
 func (p *Provider) requestObject(st *resolved, params url.Values) (string, error) {
-	if st.requestSigner == nil {
+	if st.requestSigner == nil && p.cfg.RequestObject != requestObjectNone {
 		return "", fmt.Errorf("%w (%s)", ErrRequestObject, p.key)
 	}
 	now := p.reg.opts.now()
@@ -198,12 +213,20 @@ func (p *Provider) requestObject(st *resolved, params url.Values) (string, error
 	if err != nil {
 		return "", err
 	}
+	if p.cfg.RequestObject == requestObjectNone {
+		// RFC 9101 §4 with alg none (RFC 7519 §6.1): an Unsecured JWT,
+		// for a client whose registration asked for it.
+		return unsecuredHeader + "." + base64.RawURLEncoding.EncodeToString(payload) + ".", nil
+	}
 	jws, err := st.requestSigner.Sign(payload)
 	if err != nil {
 		return "", err
 	}
 	return jws.CompactSerialize()
 }
+
+// unsecuredHeader is {"alg":"none","typ":"oauth-authz-req+jwt"}, encoded.
+var unsecuredHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"oauth-authz-req+jwt"}`))
 
 // requestSigner signs p's request objects at a provider described by md:
 // with the client key, in an algorithm the provider lists (typ

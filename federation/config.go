@@ -125,6 +125,15 @@ type ProviderConfig struct {
 	// object (RFC 9101) signed with the client key (ClientKeyFile or
 	// ClientKey), by value or inside PAR. Default: plain parameters.
 	RequestObject string `json:"requestObject,omitempty"`
+	// RequestURI sends the request object by reference (RFC 9101 §5.2):
+	// it is served once, for 5 minutes, at an unguessable URL under the
+	// mount ({mount}/oidc:{name}/request/{id}) kept in the registry's
+	// value store (WithValueStore, shared by instances), and the browser's
+	// URL carries request_uri. Needs requestObject; not with
+	// pushedAuthorization, which is itself by reference. RequestObject
+	// "none" (unsigned) is allowed only with RequestURI and registration
+	// "dynamic", which registers request_object_signing_alg none.
+	RequestURI bool `json:"requestUri,omitempty"`
 	// ResponseMode "form_post" asks the provider to answer with a POST of
 	// an auto-submitted form (OAuth 2.0 Form Post Response Mode) instead
 	// of a redirect whose URL carries the code: the callback then takes a
@@ -472,9 +481,21 @@ func (p ProviderConfig) validate(v *validation) {
 	}
 	switch p.RequestObject {
 	case "", requestObjectSigned:
+	case requestObjectNone:
+		if !p.RequestURI || p.Registration != registrationDynamic {
+			fail("requestObject", `"none" (unsigned) needs requestUri and registration "dynamic", which registers request_object_signing_alg none`)
+		}
 	default:
-		fail("requestObject", "%q: want %q (or leave it out for plain parameters)", p.RequestObject,
-			requestObjectSigned)
+		fail("requestObject", "%q: want %q or %q (or leave it out for plain parameters)", p.RequestObject,
+			requestObjectSigned, requestObjectNone)
+	}
+	switch {
+	case !p.RequestURI:
+	case p.RequestObject == "":
+		fail("requestUri", `needs requestObject "signed" (or "none")`)
+	case p.PushedAuthorization == pushAuto || p.PushedAuthorization == pushRequired:
+		fail("requestUri", "cannot be used with pushedAuthorization %q: a pushed request is already by reference",
+			p.PushedAuthorization)
 	}
 	switch p.ClientAssertionAudience {
 	case "", "tokenEndpoint", "issuer":

@@ -69,6 +69,8 @@ func TestConformance(t *testing.T) {
 		"oidcc-client-test-distributed-claims":          TestDistributedClaims,
 		"oidcc-client-test-aggregated-claims":           TestAggregatedClaims,
 		"oidcc-client-test-dynamic-registration":        TestDynamicRegistration,
+		"oidcc-client-test-request-uri-signed-rs256":    TestRequestURISigned,
+		"oidcc-client-test-request-uri-signed-none":     TestRequestURIUnsigned,
 	} {
 		t.Run(module, test)
 	}

@@ -269,6 +269,13 @@ func (p *Provider) checkAuthorizationRequest(md *discovery.Metadata, add func(na
 			add("response_mode", CheckOK, "form_post")
 		}
 	}
+	if p.cfg.RequestURI {
+		if err := p.checkRequestURI(md); err != nil {
+			add("request_uri", CheckFail, "%v", err)
+		} else {
+			add("request_uri", CheckOK, "request objects by reference, served at {mount}/%s/request/{id}", p.key)
+		}
+	}
 	if p.cfg.RequestObject != requestObjectSigned {
 		return
 	}

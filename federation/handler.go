@@ -205,6 +205,7 @@ const (
 	routeLinkCallback       // GET link/oidc:{name}/callback
 	routeBackchannel        // POST oidc:{name}/backchannel-logout
 	routeJWKS               // GET oidc:{name}/jwks
+	routeRequestURI         // GET oidc:{name}/request/{id}: a request object by reference
 	routeInitiate           // GET or POST oidc:{name}/initiate: third-party initiated login
 	routeLoggedOut          // GET logged-out: the provider's return from Handler.Logout
 )
@@ -230,6 +231,9 @@ func (h *Handler) parseRoute(path string) (route, string) {
 	key, action, _ := strings.Cut(rest, "/")
 	if !strings.HasPrefix(key, "oidc:") {
 		return routeNotFound, ""
+	}
+	if id, ok := strings.CutPrefix(action, requestURIPath+"/"); ok && !link {
+		return routeRequestURI, key + "/" + id
 	}
 	switch {
 	case action == "" && !link:
@@ -276,6 +280,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case routeJWKS:
 		h.serveJWKS(w, r, key)
+		return
+	case routeRequestURI:
+		key, id, _ := strings.Cut(key, "/")
+		h.serveRequestURI(w, r, key, id)
 		return
 	}
 	want := http.MethodGet

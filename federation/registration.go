@@ -189,8 +189,11 @@ func (p *Provider) registrationRequest(h *Handler, md *discovery.Metadata) map[s
 	if method == authTLS && k.chain != nil {
 		m["tls_client_auth_subject_dn"] = k.chain[0].Subject.String()
 	}
-	if p.cfg.RequestObject == requestObjectSigned {
+	switch p.cfg.RequestObject {
+	case requestObjectSigned:
 		m["request_object_signing_alg"] = string(k.algFor(md.RequestObjectSigningAlgValuesSupported))
+	case requestObjectNone:
+		m["request_object_signing_alg"] = "none"
 	}
 	if e := p.cfg.IDTokenEncryption; e != nil {
 		m["id_token_encrypted_response_alg"], m["id_token_encrypted_response_enc"] = e.Alg, e.enc()

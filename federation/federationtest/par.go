@@ -2,12 +2,15 @@ package federationtest
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -102,6 +105,20 @@ var errExpiredRequest = errors.New("the request_uri has expired")
 func (p *Provider) authorizationParams(r *http.Request) (url.Values, string, error) {
 	q := r.URL.Query()
 	switch {
+	case q.Has("request_uri") && !strings.HasPrefix(q.Get("request_uri"), requestURIPrefix):
+		// A request object by reference (RFC 9101 §5.2): fetched now.
+		if p.opts.PushedAuthorization == "required" {
+			return q, "query", errors.New("this provider takes authorization requests only through PAR")
+		}
+		raw, err := p.fetchRequestObject(q.Get("client_id"), q.Get("request_uri"))
+		if err != nil {
+			return nil, "", err
+		}
+		params, err := p.requestObjectParams(q.Get("client_id"), raw)
+		if err != nil {
+			return nil, "", err
+		}
+		return params, "request_uri", nil
 	case q.Has("request_uri"):
 		p.mu.Lock()
 		pr := p.pushed[q.Get("request_uri")]
@@ -132,10 +149,6 @@ func (p *Provider) authorizationParams(r *http.Request) (url.Values, string, err
 // §6.3): signed with one of the client's keys, iss the client, aud the
 // issuer, not expired; and returns its claims as parameters.
 func (p *Provider) requestObjectParams(clientID, raw string) (url.Values, error) {
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.PS256, jose.ES256})
-	if err != nil || len(jws.Signatures) != 1 {
-		return nil, fmt.Errorf("the request object is not a signed JWT: %v", err)
-	}
 	p.mu.Lock()
 	client, known := p.clients[clientID]
 	now := p.now()
@@ -143,18 +156,34 @@ func (p *Provider) requestObjectParams(clientID, raw string) (url.Values, error)
 	if !known {
 		return nil, fmt.Errorf("unknown client %q", clientID)
 	}
-	hdr := jws.Signatures[0].Header
 	var payload []byte
-	err = fmt.Errorf("no key of the client verifies it (kid %q)", hdr.KeyID)
-	for _, k := range client.Keys {
-		if hdr.KeyID == "" || k.KeyID == "" || k.KeyID == hdr.KeyID {
-			if payload, err = jws.Verify(k.Key); err == nil {
-				break
+	if hdr, body, ok := unsecured(raw); ok {
+		// alg none: only for a client registered with it.
+		if client.RequestObjectAlg != "none" {
+			return nil, fmt.Errorf("an unsigned request object (alg none), and the client registered %q",
+				client.RequestObjectAlg)
+		}
+		if hdr["typ"] != nil && hdr["typ"] != "oauth-authz-req+jwt" {
+			return nil, fmt.Errorf("an unsigned request object of typ %v", hdr["typ"])
+		}
+		payload = body
+	} else {
+		jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.PS256, jose.ES256})
+		if err != nil || len(jws.Signatures) != 1 {
+			return nil, fmt.Errorf("the request object is not a signed JWT: %v", err)
+		}
+		hdr := jws.Signatures[0].Header
+		err = fmt.Errorf("no key of the client verifies it (kid %q)", hdr.KeyID)
+		for _, k := range client.Keys {
+			if hdr.KeyID == "" || k.KeyID == "" || k.KeyID == hdr.KeyID {
+				if payload, err = jws.Verify(k.Key); err == nil {
+					break
+				}
 			}
 		}
-	}
-	if err != nil {
-		return nil, err
+		if err != nil {
+			return nil, err
+		}
 	}
 	var claims map[string]any
 	d := json.NewDecoder(bytes.NewReader(payload))
@@ -193,6 +222,58 @@ func (p *Provider) requestObjectParams(clientID, raw string) (url.Values, error)
 	return params, nil
 }
 
+// unsecured splits an Unsecured JWT (alg none, RFC 7519 §6): its header
+// and payload, ok false for anything else.
+func unsecured(raw string) (header map[string]any, payload []byte, ok bool) {
+	h, rest, _ := strings.Cut(raw, ".")
+	body, sig, found := strings.Cut(rest, ".")
+	if !found || sig != "" {
+		return nil, nil, false
+	}
+	hb, err1 := base64.RawURLEncoding.DecodeString(h)
+	pb, err2 := base64.RawURLEncoding.DecodeString(body)
+	if err1 != nil || err2 != nil || json.Unmarshal(hb, &header) != nil || header["alg"] != "none" {
+		return nil, nil, false
+	}
+	return header, pb, true
+}
+
+// fetchRequestObject fetches a request object by reference for clientID:
+// from one of its registered RequestURIs (by prefix) when it has any, http
+// only on loopback, 64 KiB, 5 s. Each fetch is counted.
+func (p *Provider) fetchRequestObject(clientID, uri string) (string, error) {
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+		return "", errors.New("request_uri is not an http(s) URL")
+	}
+	p.mu.Lock()
+	client := p.clients[clientID]
+	p.fetched++
+	p.mu.Unlock()
+	if len(client.RequestURIs) > 0 && !slices.ContainsFunc(client.RequestURIs,
+		func(r string) bool { return strings.HasPrefix(uri, r) }) {
+		return "", errors.New("request_uri is not registered")
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(uri)
+	if err != nil {
+		return "", fmt.Errorf("request_uri: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("request_uri: HTTP %d", resp.StatusCode)
+	}
+	return strings.TrimSpace(string(body)), nil
+}
+
+// RequestURIFetches is how many request objects by reference the provider
+// fetched.
+func (p *Provider) RequestURIFetches() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.fetched
+}
+
 // AuthorizationsSeen says how each authorization request that reached
 // the provider came, in order: "query", "request" (a request object by
 // value), "par" or "par+request" (a request object pushed).
@@ -206,7 +287,8 @@ func (p *Provider) AuthorizationsSeen() []string {
 // discovery document.
 func (p *Provider) pushedMetadata(doc map[string]any) {
 	doc["request_parameter_supported"] = true
-	doc["request_object_signing_alg_values_supported"] = []string{"RS256", "PS256", "ES256"}
+	doc["request_object_signing_alg_values_supported"] = []string{"RS256", "PS256", "ES256", "none"}
+	doc["request_uri_parameter_supported"] = true
 	if p.opts.PushedAuthorization != "" {
 		doc["pushed_authorization_request_endpoint"] = p.issuer + "/par"
 		doc["require_pushed_authorization_requests"] = p.opts.PushedAuthorization == "required"

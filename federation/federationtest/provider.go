@@ -69,6 +69,9 @@ type Client struct {
 	IDTokenEncryption, UserinfoEncryption *Encryption
 	// SecretExpires, when set, is when Secret stops being accepted.
 	SecretExpires time.Time
+	// RequestObjectAlg is the registered request_object_signing_alg:
+	// "none" lets it send unsigned request objects.
+	RequestObjectAlg string
 	// RequestURIs are the request_uri values the client registered
 	// (request objects by reference); any https or loopback one when empty.
 	RequestURIs []string
@@ -234,6 +237,7 @@ type Provider struct {
 	inspected  int                       // introspection requests answered
 	dpopJTIs   map[string]bool           // DPoP proof jtis seen
 	registered int                       // clients registered at POST /register
+	fetched    int                       // request objects fetched by reference
 	bad        Misbehavior
 	now        func() time.Time
 }

@@ -30,6 +30,7 @@ type registrationRequest struct {
 	UserinfoEncAlg       string   `json:"userinfo_encrypted_response_alg"`
 	UserinfoEncEnc       string   `json:"userinfo_encrypted_response_enc"`
 	RequestURIs          []string `json:"request_uris"`
+	RequestObjectAlg     string   `json:"request_object_signing_alg"`
 }
 
 func (p *Provider) register(w http.ResponseWriter, r *http.Request) {
@@ -89,7 +90,7 @@ func (p *Provider) register(w http.ResponseWriter, r *http.Request) {
 	if req.UserinfoEncAlg != "" {
 		c.UserinfoEncryption = &Encryption{Alg: req.UserinfoEncAlg, Enc: req.UserinfoEncEnc}
 	}
-	c.RequestURIs = req.RequestURIs
+	c.RequestURIs, c.RequestObjectAlg = req.RequestURIs, req.RequestObjectAlg
 	now := p.now()
 	meta["client_id"], meta["client_id_issued_at"] = c.ID, now.Unix()
 	meta["token_endpoint_auth_method"] = req.TokenAuthMethod
