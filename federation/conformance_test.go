@@ -33,6 +33,25 @@ func TestConformance(t *testing.T) {
 			checkRules(t, []rule{r})
 		}
 	}
+	// The Dynamic plan's variant (client_registration dynamic_client):
+	// the same modules, the client registered at the provider first.
+	for _, r := range append(idTokenRules(t), userinfoRules()...) {
+		if r.rp.public {
+			continue // a public client is configured, not registered
+		}
+		prev := r.rp.provider
+		r.rp.op.Registration = true
+		r.rp.provider = func(pc *federation.ProviderConfig) {
+			if prev != nil {
+				prev(pc)
+			}
+			pc.ClientID, pc.ClientSecret, pc.Registration = "", "", "dynamic"
+		}
+		for _, m := range r.modules {
+			r.name = "dynamic/" + m
+			checkRules(t, []rule{r})
+		}
+	}
 	for _, r := range refreshRejections() {
 		for _, m := range r.modules {
 			t.Run(m, r.run)
