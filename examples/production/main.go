@@ -73,6 +73,7 @@ func stores(ctx context.Context, getenv func(string) string) (exampleapp.Extensi
 		}
 		ext.Replay = oidcfedredis.NewReplayGuard(rdb, oidcfedredis.Config{})
 		ext.Sessions = oidcfedredis.NewHostStore(rdb, oidcfedredis.Config{})
+		ext.Values = oidcfedredis.NewValueStore(rdb, oidcfedredis.Config{})
 	}
 	if u := getenv("OIDCFED_DATABASE_URL"); u != "" {
 		driver, dsn, dialect, err := database(u)

@@ -43,10 +43,15 @@ type Extensions struct {
 	Sessions session.HostStore
 	Replay   session.ReplayGuard
 	Accounts federation.FullAccountStore
+	// Values keeps dynamically registered clients (sealed with the session
+	// key) and request objects served by reference for every instance.
+	Values session.ValueStore
 }
 
 // shared reports whether any store is shared between instances.
-func (e Extensions) shared() bool { return e.Sessions != nil || e.Replay != nil || e.Accounts != nil }
+func (e Extensions) shared() bool {
+	return e.Sessions != nil || e.Replay != nil || e.Accounts != nil || e.Values != nil
+}
 
 // ErrDemoShared refuses demo mode with shared stores.
 var ErrDemoShared = errors.New("demo mode starts its own OpenID Provider in every instance, so it cannot run with " +
@@ -197,6 +202,9 @@ func newApp(cfg federation.Config, base string, key []byte, log *slog.Logger, ex
 	opts := append([]federation.Option{federation.WithLogger(log)}, ext.RegistryOptions...)
 	if ext.Replay != nil {
 		opts = append(opts, federation.WithReplayGuard(ext.Replay))
+	}
+	if ext.Values != nil {
+		opts = append(opts, federation.WithValueStore(ext.Values, key))
 	}
 	reg, err := federation.NewRegistry(cfg, opts...)
 	if err != nil {
