@@ -98,7 +98,7 @@ type CheckReport struct {
 
 // CheckResult is one check.
 type CheckResult struct {
-	Name   string `json:"name"`   // discovery, jwks, scopes, pkce, token_endpoint_auth, signing_algorithms, pushed_authorization, response_mode, request_object, client_certificate, redirect_uri
+	Name   string `json:"name"`   // discovery, jwks, scopes, pkce, registration, token_endpoint_auth, signing_algorithms, pushed_authorization, response_mode, request_uri, request_object, client_certificate, redirect_uri
 	Status string `json:"status"` // ok, warn, fail or skip
 	Detail string `json:"detail"` // what was found, and what to do
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/oidcfed/oidcfed/discovery"
 	"github.com/oidcfed/oidcfed/federation"
 	"github.com/oidcfed/oidcfed/federation/federationtest"
@@ -44,6 +46,26 @@ func TestClientCredentials(t *testing.T) {
 	}
 	if got := op.TokenAuthMethodsSeen(); len(got) != 1 || got[0] != "client_secret_basic" {
 		t.Errorf("client authentication %v, want the client's secret (basic)", got)
+	}
+}
+
+// TestClientCredentialsWithKeys: a client that authenticates with its key
+// (private_key_jwt) has no secret and is confidential all the same.
+func TestClientCredentialsWithKeys(t *testing.T) {
+	key, _ := federation.NewClientKey(jweEC, "k1")
+	op := federationtest.New(t, federationtest.Options{TokenAuthMethods: []string{"private_key_jwt"}})
+	op.AddClient(federationtest.Client{ID: "ci", Keys: []jose.JSONWebKey{key.Public()}})
+	reg, err := federation.NewRegistry(federation.Config{Providers: map[string]federation.ProviderConfig{"acme": {
+		Issuer: op.Issuer(), ClientID: "ci", TokenEndpointAuthMethod: "private_key_jwt", ClientKey: key}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := reg.Lookup("oidc:acme")
+	if _, err := p.ClientCredentials(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := op.TokenAuthMethodsSeen(); len(got) != 1 || got[0] != "private_key_jwt" {
+		t.Errorf("client authentication %v, want private_key_jwt", got)
 	}
 }
 

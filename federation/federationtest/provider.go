@@ -749,7 +749,8 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		}
 	case "client_credentials":
 		p.mu.Lock()
-		public := p.clients[id].Secret == ""
+		c := p.clients[id]
+		public := c.Secret == "" && len(c.Keys) == 0 && len(c.Certificates) == 0 && c.TLSSubject == ""
 		key := p.key
 		p.mu.Unlock()
 		if public {
