@@ -76,6 +76,16 @@ func (p *Provider) verifyLogoutToken(ctx context.Context, raw string) (*LogoutEv
 }
 
 func (p *Provider) checkLogoutToken(ctx context.Context, raw string) (*LogoutEvent, string, error) {
+	if e := p.cfg.IDTokenEncryption; e != nil || isJWE(raw) {
+		// Back-Channel Logout 1.0 §2.6: encrypted with the ID token's
+		// algorithms when the client registered them, and then refused in
+		// plaintext.
+		inner, err := p.openJWE(raw, e, "idTokenEncryption")
+		if err != nil {
+			return nil, "", fmt.Errorf("logout token: %w", err)
+		}
+		raw = string(inner)
+	}
 	header, _, _, ok := splitJWS(raw)
 	if !ok {
 		return nil, "", errNotCompactJWS

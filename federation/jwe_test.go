@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -214,5 +215,30 @@ func TestEncryptionConfigRejections(t *testing.T) {
 				t.Fatalf("field %q, want %q", ce.Field, field)
 			}
 		})
+	}
+}
+
+// TestEncryptedLogoutTokens: with idTokenEncryption, logout tokens come
+// encrypted the same way (Back-Channel Logout 1.0 §2.6) and are opened;
+// a plaintext one is then refused.
+func TestEncryptedLogoutTokens(t *testing.T) {
+	o, setup := encryptingRP(federationtest.Options{}, jweEC,
+		func(pc *federation.ProviderConfig) { pc.IDTokenEncryption = &federation.Encryption{Alg: "ECDH-ES"} },
+		func(c *federationtest.Client) { c.IDTokenEncryption = &federationtest.Encryption{Alg: "ECDH-ES"} })
+	r := newRPWith(t, o)
+	setup(r)
+	p, _ := r.reg.Lookup("oidc:acme")
+	tok := r.op.LogoutToken("client-1", "alice", "", nil)
+	if strings.Count(tok, ".") != 4 {
+		t.Fatal("the test provider did not encrypt the logout token")
+	}
+	if ev, err := p.VerifyLogoutToken(t.Context(), tok); err != nil || ev.Subject != "alice" {
+		t.Fatalf("encrypted: %v %v", ev, err)
+	}
+	plain := r.op.SignJWT("logout+jwt", map[string]any{"iss": r.op.Issuer(), "aud": "client-1", "sub": "alice",
+		"iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix(), "jti": "j2",
+		"events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}}})
+	if _, err := p.VerifyLogoutToken(t.Context(), plain); !errors.Is(err, federation.ErrNotEncrypted) {
+		t.Fatalf("plaintext: %v, want ErrNotEncrypted", err)
 	}
 }

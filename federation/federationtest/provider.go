@@ -1070,8 +1070,9 @@ func (p *Provider) accessToken(clientID string, g *grant, now time.Time, key *si
 
 // LogoutToken returns a back-channel logout token (OpenID Connect
 // Back-Channel Logout 1.0 §2.4) for clientID naming sub and sid (either may
-// be empty), typ logout+jwt, valid for two minutes, with a fresh jti. edit,
-// when not nil, changes the claims before signing.
+// be empty), typ logout+jwt, valid for two minutes, with a fresh jti,
+// encrypted as the client's ID tokens are. edit, when not nil, changes the
+// claims before signing.
 func (p *Provider) LogoutToken(clientID, sub, sid string, edit func(claims map[string]any)) string {
 	p.mu.Lock()
 	now := p.now()
@@ -1087,7 +1088,14 @@ func (p *Provider) LogoutToken(clientID, sub, sid string, edit func(claims map[s
 	if edit != nil {
 		edit(claims)
 	}
-	return p.SignJWT("logout+jwt", claims)
+	tok := p.SignJWT("logout+jwt", claims)
+	if c := p.Client(clientID); c.IDTokenEncryption != nil {
+		// Back-Channel Logout 1.0 §2.6: with the ID token's encryption.
+		if jwe, err := Encrypt([]byte(tok), c.Keys, *c.IDTokenEncryption, "JWT"); err == nil {
+			return jwe
+		}
+	}
+	return tok
 }
 
 // BackchannelLogout sends a logout token naming sub and sid to clientID's
