@@ -45,6 +45,12 @@ type Metadata struct {
 	// UserinfoSigningAlgValuesSupported are the userinfo signing
 	// algorithms; a signed answer is verified with Algorithms().
 	UserinfoSigningAlgValuesSupported []string `json:"userinfo_signing_alg_values_supported,omitempty"`
+	// IDTokenEncryptionAlgValuesSupported and the others are the
+	// algorithms the provider encrypts ID tokens and userinfo with.
+	IDTokenEncryptionAlgValuesSupported  []string `json:"id_token_encryption_alg_values_supported,omitempty"`
+	IDTokenEncryptionEncValuesSupported  []string `json:"id_token_encryption_enc_values_supported,omitempty"`
+	UserinfoEncryptionAlgValuesSupported []string `json:"userinfo_encryption_alg_values_supported,omitempty"`
+	UserinfoEncryptionEncValuesSupported []string `json:"userinfo_encryption_enc_values_supported,omitempty"`
 	// ClaimsSupported lists the claims the provider may send.
 	ClaimsSupported []string `json:"claims_supported,omitempty"`
 	// AuthorizationResponseISSParameterSupported: the callback carries iss (RFC 9207).

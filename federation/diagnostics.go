@@ -98,7 +98,7 @@ type CheckReport struct {
 
 // CheckResult is one check.
 type CheckResult struct {
-	Name   string `json:"name"`   // discovery, jwks, scopes, pkce, registration, token_endpoint_auth, signing_algorithms, pushed_authorization, response_mode, request_uri, request_object, client_certificate, redirect_uri
+	Name   string `json:"name"`   // discovery, jwks, scopes, pkce, registration, token_endpoint_auth, signing_algorithms, pushed_authorization, response_mode, request_uri, request_object, encryption, client_certificate, redirect_uri
 	Status string `json:"status"` // ok, warn, fail or skip
 	Detail string `json:"detail"` // what was found, and what to do
 }
@@ -241,6 +241,7 @@ func (p *Provider) checkMetadata(ctx context.Context, md *discovery.Metadata,
 		add("token_endpoint_auth", CheckOK, "%s", method)
 	}
 	add("signing_algorithms", CheckOK, "%q accepted", md.Algorithms())
+	p.checkEncryption(md, add)
 	p.checkAuthorizationRequest(md, add)
 }
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/oidcfed/oidcfed/discovery"
 )
 
 // Encryption asks the provider to encrypt a response to the client (JWE,
@@ -138,6 +140,28 @@ func (p *Provider) decrypt(raw string, e *Encryption) ([]byte, error) {
 		}
 	}
 	return nil, fmt.Errorf("%w: no client key (kid %q) decrypts it", ErrDecrypt, obj.Header.KeyID)
+}
+
+// checkEncryption reports whether the provider lists the encryption the
+// client asks for (a warning when not: it may not say).
+func (p *Provider) checkEncryption(md *discovery.Metadata, add func(name, status, format string, args ...any)) {
+	for _, c := range []struct {
+		what      string
+		e         *Encryption
+		algs, enc []string
+	}{
+		{"ID tokens", p.cfg.IDTokenEncryption, md.IDTokenEncryptionAlgValuesSupported, md.IDTokenEncryptionEncValuesSupported},
+		{"userinfo", p.cfg.UserinfoEncryption, md.UserinfoEncryptionAlgValuesSupported, md.UserinfoEncryptionEncValuesSupported},
+	} {
+		switch {
+		case c.e == nil:
+		case !slices.Contains(c.algs, c.e.Alg) || len(c.enc) > 0 && !slices.Contains(c.enc, c.e.enc()):
+			add("encryption", CheckWarn, "%s: %s %s is not among the provider's %v %v; it may send them unencrypted, which is refused",
+				c.what, c.e.Alg, c.e.enc(), c.algs, c.enc)
+		default:
+			add("encryption", CheckOK, "%s encrypted with %s %s", c.what, c.e.Alg, c.e.enc())
+		}
+	}
 }
 
 // isJWE reports whether raw has the five parts of a compact JWE.

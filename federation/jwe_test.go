@@ -242,3 +242,30 @@ func TestEncryptedLogoutTokens(t *testing.T) {
 		t.Fatalf("plaintext: %v, want ErrNotEncrypted", err)
 	}
 }
+
+// TestCheckEncryption: Check says whether the provider lists the asked
+// encryption.
+func TestCheckEncryption(t *testing.T) {
+	for _, tt := range []struct {
+		alg, want string
+	}{{"RSA-OAEP", federation.CheckOK}, {"RSA-OAEP-256", federation.CheckWarn}} {
+		o, setup := encryptingRP(federationtest.Options{}, jweRSA,
+			func(pc *federation.ProviderConfig) { pc.IDTokenEncryption = &federation.Encryption{Alg: tt.alg} },
+			func(*federationtest.Client) {})
+		r := newRPWith(t, o)
+		setup(r)
+		r.op.Misbehave(federationtest.Misbehavior{Discovery: func(d map[string]any) {
+			d["id_token_encryption_alg_values_supported"] = []string{"RSA-OAEP"}
+		}})
+		p, _ := r.reg.Lookup("oidc:acme")
+		var got string
+		for _, c := range p.Check(t.Context()).Checks {
+			if c.Name == "encryption" {
+				got = c.Status
+			}
+		}
+		if got != tt.want {
+			t.Errorf("%s: encryption check %q, want %q", tt.alg, got, tt.want)
+		}
+	}
+}
