@@ -83,10 +83,13 @@ func TestEncryptedResponses(t *testing.T) {
 	ecKey := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
 	client := func(id string, extra map[string]any) map[string]any {
 		c := map[string]any{"client_id": id, "client_secret": "secret-" + id + "-0123456789",
-			"redirect_uris":  []string{rp.base + "/auth/oauth/" + federation.Key(id) + "/callback"},
-			"jwks_uri":       rp.base + "/auth/oauth/" + federation.Key(id) + "/jwks",
-			"grant_types":    []string{"authorization_code"},
-			"response_types": []string{"code"}}
+			"redirect_uris":                       []string{rp.base + "/auth/oauth/" + federation.Key(id) + "/callback"},
+			"jwks_uri":                            rp.base + "/auth/oauth/" + federation.Key(id) + "/jwks",
+			"post_logout_redirect_uris":           []string{rp.base + "/"},
+			"backchannel_logout_uri":              rp.base + "/auth/oauth/" + federation.Key(id) + "/backchannel-logout",
+			"backchannel_logout_session_required": true,
+			"grant_types":                         []string{"authorization_code"},
+			"response_types":                      []string{"code"}}
 		maps.Copy(c, extra)
 		return c
 	}
@@ -114,7 +117,8 @@ func TestEncryptedResponses(t *testing.T) {
 	}, federation.BearerConfig{})
 	for _, id := range []string{"enc-rsa", "enc-ec"} {
 		t.Run(id, func(t *testing.T) {
-			login, _ := rp.signIn(newBrowser(t), federation.Key(id), op.fill)
+			b := newBrowser(t)
+			login, _ := rp.signIn(b, federation.Key(id), op.fill)
 			// conformIdTokenClaims keeps the profile out of the ID token:
 			// it came from the encrypted userinfo.
 			wantUser(t, login.Result.User, op.user, id, op.proc.issuer)
@@ -123,6 +127,18 @@ func TestEncryptedResponses(t *testing.T) {
 			}
 			if n := len(rp.requests(op.proc.issuer + "/me")); n == 0 {
 				t.Fatal("userinfo was not called")
+			}
+			// The kept ID token is the hint the provider can read, and the
+			// back-channel logout token it sends comes encrypted too.
+			before := len(rp.logoutsSoFar())
+			u, err := rp.handler.LogoutURL(t.Context(), federation.Key(id), federation.LogoutRequest{
+				IDTokenHint: login.Result.Tokens.IDToken.Reveal(), PostLogoutRedirectURI: "/"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			logOut(t, b, u, rp)
+			if got := rp.logoutsSoFar(); len(got) != before+1 || got[len(got)-1].SID != login.Result.SID {
+				t.Fatalf("back-channel logouts %+v, want one for the session", got[before:])
 			}
 		})
 	}
