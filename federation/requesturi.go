@@ -57,7 +57,8 @@ func (p *Provider) serveRequestObject(ctx context.Context, md *discovery.Metadat
 }
 
 // serveRequestURI answers GET oidc:{name}/request/{id}: the request
-// object, once (application/oauth-authz-req+jwt), else 404.
+// object, once (application/oauth-authz-req+jwt), else 404; a HEAD
+// answers without consuming it.
 func (h *Handler) serveRequestURI(w http.ResponseWriter, r *http.Request, key, id string) {
 	if !getOnly(w, r, writeJSONError) {
 		return
@@ -70,7 +71,11 @@ func (h *Handler) serveRequestURI(w http.ResponseWriter, r *http.Request, key, i
 		writeJSONError(w, http.StatusNotFound, CodeNotFound, "no such request object")
 		return
 	}
-	obj, err := p.reg.values.store.Take(r.Context(), requestURIKey(p.key, id))
+	take := p.reg.values.store.Take
+	if r.Method == http.MethodHead {
+		take = p.reg.values.store.Get // a HEAD does not consume it
+	}
+	obj, err := take(r.Context(), requestURIKey(p.key, id))
 	switch {
 	case errors.Is(err, session.ErrNoValue):
 		writeJSONError(w, http.StatusNotFound, CodeNotFound, "no such request object: each is served once")

@@ -85,6 +85,11 @@ func TestRequestURIServedOnce(t *testing.T) {
 		q.Get("response_type") != "code" || q.Get("scope") == "" {
 		t.Fatalf("request_uri %q, query %v", uri, q)
 	}
+	head, err := http.Head(uri)
+	if err != nil || head.StatusCode != http.StatusOK {
+		t.Fatalf("HEAD: %v %v", head, err)
+	}
+	head.Body.Close()
 	status, ct, body := fetch(t, uri)
 	if status != http.StatusOK || ct != "application/oauth-authz-req+jwt" || strings.Count(body, ".") != 2 {
 		t.Fatalf("first fetch: %d %q %q", status, ct, body)
