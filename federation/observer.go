@@ -62,8 +62,11 @@ type FlowEvent struct {
 }
 
 // Steps of a callback, in order; StepPushedAuthorization is a start's
-// request to the PAR endpoint.
+// request to the PAR endpoint, StepRegistration a dynamic client
+// registration (registration "dynamic") at the first request that needs
+// the client.
 const (
+	StepRegistration        = "registration"
 	StepPushedAuthorization = "pushed_authorization"
 	StepDiscovery           = "discovery"
 	StepToken               = "token"
@@ -76,7 +79,7 @@ const (
 // StepEvent is one step of a callback.
 type StepEvent struct {
 	Provider string        // registry key
-	Step     string        // StepPushedAuthorization, StepDiscovery … StepOnLogin
+	Step     string        // StepRegistration, StepPushedAuthorization, StepDiscovery … StepOnLogin
 	Duration time.Duration // the step's time
 	Code     Code          // "" when the step succeeded
 }

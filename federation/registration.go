@@ -130,8 +130,9 @@ func (p *Provider) register(ctx context.Context, md *discovery.Metadata) (*clien
 		p.reg.opts.logger.Warn("federation: a stored client registration could not be read; registering again",
 			"provider", p.key, "error", err)
 	}
+	began := time.Now()
 	sr, err := p.postRegistration(ctx, md.RegistrationEndpoint, body, now)
-	if err != nil {
+	if p.step(ctx, StepRegistration, began, err); err != nil {
 		return nil, err
 	}
 	sr.Issuer = md.Issuer

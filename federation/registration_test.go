@@ -50,12 +50,26 @@ func (r *rp) signedIn(t *testing.T) *federation.Login {
 }
 
 func TestDynamicRegistration(t *testing.T) {
-	r := dynamicRP(t, federationtest.Options{}, nil)
+	var mu sync.Mutex
+	var steps []federation.StepEvent
+	r := dynamicRP(t, federationtest.Options{}, nil, federation.WithObserver(federation.Observer{
+		Step: func(_ context.Context, e federation.StepEvent) {
+			if e.Step == federation.StepRegistration {
+				mu.Lock()
+				steps = append(steps, e)
+				mu.Unlock()
+			}
+		}}))
 	r.signedIn(t)
 	r.signedIn(t)
 	if n := r.op.Registrations(); n != 1 {
 		t.Fatalf("%d registrations for two sign-ins, want 1", n)
 	}
+	mu.Lock()
+	if len(steps) != 1 || steps[0].Code != "" || steps[0].Provider != "oidc:acme" {
+		t.Fatalf("registration steps %+v, want one that succeeded", steps)
+	}
+	mu.Unlock()
 	p, _ := r.reg.Lookup("oidc:acme")
 	got := p.Check(t.Context())
 	for _, c := range got.Checks {
