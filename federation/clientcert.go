@@ -143,7 +143,9 @@ func (p ProviderConfig) loadCredentials(fail func(field, format string, args ...
 	return keys
 }
 
-// loadKeys is loadCredentials but for the encryption settings.
+// loadKeys reads the client's keys and certificate for the settings that
+// use them (an authentication method, request objects, encryption) and
+// refuses them for the others.
 func (p ProviderConfig) loadKeys(fail func(field, format string, args ...any)) []*ClientKey {
 	method := p.TokenEndpointAuthMethod
 	encrypts := len(p.encryptions()) > 0
@@ -207,7 +209,8 @@ func (p ProviderConfig) loadKeys(fail func(field, format string, args ...any)) [
 }
 
 // keyUser names what needs the client key in a message: a quoted
-// tokenEndpointAuthMethod, or requestObject "signed".
+// tokenEndpointAuthMethod, requestObject "signed", or the encryption
+// settings.
 func keyUser(method string) string {
 	switch {
 	case method == "encryption":

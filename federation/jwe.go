@@ -131,6 +131,9 @@ func (p *Provider) decrypt(raw string, e *Encryption) ([]byte, error) {
 		return nil, fmt.Errorf("%w: a compressed JWE (zip)", ErrDecrypt)
 	}
 	kid, _ := strings.CutSuffix(obj.Header.KeyID, encKeySuffix)
+	if !slices.ContainsFunc(p.clientKeys, func(k *ClientKey) bool { return k.kid == kid }) {
+		kid = "" // a kid of the provider's own making: try each key that fits
+	}
 	for _, k := range p.clientKeys {
 		if !k.decrypts(e) || kid != "" && k.kid != kid {
 			continue

@@ -59,3 +59,33 @@ func FuzzDecrypt(f *testing.F) {
 		}
 	})
 }
+
+// TestDecryptKeyID: a JWE names the client's key by its published kid
+// (with -enc), by the bare kid, by a kid of the provider's own, or not at
+// all; each opens with the key that fits.
+func TestDecryptKeyID(t *testing.T) {
+	k1, _ := rsa.GenerateKey(rand.Reader, 2048)
+	k2, _ := rsa.GenerateKey(rand.Reader, 2048)
+	c1, _ := NewClientKey(k1, "k1")
+	c2, _ := NewClientKey(k2, "k2")
+	e := &Encryption{Alg: "RSA-OAEP"}
+	p := &Provider{clientKeys: []*ClientKey{c1, c2}}
+	for _, kid := range []string{"k2-enc", "k2", "thumbprint-of-their-own", ""} {
+		c, err := jose.NewEncrypter(jose.A128CBC_HS256, jose.Recipient{Algorithm: jose.RSA_OAEP, Key: k2.Public(), KeyID: kid}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj, _ := c.Encrypt([]byte("x.y.z"))
+		raw, _ := obj.CompactSerialize()
+		if out, err := p.decrypt(raw, e); err != nil || string(out) != "x.y.z" {
+			t.Errorf("kid %q: %q %v", kid, out, err)
+		}
+	}
+	// Named as k1's, sealed to k2: k1 alone is tried, and fails.
+	c, _ := jose.NewEncrypter(jose.A128CBC_HS256, jose.Recipient{Algorithm: jose.RSA_OAEP, Key: k2.Public(), KeyID: "k1-enc"}, nil)
+	obj, _ := c.Encrypt([]byte("x.y.z"))
+	raw, _ := obj.CompactSerialize()
+	if _, err := p.decrypt(raw, e); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("k1's kid on k2's JWE: %v, want ErrDecrypt", err)
+	}
+}
