@@ -2,6 +2,7 @@ package federation
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -183,17 +184,20 @@ func (p *Provider) registrationRequest(h *Handler, md *discovery.Metadata) map[s
 	if len(p.clientKeys) > 0 {
 		m["jwks_uri"] = h.JWKSURI(p.key)
 	}
-	k := p.clientKey()
-	if method == authPrivateKeyJWT {
-		m["token_endpoint_auth_signing_alg"] = string(k.algFor(md.TokenEndpointAuthSigningAlgValuesSupported))
+	// An alg the key cannot sign for this provider is left out: the
+	// start fails on it anyway (ErrTokenEndpointAuth, ErrRequestObject).
+	if k := p.clientKey(); k != nil {
+		if alg := k.algFor(md.TokenEndpointAuthSigningAlgValuesSupported); method == authPrivateKeyJWT && alg != "" {
+			m["token_endpoint_auth_signing_alg"] = string(alg)
+		}
+		if method == authTLS && k.chain != nil {
+			m["tls_client_auth_subject_dn"] = k.chain[0].Subject.String()
+		}
+		if alg := k.algFor(md.RequestObjectSigningAlgValuesSupported); p.cfg.RequestObject == requestObjectSigned && alg != "" {
+			m["request_object_signing_alg"] = string(alg)
+		}
 	}
-	if method == authTLS && k.chain != nil {
-		m["tls_client_auth_subject_dn"] = k.chain[0].Subject.String()
-	}
-	switch p.cfg.RequestObject {
-	case requestObjectSigned:
-		m["request_object_signing_alg"] = string(k.algFor(md.RequestObjectSigningAlgValuesSupported))
-	case requestObjectNone:
+	if p.cfg.RequestObject == requestObjectNone {
 		m["request_object_signing_alg"] = "none"
 	}
 	if e := p.cfg.IDTokenEncryption; e != nil {
@@ -201,7 +205,7 @@ func (p *Provider) registrationRequest(h *Handler, md *discovery.Metadata) map[s
 	}
 	if e := p.cfg.UserinfoEncryption; e != nil {
 		// Signed, then encrypted (some providers encrypt only what they sign).
-		m["userinfo_signed_response_alg"] = cmpOr(idTokenAlg(md), "RS256")
+		m["userinfo_signed_response_alg"] = cmp.Or(idTokenAlg(md), "RS256")
 		m["userinfo_encrypted_response_alg"], m["userinfo_encrypted_response_enc"] = e.Alg, e.enc()
 	}
 	if h.cfg.OnLogout != nil {
@@ -228,14 +232,6 @@ func idTokenAlg(md *discovery.Metadata) string {
 		return a[0]
 	}
 	return ""
-}
-
-// cmpOr is the first of a, b that is not empty.
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // postRegistration sends the registration request and checks the answer

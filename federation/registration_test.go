@@ -6,8 +6,13 @@ package federation_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -356,4 +361,39 @@ func TestDynamicRegistrationConfig(t *testing.T) {
 			t.Fatalf("err = %v, want a ConfigError on valueStore", err)
 		}
 	})
+}
+
+// TestDynamicRegistrationRequest: what is registered, for a client with
+// a certificate (tls_client_auth) and logout routes.
+func TestDynamicRegistrationRequest(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert := certificate(t, key, "app.example", nil, nil, time.Hour)
+	var got map[string]any
+	r := dynamicRP(t, federationtest.Options{}, func(pc *federation.ProviderConfig) {
+		pc.TokenEndpointAuthMethod = "tls_client_auth"
+		pc.ClientKeyFile, pc.ClientCertificateFile = keyFile(t, key), certFile(t, cert)
+		pc.PostLogoutRedirectURIs = []string{"http://127.0.0.1/bye"}
+	})
+	r.op.Misbehave(federationtest.Misbehavior{RegistrationEndpoint: func(w http.ResponseWriter, req *http.Request) {
+		json.NewDecoder(req.Body).Decode(&got)
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(`{"error":"invalid_client_metadata"}`))
+	}})
+	p, _ := r.reg.Lookup("oidc:acme")
+	p.AuthCodeURL(t.Context(), &session.FlowState{State: "s"}, r.srv.URL+"/cb")
+	base := r.srv.URL + "/auth/oauth/"
+	want := map[string]any{
+		"redirect_uris":              []any{base + "oidc:acme/callback", base + "link/oidc:acme/callback"},
+		"response_types":             []any{"code"},
+		"grant_types":                []any{"authorization_code", "refresh_token"},
+		"application_type":           "web",
+		"token_endpoint_auth_method": "tls_client_auth",
+		"tls_client_auth_subject_dn": cert.Subject.String(),
+		"jwks_uri":                   base + "oidc:acme/jwks",
+		"scope":                      "openid email profile",
+		"post_logout_redirect_uris":  []any{"http://127.0.0.1/bye"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("registered\n%v\nwant\n%v", got, want)
+	}
 }
