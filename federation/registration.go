@@ -261,15 +261,12 @@ func (p *Provider) postRegistration(ctx context.Context, endpoint string, body [
 		return fail(CodeProviderUnavailable, err)
 	}
 	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(raw, &e) != nil || e.Error == "" {
+		code, ok := oauthError(raw)
+		if !ok {
 			return fail(CodeProviderUnavailable, fmt.Errorf("%w: registration endpoint: HTTP %d without an OAuth error",
 				ErrRegistration, resp.StatusCode))
 		}
-		return fail(safeCode(e.Error), fmt.Errorf("%w: registration endpoint: HTTP %d %s", ErrRegistration,
-			resp.StatusCode, safeCode(e.Error)))
+		return fail(code, fmt.Errorf("%w: registration endpoint: HTTP %d %s", ErrRegistration, resp.StatusCode, code))
 	}
 	sr, err := p.parseRegistration(raw, body, now)
 	if err != nil {

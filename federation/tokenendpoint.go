@@ -134,6 +134,19 @@ func (p *Provider) authenticate(st *resolved, form url.Values, header http.Heade
 	return nil
 }
 
+// oauthError reads an OAuth error answer (RFC 6749 §5.2, RFC 7591 §3.2.2):
+// its error code made safe (safeCode), and false when the body is not
+// one. Nothing else of the body is kept: it may echo the request.
+func oauthError(body []byte) (Code, bool) {
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(body, &e) != nil || e.Error == "" {
+		return "", false
+	}
+	return safeCode(e.Error), true
+}
+
 // tokenResponse is a token endpoint's answer (RFC 6749 §5.1; OpenID
 // Connect Core 1.0 §3.1.3.3).
 type tokenResponse struct {
@@ -271,14 +284,11 @@ func (p *Provider) postOnce(ctx context.Context, st *resolved, call clientCall, 
 	}
 	nonceChanged := call.dpop != nil && p.keepDPoPNonce(resp.Header)
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(raw, &e) != nil || e.Error == "" {
+		code, ok := oauthError(raw)
+		if !ok {
 			return newError(CodeProviderUnavailable, "the identity provider could not complete "+what,
 				fmt.Errorf("%s: HTTP %d without an OAuth error", call.name, resp.StatusCode))
 		}
-		code := safeCode(e.Error)
 		if code == "use_dpop_nonce" && nonceChanged {
 			return errUseDPoPNonce
 		}
