@@ -139,7 +139,7 @@ func (k *ClientKey) tlsCertificate() tls.Certificate {
 // here only: the provider keeps what validation read.
 func (p ProviderConfig) loadCredentials(fail func(field, format string, args ...any)) []*ClientKey {
 	keys := p.loadKeys(fail)
-	p.checkEncryption(keys, fail)
+	p.validateEncryption(keys, fail)
 	return keys
 }
 

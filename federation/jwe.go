@@ -72,9 +72,9 @@ func (p ProviderConfig) encryptions() []*Encryption {
 	return out
 }
 
-// checkEncryption validates idTokenEncryption and userinfoEncryption
+// validateEncryption validates idTokenEncryption and userinfoEncryption
 // against the client's keys.
-func (p ProviderConfig) checkEncryption(keys []*ClientKey, fail func(field, format string, args ...any)) {
+func (p ProviderConfig) validateEncryption(keys []*ClientKey, fail func(field, format string, args ...any)) {
 	for field, e := range map[string]*Encryption{"idTokenEncryption": p.IDTokenEncryption,
 		"userinfoEncryption": p.UserinfoEncryption} {
 		switch {

@@ -257,15 +257,8 @@ func TestCheckEncryption(t *testing.T) {
 		r.op.Misbehave(federationtest.Misbehavior{Discovery: func(d map[string]any) {
 			d["id_token_encryption_alg_values_supported"] = []string{"RSA-OAEP"}
 		}})
-		p, _ := r.reg.Lookup("oidc:acme")
-		var got string
-		for _, c := range p.Check(t.Context()).Checks {
-			if c.Name == "encryption" {
-				got = c.Status
-			}
-		}
-		if got != tt.want {
-			t.Errorf("%s: encryption check %q, want %q", tt.alg, got, tt.want)
+		if got := checkNamed(t, r, "encryption"); got.Status != tt.want {
+			t.Errorf("%s: encryption check %+v, want %q", tt.alg, got, tt.want)
 		}
 	}
 }

@@ -75,16 +75,31 @@ func TestDynamicRegistration(t *testing.T) {
 		t.Fatalf("registration steps %+v, want one that succeeded", steps)
 	}
 	mu.Unlock()
-	p, _ := r.reg.Lookup("oidc:acme")
-	got := p.Check(t.Context())
-	for _, c := range got.Checks {
-		if c.Name == "registration" && (c.Status != federation.CheckOK || !strings.Contains(c.Detail, "dyn-")) {
-			t.Fatalf("Check: %+v", c)
-		}
+	if c := checkNamed(t, r, "registration"); c.Status != federation.CheckOK || !strings.Contains(c.Detail, "dyn-") {
+		t.Fatalf("Check: %+v", c)
 	}
 	if strings.Contains(r.logs.String(), r.op.Client(clientOf(r)).Secret) {
 		t.Fatal("the registered client secret reached the log")
 	}
+}
+
+// secondInstance is another instance of r's application: a registry with
+// acme's config pc and a handler on r's base URL (which r's server
+// answers for both), for what instances must share.
+func (r *rp) secondInstance(t *testing.T, pc federation.ProviderConfig, opts ...federation.Option) *federation.Registry {
+	t.Helper()
+	reg, err := federation.NewRegistry(federation.Config{Providers: map[string]federation.ProviderConfig{"acme": pc}},
+		opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows, _ := session.NewCookieStore(session.CookieConfig{Keys: [][]byte{bytes.Repeat([]byte{7}, 32)}})
+	if _, err := federation.NewHandler(federation.HandlerConfig{Registry: reg, BaseURL: r.srv.URL, Flows: flows,
+		Accounts: federation.SignInOrCreate{Store: federation.NewMemoryAccounts()},
+		OnLogin:  func(http.ResponseWriter, *http.Request, *federation.Login) error { return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	return reg
 }
 
 // clientOf is the one registered client of r's provider.
@@ -178,17 +193,8 @@ func TestDynamicRegistrationSharedByInstances(t *testing.T) {
 	r.signedIn(t)
 	id := clientOf(r)
 	secret := r.op.Client(id).Secret
-	reg, err := federation.NewRegistry(federation.Config{Providers: map[string]federation.ProviderConfig{
-		"acme": {Issuer: r.op.Issuer(), Registration: "dynamic"}}}, federation.WithValueStore(store, key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	flows, _ := session.NewCookieStore(session.CookieConfig{Keys: [][]byte{key}})
-	if _, err := federation.NewHandler(federation.HandlerConfig{Registry: reg, BaseURL: r.srv.URL, Flows: flows,
-		Accounts: federation.SignInOrCreate{Store: federation.NewMemoryAccounts()},
-		OnLogin:  func(http.ResponseWriter, *http.Request, *federation.Login) error { return nil }}); err != nil {
-		t.Fatal(err)
-	}
+	reg := r.secondInstance(t, federation.ProviderConfig{Issuer: r.op.Issuer(), Registration: "dynamic"},
+		federation.WithValueStore(store, key))
 	p, _ := reg.Lookup("oidc:acme")
 	u, err := p.AuthCodeURL(t.Context(), &session.FlowState{State: "s", Nonce: "n"}, r.srv.URL+"/auth/oauth/oidc:acme/callback")
 	if err != nil || !strings.Contains(u, "client_id="+id) {

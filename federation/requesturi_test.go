@@ -5,7 +5,6 @@ package federation_test
 // oidcc-client-test-request-uri-signed-none).
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -122,18 +121,9 @@ func TestRequestURIAcrossInstances(t *testing.T) {
 	store := session.NewMemoryValues(session.ValuesConfig{})
 	r := requestURIRP(t, rpOptions{opts: []federation.Option{federation.WithValueStore(store)}})
 	ck, _ := federation.NewClientKey(jweRSA, "")
-	reg, err := federation.NewRegistry(federation.Config{Providers: map[string]federation.ProviderConfig{"acme": {
-		Issuer: r.op.Issuer(), ClientID: "client-1", ClientSecret: "s3cret-value", ClientKey: ck,
-		RequestObject: "signed", RequestURI: true}}}, federation.WithValueStore(store))
-	if err != nil {
-		t.Fatal(err)
-	}
-	flows, _ := session.NewCookieStore(session.CookieConfig{Keys: [][]byte{bytes.Repeat([]byte{7}, 32)}})
-	if _, err := federation.NewHandler(federation.HandlerConfig{Registry: reg, BaseURL: r.srv.URL, Flows: flows,
-		Accounts: federation.SignInOrCreate{Store: federation.NewMemoryAccounts()},
-		OnLogin:  func(http.ResponseWriter, *http.Request, *federation.Login) error { return nil }}); err != nil {
-		t.Fatal(err)
-	}
+	reg := r.secondInstance(t, federation.ProviderConfig{Issuer: r.op.Issuer(), ClientID: "client-1",
+		ClientSecret: "s3cret-value", ClientKey: ck, RequestObject: "signed", RequestURI: true},
+		federation.WithValueStore(store))
 	uri, _ := requestURI(t, reg, r.srv.URL+"/auth/oauth/oidc:acme/callback")
 	if status, _, _ := fetch(t, uri); status != http.StatusOK { // served by r's handler
 		t.Fatalf("fetched from the other instance: %d", status)
@@ -175,10 +165,8 @@ func TestRequestURIRejections(t *testing.T) {
 			if !errors.Is(err, federation.ErrRequestURI) {
 				t.Fatalf("err = %v, want ErrRequestURI", err)
 			}
-			for _, c := range p.Check(t.Context()).Checks {
-				if c.Name == "request_uri" && c.Status != federation.CheckFail {
-					t.Fatalf("Check: %+v, want fail", c)
-				}
+			if c := checkNamed(t, r, "request_uri"); c.Status != federation.CheckFail {
+				t.Fatalf("Check: %+v, want fail", c)
 			}
 		})
 	}
