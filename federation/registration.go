@@ -84,12 +84,11 @@ func (p *Provider) credentials(ctx context.Context, md *discovery.Metadata) (*cl
 	if p.cfg.Registration != registrationDynamic {
 		return p.static, nil
 	}
-	now := p.reg.opts.now()
-	if c := p.registered.Load(); c != nil && c.live(md.Issuer, now) {
+	if c := p.liveRegistration(md.Issuer); c != nil {
 		return c, nil
 	}
 	return p.reg.registering.Do(ctx, p.key, func() (*clientCreds, error) {
-		if c := p.registered.Load(); c != nil && c.live(md.Issuer, p.reg.opts.now()) {
+		if c := p.liveRegistration(md.Issuer); c != nil { // made while this call waited
 			return c, nil
 		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), registrationTimeout)
@@ -100,6 +99,15 @@ func (p *Provider) credentials(ctx context.Context, md *discovery.Metadata) (*cl
 		}
 		return c, err
 	})
+}
+
+// liveRegistration is the registration this process holds for issuer,
+// when it may still be used; nil otherwise.
+func (p *Provider) liveRegistration(issuer string) *clientCreds {
+	if c := p.registered.Load(); c != nil && c.live(issuer, p.reg.opts.now()) {
+		return c
+	}
+	return nil
 }
 
 // register returns the stored registration for md's provider and this
