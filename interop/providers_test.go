@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,6 +95,27 @@ var oidcProvider = opKind{
 
 const apiResource = "https://api.interop.test"
 
+// oidcProviderClient is the oidc-provider registration of the relying
+// party's provider id at rpBase: client_secret_basic with the secret
+// "secret-<id>-0123456789", its callback, back-channel logout (with sid)
+// and post-logout URIs, the code flow and refresh; extra adds or replaces
+// metadata.
+func oidcProviderClient(rpBase, id string, extra map[string]any) map[string]any {
+	c := map[string]any{
+		"client_id": id, "client_secret": "secret-" + id + "-0123456789",
+		"redirect_uris":             []string{rpBase + "/auth/oauth/" + federation.Key(id) + "/callback"},
+		"post_logout_redirect_uris": []string{rpBase + "/"},
+		"backchannel_logout_uri":    rpBase + "/auth/oauth/" + federation.Key(id) + "/backchannel-logout",
+		// Puts sid in ID tokens and logout tokens.
+		"backchannel_logout_session_required": true,
+		"token_endpoint_auth_method":          "client_secret_basic",
+		"grant_types":                         []string{"authorization_code", "refresh_token"},
+		"response_types":                      []string{"code"},
+	}
+	maps.Copy(c, extra)
+	return c
+}
+
 func startOIDCProvider(t *testing.T, rpBase string, claimsInIDToken bool, port int, more ...func(cfg map[string]any)) *runningOP {
 	t.Helper()
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -105,23 +127,7 @@ func startOIDCProvider(t *testing.T, rpBase string, claimsInIDToken bool, port i
 		t.Fatal(err)
 	}
 	rsaKID, ecKID := "rs-"+rand.Text()[:8], "ec-"+rand.Text()[:8]
-	client := func(id string, extra map[string]any) map[string]any {
-		c := map[string]any{
-			"client_id": id, "client_secret": "secret-" + id + "-0123456789",
-			"redirect_uris":             []string{rpBase + "/auth/oauth/" + federation.Key(id) + "/callback"},
-			"post_logout_redirect_uris": []string{rpBase + "/"},
-			"backchannel_logout_uri":    rpBase + "/auth/oauth/" + federation.Key(id) + "/backchannel-logout",
-			// Puts sid in ID tokens and logout tokens.
-			"backchannel_logout_session_required": true,
-			"token_endpoint_auth_method":          "client_secret_basic",
-			"grant_types":                         []string{"authorization_code", "refresh_token"},
-			"response_types":                      []string{"code"},
-		}
-		for k, v := range extra {
-			c[k] = v
-		}
-		return c
-	}
+	client := func(id string, extra map[string]any) map[string]any { return oidcProviderClient(rpBase, id, extra) }
 	cfg := map[string]any{
 		"port": port,
 		"keys": []jose.JSONWebKey{

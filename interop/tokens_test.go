@@ -5,7 +5,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -82,16 +81,9 @@ func TestEncryptedResponses(t *testing.T) {
 	rsaKey := must(rsa.GenerateKey(rand.Reader, 2048))
 	ecKey := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
 	client := func(id string, extra map[string]any) map[string]any {
-		c := map[string]any{"client_id": id, "client_secret": "secret-" + id + "-0123456789",
-			"redirect_uris":                       []string{rp.base + "/auth/oauth/" + federation.Key(id) + "/callback"},
-			"jwks_uri":                            rp.base + "/auth/oauth/" + federation.Key(id) + "/jwks",
-			"post_logout_redirect_uris":           []string{rp.base + "/"},
-			"backchannel_logout_uri":              rp.base + "/auth/oauth/" + federation.Key(id) + "/backchannel-logout",
-			"backchannel_logout_session_required": true,
-			"grant_types":                         []string{"authorization_code"},
-			"response_types":                      []string{"code"}}
-		maps.Copy(c, extra)
-		return c
+		extra["jwks_uri"] = rp.base + "/auth/oauth/" + federation.Key(id) + "/jwks"
+		extra["grant_types"] = []string{"authorization_code"}
+		return oidcProviderClient(rp.base, id, extra)
 	}
 	op := startOIDCProvider(t, rp.base, false, 0, func(cfg map[string]any) {
 		cfg["clients"] = append(cfg["clients"].([]map[string]any),
