@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -254,14 +253,9 @@ func (p *Provider) fetchRequestObject(clientID, uri string) (string, error) {
 		func(r string) bool { return strings.HasPrefix(uri, r) }) {
 		return "", errors.New("request_uri is not registered")
 	}
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(uri)
+	body, err := fetchClientDocument(uri)
 	if err != nil {
 		return "", fmt.Errorf("request_uri: %v", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("request_uri: HTTP %d", resp.StatusCode)
 	}
 	return strings.TrimSpace(string(body)), nil
 }

@@ -115,10 +115,23 @@ func (p *Provider) register(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, meta)
 }
 
-// fetchKeys reads a client's JWKS (64 KiB at most, 5 s).
+// fetchKeys reads a client's JWKS.
 func fetchKeys(uri string) ([]jose.JSONWebKey, error) {
-	client := &http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get(uri)
+	body, err := fetchClientDocument(uri)
+	if err != nil {
+		return nil, err
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, err
+	}
+	return set.Keys, nil
+}
+
+// fetchClientDocument GETs a document the client serves (its JWKS, a
+// request object): 200 only, 64 KiB at most, 5 s.
+func fetchClientDocument(uri string) ([]byte, error) {
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(uri)
 	if err != nil {
 		return nil, err
 	}
@@ -126,11 +139,7 @@ func fetchKeys(uri string) ([]jose.JSONWebKey, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
-	var set jose.JSONWebKeySet
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&set); err != nil {
-		return nil, err
-	}
-	return set.Keys, nil
+	return io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 }
 
 // Registrations is how many clients POST /register has registered.
